@@ -1,0 +1,105 @@
+"""Zongzhi: the admin platform for county-level comprehensive governance centres."""
+
+import os
+import secrets
+
+from flask import Flask
+from flask_appbuilder import AppBuilder
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from app.extensions import db, migrate
+
+
+def create_app(config_object="config.Config", **overrides):
+    """Build the application in named steps; nothing is registered at import time."""
+    app = Flask(__name__, instance_path=_instance_path())
+    configure(app, config_object, overrides)
+    with app.app_context():
+        register_extensions(app)
+        register_views(app)
+        register_commands(app)
+        register_template_helpers(app)
+    return app
+
+
+def _instance_path():
+    """The instance folder, which holds the SQLite database and the development secret."""
+    from config import INSTANCE_DIR
+
+    os.makedirs(INSTANCE_DIR, exist_ok=True)
+    return INSTANCE_DIR
+
+
+def configure(app, config_object, overrides):
+    """Load settings, then make sure a secret key exists without ever committing one."""
+    from app.roles import ROLES
+
+    app.config.from_object(config_object)
+    app.config.setdefault("FAB_ROLES", ROLES)
+    app.config.update(overrides)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _development_secret(app.instance_path)
+
+
+def _development_secret(instance_path):
+    """Read the development secret from the instance folder, creating it once."""
+    path = os.path.join(instance_path, "secret_key")
+    if not os.path.exists(path):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    with open(path) as handle:
+        return handle.read().strip()
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    """Enforce foreign keys and use WAL with a busy timeout on every SQLite connection."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+
+def register_extensions(app):
+    """Bind the database, migrations and Flask-AppBuilder to the app."""
+    from app import models  # noqa: F401  (the mapped classes must exist before AppBuilder)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
+    appbuilder = AppBuilder(update_perms=app.config["FAB_UPDATE_PERMS"])
+    appbuilder.init_app(app, db.session)
+
+
+def register_views(app):
+    """Add the screens and their menu."""
+    from app.views import register
+
+    register(app.appbuilder)
+
+
+def register_commands(app):
+    """Add the flask commands: seed, translate."""
+    from app.cli import register
+
+    register(app)
+
+
+def register_template_helpers(app):
+    """Make the display helpers available to templates."""
+    from app import display
+
+    app.jinja_env.filters["display"] = display.display_value
+    app.jinja_env.filters["cn_date"] = display.format_date
+    app.jinja_env.filters["cn_datetime"] = display.format_datetime
+
+    @app.context_processor
+    def locale_context():
+        """The page's locale, for scripts that speak to the user."""
+        from flask_babel import get_locale
+
+        return {"zz_locale": str(get_locale() or "zh")}

@@ -1,0 +1,89 @@
+"""Flask commands: seed the database and keep the translation catalogue compiled."""
+
+import os
+import subprocess
+import sys
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import func, select
+
+from app.extensions import db
+
+seed = AppGroup("seed", help="Load data into the database.")
+roles = AppGroup("roles", help="Keep the declared roles and their permissions in the database.")
+
+
+@roles.command("sync")
+def roles_sync():
+    """Create the declared roles and every view's permissions (run at deploy, not at start-up)."""
+    sync_roles()
+    click.echo("roles and permissions synchronised")
+
+
+def sync_roles():
+    """Write the roles of app/roles.py and the permissions of every registered view."""
+    appbuilder = current_app.appbuilder
+    # The roles' rights are the patterns of app/roles.py, checked in memory; the rows here give
+    # users something to hold and the role screens the permissions every view offers.
+    for name in [*current_app.config["FAB_ROLES"], appbuilder.sm.auth_role_public]:
+        appbuilder.sm.add_role(name)
+    appbuilder.add_permissions(update_perms=True)
+    db.session.commit()
+translate = AppGroup("translate", help="Extract, update and compile the translation catalogue.")
+
+
+@seed.command("demo")
+@click.option("--cases", default=None, type=int, help="How many generated demo cases.")
+def seed_demo(cases):
+    """Load the article's world, one login per role and a few hundred demo cases."""
+    from app import models
+    from seeds import demo
+
+    sm = current_app.appbuilder.sm
+    sync_roles()
+    demo.load(db.session, sm, cases if cases is not None else demo.DEMO_CASES)
+    for model in (models.Region, models.Centre, models.StationedUnit, models.Staff,
+                  models.Expert, models.Dispute, models.Party, models.Referral):
+        total = db.session.scalar(select(func.count()).select_from(model))
+        click.echo(f"{model.__tablename__}: {total}")
+
+
+def _babel(*args):
+    """Run pybabel from this interpreter's environment."""
+    subprocess.run([sys.executable, "-m", "babel.messages.frontend", *args], check=True)
+
+
+@translate.command("extract")
+def translate_extract():
+    """Collect message ids from the code and templates into messages.pot."""
+    root = os.path.dirname(current_app.root_path)
+    _babel("extract", "-F", os.path.join(root, "babel.cfg"), "-k", "_l", "-k", "lazy_gettext",
+           "-o", os.path.join(current_app.root_path, "translations", "messages.pot"),
+           current_app.root_path)
+
+
+@translate.command("update")
+def translate_update():
+    """Merge new message ids into the catalogues."""
+    folder = os.path.join(current_app.root_path, "translations")
+    _babel("update", "-i", os.path.join(folder, "messages.pot"), "-d", folder)
+
+
+@translate.command("compile")
+def translate_compile():
+    """Compile the catalogues into the .mo files the app reads."""
+    compile_catalogues(os.path.join(current_app.root_path, "translations"))
+
+
+def compile_catalogues(folder):
+    """Compile every catalogue under folder (also used by the set-up script)."""
+    _babel("compile", "-d", folder)
+
+
+def register(app):
+    """Attach the command groups to the app."""
+    app.cli.add_command(seed)
+    app.cli.add_command(roles)
+    app.cli.add_command(translate)

@@ -1,0 +1,69 @@
+"""How values read on screen: blanks for missing values, Chinese dates, labels for codes."""
+
+import datetime
+import decimal
+
+from babel import dates as babel_dates
+from babel import numbers as babel_numbers
+from flask_babel import get_locale, gettext
+from markupsafe import Markup
+
+
+def _locale():
+    """The request's locale, Chinese outside a request."""
+    try:
+        return get_locale() or "zh"
+    except (RuntimeError, AttributeError):
+        return "zh"
+
+
+def format_date(value):
+    """A date in the reader's language: 2025年3月7日."""
+    if value is None:
+        return ""
+    return babel_dates.format_date(value, "long", locale=_locale())
+
+
+def format_datetime(value):
+    """A date and time in the reader's language: 2025年3月7日 14:30."""
+    if value is None:
+        return ""
+    return f"{format_date(value)} {value:%H:%M}"
+
+
+def format_amount(value):
+    """A sum of money with thousands separators: 78,000.00."""
+    if value is None:
+        return ""
+    return babel_numbers.format_decimal(value, "#,##0.00", locale=_locale())
+
+
+def display_value(value):
+    """Any stored value as the screens show it; None is blank, never the text 'None'."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return gettext("Yes") if value else gettext("No")
+    if isinstance(value, datetime.datetime):
+        return format_datetime(value)
+    if isinstance(value, datetime.date):
+        return format_date(value)
+    if isinstance(value, decimal.Decimal):
+        return format_amount(value)
+    if isinstance(value, (list, tuple, set)) or _is_collection(value):
+        return "、".join(str(item) for item in value)
+    if isinstance(value, Markup):
+        return value
+    return str(value)
+
+
+def _is_collection(value):
+    """True for SQLAlchemy's instrumented lists of related rows."""
+    return type(value).__name__ in {"InstrumentedList", "AppenderQuery"}
+
+
+def formatter_for(choices=None):
+    """A FAB column formatter: a code's label when the column has choices, else display_value."""
+    if choices is None:
+        return display_value
+    return choices.label

@@ -1,0 +1,7 @@
+"""Extension objects shared by the factory and the modules; bound to an app only in create_app."""
+
+from flask_appbuilder.models.sqla.base import SQLA
+from flask_migrate import Migrate
+
+db = SQLA()
+migrate = Migrate()

@@ -1,0 +1,580 @@
+"""The domain model of comprehensive governance centres: places, centres, units, people and cases."""
+
+import datetime
+
+from flask_appbuilder import Model
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    event,
+    select,
+)
+from sqlalchemy.orm import relationship
+
+from app import choices
+
+
+def choice_checks(table, choice_columns):
+    """CHECK constraints that keep each coded column to the codes of its Choices set."""
+    checks = []
+    for column, options in choice_columns.items():
+        values = ", ".join(str(c) if isinstance(c, int) else f"'{c}'" for c in options.codes)
+        checks.append(CheckConstraint(f"{column} IN ({values})", name=f"ck_{table}_{column}"))
+    return tuple(checks)
+
+
+def now():
+    """The current time, naive, in the server's local time (what the screens show)."""
+    return datetime.datetime.now().replace(microsecond=0)
+
+
+department_function_link = Table(
+    "department_function_link",
+    Model.metadata,
+    Column(
+        "department_id", Integer, ForeignKey("department.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column(
+        "function_id",
+        Integer,
+        ForeignKey("department_function.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+)
+
+department_category = Table(
+    "department_category",
+    Model.metadata,
+    Column(
+        "department_id", Integer, ForeignKey("department.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("category_id", Integer, ForeignKey("category.id", ondelete="CASCADE"), primary_key=True),
+)
+
+staff_language = Table(
+    "staff_language",
+    Model.metadata,
+    Column("staff_id", Integer, ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True),
+    Column("language_id", Integer, ForeignKey("language.id", ondelete="CASCADE"), primary_key=True),
+)
+
+expert_language = Table(
+    "expert_language",
+    Model.metadata,
+    Column("expert_id", Integer, ForeignKey("expert.id", ondelete="CASCADE"), primary_key=True),
+    Column("language_id", Integer, ForeignKey("language.id", ondelete="CASCADE"), primary_key=True),
+)
+
+expert_specialty = Table(
+    "expert_specialty",
+    Model.metadata,
+    Column("expert_id", Integer, ForeignKey("expert.id", ondelete="CASCADE"), primary_key=True),
+    Column("category_id", Integer, ForeignKey("category.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Region(Model):
+    """An administrative division: region, prefecture, county, township or village."""
+
+    __tablename__ = "region"
+    id = Column(Integer, primary_key=True)
+    code = Column(String(12), nullable=False, unique=True)
+    name = Column(String(100), nullable=False)
+    level = Column(String(12), nullable=False)
+    parent_id = Column(Integer, ForeignKey("region.id"), index=True)
+    # Codes from the root down, "650000/652700/652701/": a prefix match selects a subtree.
+    path = Column(String(200), nullable=False, index=True)
+    parent = relationship("Region", remote_side=[id], back_populates="children")
+    children = relationship("Region", back_populates="parent")
+    choice_columns = {"level": choices.REGION_LEVEL}
+    __table_args__ = (*choice_checks("region", choice_columns),)
+
+    def __str__(self):
+        return self.name
+
+
+@event.listens_for(Region, "before_insert")
+@event.listens_for(Region, "before_update")
+def _region_path(mapper, connection, target):
+    """Keep the materialised path in step with the parent."""
+    parent_path = ""
+    parent_id = target.parent.id if target.parent is not None else target.parent_id
+    if parent_id is not None:
+        parent_path = connection.execute(
+            select(Region.path).where(Region.id == parent_id)
+        ).scalar_one()
+    target.path = f"{parent_path}{target.code}/"
+
+
+class Centre(Model):
+    """A county's comprehensive governance centre."""
+
+    __tablename__ = "centre"
+    id = Column(Integer, primary_key=True)
+    name = Column(String(100), nullable=False, unique=True)
+    short_name = Column(String(30), nullable=False)
+    region_id = Column(Integer, ForeignKey("region.id"), nullable=False, unique=True)
+    director = Column(String(50))
+    head = Column(String(50))
+    address = Column(String(200))
+    phone = Column(String(20))
+    opened_on = Column(Date)
+    is_pilot = Column(Boolean, nullable=False, default=False)
+    standard_status = Column(String(16), nullable=False, default="building")
+    origin = Column(String(24))
+    notes = Column(Text)
+    region = relationship("Region")
+    units = relationship("StationedUnit", back_populates="centre")
+    choice_columns = {"standard_status": choices.CENTRE_STANDARD, "origin": choices.CENTRE_ORIGIN}
+    __table_args__ = (*choice_checks("centre", choice_columns),)
+
+    def __str__(self):
+        return self.name
+
+
+class DepartmentFunction(Model):
+    """A function a department performs, such as litigation service."""
+
+    __tablename__ = "department_function"
+    id = Column(Integer, primary_key=True)
+    code = Column(String(30), nullable=False, unique=True)
+    name = Column(String(50), nullable=False, unique=True)
+    # One of the four centres merged into the comprehensive governance centre.
+    merged_service = Column(Boolean, nullable=False, default=False)
+
+    def __str__(self):
+        return self.name
+
+
+class Category(Model):
+    """A category of dispute; also an expert's specialty and a department's responsibility."""
+
+    __tablename__ = "category"
+    id = Column(Integer, primary_key=True)
+    code = Column(String(30), nullable=False, unique=True)
+    name = Column(String(50), nullable=False, unique=True)
+    description = Column(Text)
+
+    def __str__(self):
+        return self.name
+
+
+class Department(Model):
+    """A government department or body that can be stationed at centres."""
+
+    __tablename__ = "department"
+    id = Column(Integer, primary_key=True)
+    code = Column(String(30), nullable=False, unique=True)
+    name = Column(String(100), nullable=False, unique=True)
+    description = Column(Text)
+    functions = relationship("DepartmentFunction", secondary=department_function_link)
+    categories = relationship("Category", secondary=department_category)
+
+    def __str__(self):
+        return self.name
+
+
+class LegalRoute(Model):
+    """A track on the legal route map, with its statutory clocks."""
+
+    __tablename__ = "legal_route"
+    id = Column(Integer, primary_key=True)
+    code = Column(String(30), nullable=False, unique=True)
+    name = Column(String(50), nullable=False, unique=True)
+    sort_order = Column(Integer, nullable=False, default=0)
+    days_to_accept = Column(Integer, nullable=False, default=0)
+    days_to_handle = Column(Integer, nullable=False, default=30)
+    max_extension_days = Column(Integer, nullable=False, default=0)
+    extension_needs_approval = Column(Boolean, nullable=False, default=True)
+    description = Column(Text)
+    __table_args__ = (
+        CheckConstraint("days_to_accept >= 0", name="ck_legal_route_days_to_accept"),
+        CheckConstraint("days_to_handle > 0", name="ck_legal_route_days_to_handle"),
+        CheckConstraint("max_extension_days >= 0", name="ck_legal_route_max_extension_days"),
+    )
+
+    def __str__(self):
+        return self.name
+
+
+class Language(Model):
+    """A language staff and experts can mediate in."""
+
+    __tablename__ = "language"
+    id = Column(Integer, primary_key=True)
+    code = Column(String(10), nullable=False, unique=True)
+    name = Column(String(30), nullable=False, unique=True)
+
+    def __str__(self):
+        return self.name
+
+
+class StationedUnit(Model):
+    """A department stationed at a centre: resident, rotating or on call."""
+
+    __tablename__ = "stationed_unit"
+    id = Column(Integer, primary_key=True)
+    centre_id = Column(Integer, ForeignKey("centre.id"), nullable=False)
+    department_id = Column(Integer, ForeignKey("department.id"), nullable=False, index=True)
+    mode = Column(String(10), nullable=False)
+    window = Column(String(50))
+    contact_phone = Column(String(20))
+    staff_count = Column(Integer)
+    stationed_since = Column(Date)
+    active = Column(Boolean, nullable=False, default=True)
+    centre = relationship("Centre", back_populates="units")
+    department = relationship("Department")
+    rota = relationship(
+        "RotaSlot", back_populates="unit", cascade="all, delete-orphan", order_by="RotaSlot.weekday"
+    )
+    choice_columns = {"mode": choices.UNIT_MODE}
+    __table_args__ = (
+        *choice_checks("stationed_unit", choice_columns),
+        UniqueConstraint("centre_id", "department_id", name="uq_stationed_unit_centre_department"),
+        CheckConstraint(
+            "staff_count IS NULL OR staff_count >= 0", name="ck_stationed_unit_staff_count"
+        ),
+    )
+
+    def __str__(self):
+        if self.centre is None or self.department is None:
+            return ""
+        return f"{self.centre.short_name}·{self.department.name}"
+
+
+class RotaSlot(Model):
+    """A weekday on which a rotating unit sits at the centre."""
+
+    __tablename__ = "rota_slot"
+    id = Column(Integer, primary_key=True)
+    unit_id = Column(Integer, ForeignKey("stationed_unit.id", ondelete="CASCADE"), nullable=False)
+    weekday = Column(Integer, nullable=False)
+    note = Column(String(100))
+    unit = relationship("StationedUnit", back_populates="rota")
+    choice_columns = {"weekday": choices.WEEKDAY}
+    __table_args__ = (
+        *choice_checks("rota_slot", choice_columns),
+        UniqueConstraint("unit_id", "weekday", name="uq_rota_slot_unit_weekday"),
+    )
+
+    def __str__(self):
+        return f"{self.unit} {choices.WEEKDAY.label(self.weekday)}"
+
+
+class Staff(Model):
+    """A person working at a centre, optionally for a stationed unit and with a login."""
+
+    __tablename__ = "staff"
+    id = Column(Integer, primary_key=True)
+    name = Column(String(50), nullable=False)
+    user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"), unique=True)
+    centre_id = Column(Integer, ForeignKey("centre.id"), nullable=False, index=True)
+    unit_id = Column(Integer, ForeignKey("stationed_unit.id", ondelete="SET NULL"), index=True)
+    position = Column(String(50))
+    phone = Column(String(20))
+    is_mediator = Column(Boolean, nullable=False, default=False)
+    active = Column(Boolean, nullable=False, default=True)
+    user = relationship("User")
+    centre = relationship("Centre")
+    unit = relationship("StationedUnit")
+    languages = relationship("Language", secondary=staff_language)
+
+    def __str__(self):
+        return self.name
+
+
+class Expert(Model):
+    """A mediator in the electronic expert library, booked by appointment, on call or by video."""
+
+    __tablename__ = "expert"
+    id = Column(Integer, primary_key=True)
+    name = Column(String(50), nullable=False, index=True)
+    centre_id = Column(Integer, ForeignKey("centre.id"), index=True)
+    region_id = Column(Integer, ForeignKey("region.id"), nullable=False, index=True)
+    organisation = Column(String(100))
+    title = Column(String(50))
+    phone = Column(String(20))
+    bio = Column(Text)
+    books_appointment = Column(Boolean, nullable=False, default=True)
+    books_on_call = Column(Boolean, nullable=False, default=False)
+    books_video = Column(Boolean, nullable=False, default=False)
+    active = Column(Boolean, nullable=False, default=True)
+    centre = relationship("Centre")
+    region = relationship("Region")
+    specialties = relationship("Category", secondary=expert_specialty)
+    languages = relationship("Language", secondary=expert_language)
+
+    def __str__(self):
+        return self.name
+
+
+class Dispute(Model):
+    """A dispute brought to a centre: the case that runs the closed loop."""
+
+    __tablename__ = "dispute"
+    id = Column(Integer, primary_key=True)
+    case_no = Column(String(32), nullable=False, unique=True)
+    centre_id = Column(Integer, ForeignKey("centre.id"), nullable=False)
+    category_id = Column(Integer, ForeignKey("category.id"), nullable=False)
+    route_id = Column(Integer, ForeignKey("legal_route.id"), index=True)
+    title = Column(String(200), nullable=False)
+    description = Column(Text, nullable=False)
+    amount = Column(Numeric(14, 2))
+    source = Column(String(10), nullable=False)
+    level = Column(String(10), nullable=False)
+    risk = Column(String(10), nullable=False, default="low")
+    status = Column(String(12), nullable=False, default="registered")
+    outcome = Column(String(12))
+    outcome_note = Column(Text)
+    decline_reason = Column(Text)
+    resolved_level = Column(String(10))
+    place_id = Column(Integer, ForeignKey("region.id"), index=True)
+    handler_id = Column(Integer, ForeignKey("staff.id", ondelete="SET NULL"), index=True)
+    registered_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    repeat_of_id = Column(Integer, ForeignKey("dispute.id", ondelete="SET NULL"), index=True)
+    registered_at = Column(DateTime, nullable=False, default=now)
+    accepted_at = Column(DateTime)
+    declined_at = Column(DateTime)
+    referred_at = Column(DateTime)
+    concluded_at = Column(DateTime)
+    closed_at = Column(DateTime)
+    accept_due = Column(DateTime)
+    handle_due = Column(DateTime)
+    version = Column(Integer, nullable=False, default=1)
+
+    centre = relationship("Centre")
+    category = relationship("Category")
+    route = relationship("LegalRoute")
+    place = relationship("Region")
+    handler = relationship("Staff")
+    registered_by = relationship("User")
+    repeat_of = relationship("Dispute", remote_side=[id])
+    parties = relationship(
+        "Party", back_populates="dispute", cascade="all, delete-orphan", passive_deletes=True
+    )
+    referrals = relationship(
+        "Referral", back_populates="dispute", cascade="all, delete-orphan", passive_deletes=True
+    )
+    sessions = relationship(
+        "MediationSession",
+        back_populates="dispute",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+    feedback = relationship(
+        "Feedback", back_populates="dispute", cascade="all, delete-orphan", passive_deletes=True
+    )
+    events = relationship(
+        "CaseEvent",
+        back_populates="dispute",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="CaseEvent.at",
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+    choice_columns = {
+        "source": choices.DISPUTE_SOURCE,
+        "level": choices.HANDLING_LEVEL,
+        "risk": choices.RISK_LEVEL,
+        "status": choices.DISPUTE_STATUS,
+        "outcome": choices.OUTCOME,
+        "resolved_level": choices.HANDLING_LEVEL,
+    }
+    __table_args__ = (
+        *choice_checks("dispute", choice_columns),
+        CheckConstraint("amount IS NULL OR amount >= 0", name="ck_dispute_amount"),
+        CheckConstraint(
+            "concluded_at IS NULL OR concluded_at >= registered_at",
+            name="ck_dispute_concluded_after",
+        ),
+        CheckConstraint(
+            "status NOT IN ('concluded', 'closed') OR outcome IS NOT NULL",
+            name="ck_dispute_outcome_when_concluded",
+        ),
+        # The list screens filter by centre, status, category, source and level and sort by time.
+        Index("ix_dispute_centre_registered", "centre_id", "registered_at"),
+        Index("ix_dispute_status_registered", "status", "registered_at"),
+        Index("ix_dispute_category_registered", "category_id", "registered_at"),
+        Index("ix_dispute_source_registered", "source", "registered_at"),
+        Index("ix_dispute_level_registered", "level", "registered_at"),
+        Index("ix_dispute_registered_at", "registered_at"),
+        Index("ix_dispute_concluded_at", "concluded_at"),
+    )
+
+    def __str__(self):
+        return f"{self.case_no} {self.title}"
+
+
+class Party(Model):
+    """A party to a dispute: applicant, respondent or third party."""
+
+    __tablename__ = "party"
+    id = Column(Integer, primary_key=True)
+    dispute_id = Column(
+        Integer, ForeignKey("dispute.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    role = Column(String(12), nullable=False)
+    name = Column(String(50), nullable=False, index=True)
+    id_number = Column(String(18), index=True)
+    phone = Column(String(20))
+    address = Column(String(200))
+    dispute = relationship("Dispute", back_populates="parties")
+    choice_columns = {"role": choices.PARTY_ROLE}
+    __table_args__ = (*choice_checks("party", choice_columns),)
+
+    def __str__(self):
+        return self.name
+
+
+class Referral(Model):
+    """A dispute sent by the centre to a stationed unit ("the centre whistles, the department reports in")."""
+
+    __tablename__ = "referral"
+    id = Column(Integer, primary_key=True)
+    dispute_id = Column(
+        Integer, ForeignKey("dispute.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    unit_id = Column(Integer, ForeignKey("stationed_unit.id"), nullable=False)
+    sent_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    instructions = Column(Text)
+    status = Column(String(10), nullable=False, default="sent")
+    summoned = Column(Boolean, nullable=False, default=False)
+    sent_at = Column(DateTime, nullable=False, default=now)
+    respond_due = Column(DateTime, nullable=False)
+    answer_due = Column(DateTime, nullable=False)
+    reported_at = Column(DateTime)
+    answered_at = Column(DateTime)
+    result = Column(Text)
+    returned_at = Column(DateTime)
+    return_reason = Column(Text)
+    dispute = relationship("Dispute", back_populates="referrals")
+    unit = relationship("StationedUnit")
+    sent_by = relationship("User")
+    choice_columns = {"status": choices.REFERRAL_STATUS}
+    __table_args__ = (
+        *choice_checks("referral", choice_columns),
+        CheckConstraint("respond_due >= sent_at", name="ck_referral_respond_due"),
+        CheckConstraint("answer_due >= sent_at", name="ck_referral_answer_due"),
+        Index("ix_referral_unit_status", "unit_id", "status", "sent_at"),
+    )
+
+    def __str__(self):
+        return f"{self.dispute.case_no if self.dispute else ''} → {self.unit or ''}"
+
+
+class MediationSession(Model):
+    """A mediation session or online hearing held for a dispute."""
+
+    __tablename__ = "mediation_session"
+    id = Column(Integer, primary_key=True)
+    dispute_id = Column(
+        Integer, ForeignKey("dispute.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    expert_id = Column(Integer, ForeignKey("expert.id"))
+    staff_id = Column(Integer, ForeignKey("staff.id", ondelete="SET NULL"), index=True)
+    scheduled_at = Column(DateTime, nullable=False)
+    duration_minutes = Column(Integer, nullable=False, default=60)
+    mode = Column(String(12), nullable=False)
+    place = Column(String(100))
+    link = Column(String(300))
+    result = Column(String(10), nullable=False, default="pending")
+    agreement_text = Column(Text)
+    follow_up_on = Column(Date, index=True)
+    dispute = relationship("Dispute", back_populates="sessions")
+    expert = relationship("Expert")
+    staff = relationship("Staff")
+    choice_columns = {"mode": choices.SESSION_MODE, "result": choices.SESSION_RESULT}
+    __table_args__ = (
+        *choice_checks("mediation_session", choice_columns),
+        CheckConstraint("duration_minutes > 0", name="ck_mediation_session_duration"),
+        Index("ix_mediation_session_expert_time", "expert_id", "scheduled_at"),
+    )
+
+    def __str__(self):
+        return f"{self.dispute.case_no if self.dispute else ''} {self.scheduled_at or ''}"
+
+
+class Feedback(Model):
+    """A party's satisfaction with a concluded dispute, and how it was collected."""
+
+    __tablename__ = "feedback"
+    id = Column(Integer, primary_key=True)
+    dispute_id = Column(
+        Integer, ForeignKey("dispute.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    satisfaction = Column(Integer, nullable=False)
+    channel = Column(String(10), nullable=False)
+    note = Column(Text)
+    collected_at = Column(DateTime, nullable=False, default=now)
+    collected_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    dispute = relationship("Dispute", back_populates="feedback")
+    collected_by = relationship("User")
+    choice_columns = {"satisfaction": choices.SATISFACTION, "channel": choices.FEEDBACK_CHANNEL}
+    __table_args__ = (*choice_checks("feedback", choice_columns),)
+
+    def __str__(self):
+        return choices.SATISFACTION.label(self.satisfaction)
+
+
+class CaseEvent(Model):
+    """One step on a dispute's timeline: who did what, when, from which status to which."""
+
+    __tablename__ = "case_event"
+    id = Column(Integer, primary_key=True)
+    dispute_id = Column(Integer, ForeignKey("dispute.id", ondelete="CASCADE"), nullable=False)
+    at = Column(DateTime, nullable=False, default=now)
+    actor_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    action = Column(String(12), nullable=False)
+    from_status = Column(String(12))
+    to_status = Column(String(12))
+    note = Column(Text)
+    dispute = relationship("Dispute", back_populates="events")
+    actor = relationship("User")
+    choice_columns = {
+        "action": choices.EVENT_ACTION,
+        "from_status": choices.DISPUTE_STATUS,
+        "to_status": choices.DISPUTE_STATUS,
+    }
+    __table_args__ = (
+        *choice_checks("case_event", choice_columns),
+        Index("ix_case_event_dispute_at", "dispute_id", "at"),
+    )
+
+    def __str__(self):
+        return f"{choices.EVENT_ACTION.label(self.action)} {self.at or ''}"
+
+
+class ServiceRecord(Model):
+    """A count of the centre's other services over a period: visitors, notarisations, legal aid…"""
+
+    __tablename__ = "service_record"
+    id = Column(Integer, primary_key=True)
+    centre_id = Column(Integer, ForeignKey("centre.id"), nullable=False)
+    kind = Column(String(20), nullable=False)
+    count = Column(Integer, nullable=False)
+    period_start = Column(Date, nullable=False)
+    period_end = Column(Date, nullable=False)
+    note = Column(String(200))
+    centre = relationship("Centre")
+    choice_columns = {"kind": choices.SERVICE_KIND}
+    __table_args__ = (
+        *choice_checks("service_record", choice_columns),
+        CheckConstraint("count >= 0", name="ck_service_record_count"),
+        CheckConstraint("period_end >= period_start", name="ck_service_record_period"),
+        Index("ix_service_record_centre_period", "centre_id", "period_start"),
+    )
+
+    def __str__(self):
+        return f"{choices.SERVICE_KIND.label(self.kind)} {self.count}"

@@ -1,0 +1,418 @@
+"""The screens: declarative Flask-AppBuilder views over the domain model, and their menu."""
+
+from flask import flash, url_for
+from flask_appbuilder import IndexView, ModelView, expose
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import Integer, inspect
+from wtforms import SelectField, SelectMultipleField
+from wtforms.validators import InputRequired, Optional
+
+from app import display, models, workflow
+from app.labels import LABELS
+from app.lookup import LookupView
+from app.widgets import RemoteSelectField
+from flask_appbuilder.security.sqla.models import User
+
+# Related rows are chosen by typing, through these lookups, never from a box holding a whole table.
+REMOTE_LOOKUPS = {
+    models.Dispute: "dispute",
+    models.Expert: "expert",
+    models.Staff: "staff",
+    models.Party: "party",
+    models.Centre: "centre",
+    models.StationedUnit: "unit",
+    models.Region: "region",
+    User: "user",
+    models.Category: "category",
+    models.Department: "department",
+    models.Language: "language",
+    models.LegalRoute: "route",
+    models.DepartmentFunction: "function",
+}
+
+
+def _column_model(model, column):
+    """The model and attribute name a (possibly dotted) column ends on."""
+    *path, name = column.split(".")
+    for step in path:
+        model = inspect(model).relationships[step].mapper.class_
+    return model, name
+
+
+class ZongzhiModelView(ModelView):
+    """The project's base view: Chinese labels, readable values, coded fields as selects."""
+
+    page_size = 25
+
+    def __init__(self, **kwargs):
+        model = self.datamodel.obj
+        self.label_columns = {**self._default_labels(), **(self.label_columns or {})}
+        self.add_form_extra_fields = {
+            **self._generated_fields(self.add_columns or []),
+            **(self.add_form_extra_fields or {}),
+        }
+        self.edit_form_extra_fields = {
+            **self._generated_fields(self.edit_columns or []),
+            **(self.edit_form_extra_fields or {}),
+        }
+        self.search_form_extra_fields = {
+            **self._generated_fields(self.search_columns or [], search=True),
+            **(self.search_form_extra_fields or {}),
+        }
+        formatters = {}
+        for column in set(self.list_columns or []) | set(self.show_columns or []):
+            owner, name = _column_model(model, column)
+            formatters[column] = display.formatter_for(
+                getattr(owner, "choice_columns", {}).get(name)
+            )
+        self.formatters_columns = {**formatters, **(self.formatters_columns or {})}
+        super().__init__(**kwargs)
+
+    def _default_labels(self):
+        """Labels for every column the view mentions, from the shared catalogue of labels."""
+        columns = set()
+        for group in ("list_columns", "show_columns", "add_columns", "edit_columns",
+                      "search_columns"):
+            columns.update(getattr(self, group, None) or [])
+        return {column: LABELS.get(column, LABELS.get(column.split(".")[0], column))
+                for column in columns}
+
+    def _generated_fields(self, columns, search=False):
+        """Select fields for coded columns and search-as-you-type fields for relations."""
+        model = self.datamodel.obj
+        mapper = inspect(model)
+        fields = {}
+        for column in columns:
+            label = LABELS.get(column, column)
+            options = getattr(model, "choice_columns", {}).get(column)
+            if options is not None:
+                col = mapper.columns[column]
+                required = not col.nullable and not search and col.default is None
+                coerce = int if isinstance(col.type, Integer) else str
+                fields[column] = SelectField(
+                    label,
+                    choices=options.form_choices(blank=not required),
+                    coerce=(lambda v, c=coerce: c(v) if v not in ("", None) else None),
+                    validators=[InputRequired()] if required else [Optional()],
+                )
+                continue
+            if column in mapper.relationships:
+                rel = mapper.relationships[column]
+                target = rel.mapper.class_
+                lookup = REMOTE_LOOKUPS.get(target)
+                if lookup is None:
+                    continue
+                multiple = rel.uselist
+                required = (not multiple and not search
+                            and all(not c.nullable for c in rel.local_columns))
+                fields[column] = RemoteSelectField(
+                    label,
+                    model=target,
+                    lookup=lookup,
+                    multiple=multiple,
+                    allow_blank=not required,
+                    placeholder=_l("Type to search"),
+                    validators=[InputRequired()] if required else [Optional()],
+                )
+        return fields
+
+
+class ReadOnlyModelView(ZongzhiModelView):
+    """A view whose rows are written by the system, never by hand."""
+
+    base_permissions = ["can_list", "can_show"]
+
+
+class RegionModelView(ZongzhiModelView):
+    """Administrative divisions."""
+
+    datamodel = SQLAInterface(models.Region)
+    list_columns = ["code", "name", "level", "parent"]
+    show_columns = ["code", "name", "level", "parent", "path"]
+    add_columns = edit_columns = ["code", "name", "level", "parent"]
+    search_columns = ["code", "name", "level", "parent"]
+    base_order = ("path", "asc")
+
+
+class DepartmentFunctionModelView(ZongzhiModelView):
+    """Functions departments perform."""
+
+    datamodel = SQLAInterface(models.DepartmentFunction)
+    list_columns = show_columns = ["code", "name", "merged_service"]
+    add_columns = edit_columns = search_columns = ["code", "name", "merged_service"]
+
+
+class CategoryModelView(ZongzhiModelView):
+    """Dispute categories."""
+
+    datamodel = SQLAInterface(models.Category)
+    list_columns = ["code", "name", "description"]
+    show_columns = add_columns = edit_columns = ["code", "name", "description"]
+    search_columns = ["code", "name"]
+
+
+class LegalRouteModelView(ZongzhiModelView):
+    """The legal route map and its statutory clocks."""
+
+    datamodel = SQLAInterface(models.LegalRoute)
+    list_columns = ["sort_order", "name", "days_to_accept", "days_to_handle",
+                    "max_extension_days", "extension_needs_approval"]
+    show_columns = add_columns = edit_columns = [
+        "code", "name", "sort_order", "days_to_accept", "days_to_handle", "max_extension_days",
+        "extension_needs_approval", "description"]
+    search_columns = ["code", "name"]
+    base_order = ("sort_order", "asc")
+
+
+class LanguageModelView(ZongzhiModelView):
+    """Languages of mediation."""
+
+    datamodel = SQLAInterface(models.Language)
+    list_columns = show_columns = add_columns = edit_columns = search_columns = ["code", "name"]
+
+
+class RotaSlotModelView(ZongzhiModelView):
+    """Weekdays on which rotating units sit at the centre."""
+
+    datamodel = SQLAInterface(models.RotaSlot)
+    list_columns = ["unit", "weekday", "note"]
+    show_columns = add_columns = edit_columns = ["unit", "weekday", "note"]
+    search_columns = ["unit", "weekday"]
+    base_order = ("weekday", "asc")
+
+
+class StationedUnitModelView(ZongzhiModelView):
+    """Departments stationed at centres, with their mode and rota."""
+
+    datamodel = SQLAInterface(models.StationedUnit)
+    list_columns = ["centre.name", "department.name", "mode", "window", "staff_count", "active"]
+    show_columns = ["centre", "department", "mode", "window", "contact_phone", "staff_count",
+                    "stationed_since", "active"]
+    add_columns = edit_columns = ["centre", "department", "mode", "window", "contact_phone",
+                                  "staff_count", "stationed_since", "active"]
+    search_columns = ["centre", "department", "mode", "active"]
+    related_views = [RotaSlotModelView]
+    base_order = ("centre_id", "asc")
+
+
+class DepartmentModelView(ZongzhiModelView):
+    """Departments, their functions and the dispute categories they answer for."""
+
+    datamodel = SQLAInterface(models.Department)
+    list_columns = ["code", "name", "functions"]
+    show_columns = ["code", "name", "functions", "categories", "description"]
+    add_columns = edit_columns = ["code", "name", "functions", "categories", "description"]
+    search_columns = ["code", "name", "functions"]
+    related_views = [StationedUnitModelView]
+
+
+class StaffModelView(ZongzhiModelView):
+    """People working at centres."""
+
+    datamodel = SQLAInterface(models.Staff)
+    list_columns = ["name", "centre.name", "unit", "position", "is_mediator", "active"]
+    show_columns = ["name", "user", "centre", "unit", "position", "phone", "is_mediator",
+                    "languages", "active"]
+    add_columns = edit_columns = ["name", "user", "centre", "unit", "position", "phone",
+                                  "is_mediator", "languages", "active"]
+    search_columns = ["name", "centre", "unit", "is_mediator", "active"]
+
+
+class ExpertModelView(ZongzhiModelView):
+    """The electronic library of expert mediators."""
+
+    datamodel = SQLAInterface(models.Expert)
+    list_columns = ["name", "organisation", "specialties", "centre.name", "books_appointment",
+                    "books_on_call", "books_video", "active"]
+    show_columns = ["name", "organisation", "title", "phone", "centre", "region", "specialties",
+                    "languages", "books_appointment", "books_on_call", "books_video", "bio",
+                    "active"]
+    add_columns = edit_columns = show_columns
+    search_columns = ["name", "organisation", "centre", "region", "specialties", "languages",
+                      "books_appointment", "books_on_call", "books_video", "active"]
+
+
+class PartyModelView(ZongzhiModelView):
+    """Parties to disputes."""
+
+    datamodel = SQLAInterface(models.Party)
+    list_columns = ["dispute.case_no", "role", "name", "id_number", "phone"]
+    show_columns = ["dispute", "role", "name", "id_number", "phone", "address"]
+    add_columns = edit_columns = ["dispute", "role", "name", "id_number", "phone", "address"]
+    search_columns = ["dispute", "role", "name", "id_number"]
+
+
+class ReferralModelView(ZongzhiModelView):
+    """Referrals from centres to stationed units."""
+
+    datamodel = SQLAInterface(models.Referral)
+    list_columns = ["dispute.case_no", "unit", "status", "sent_at", "respond_due", "answer_due",
+                    "reported_at", "answered_at"]
+    show_columns = ["dispute", "unit", "status", "summoned", "instructions", "sent_at",
+                    "respond_due", "reported_at", "answer_due", "answered_at", "result",
+                    "returned_at", "return_reason", "sent_by"]
+    add_columns = ["dispute", "unit", "summoned", "instructions", "respond_due", "answer_due"]
+    edit_columns = ["instructions", "respond_due", "answer_due", "result"]
+    search_columns = ["dispute", "unit", "status", "summoned", "sent_at", "respond_due",
+                      "answer_due"]
+    base_order = ("sent_at", "desc")
+
+
+class MediationSessionModelView(ZongzhiModelView):
+    """Mediation sessions and online hearings."""
+
+    datamodel = SQLAInterface(models.MediationSession)
+    list_columns = ["dispute.case_no", "scheduled_at", "mode", "expert", "staff", "result",
+                    "follow_up_on"]
+    show_columns = ["dispute", "scheduled_at", "duration_minutes", "mode", "place", "link",
+                    "expert", "staff", "result", "agreement_text", "follow_up_on"]
+    add_columns = edit_columns = show_columns
+    search_columns = ["dispute", "scheduled_at", "mode", "expert", "staff", "result",
+                      "follow_up_on"]
+    base_order = ("scheduled_at", "desc")
+
+
+class FeedbackModelView(ZongzhiModelView):
+    """Parties' satisfaction after conclusion."""
+
+    datamodel = SQLAInterface(models.Feedback)
+    list_columns = ["dispute.case_no", "satisfaction", "channel", "collected_at", "note"]
+    show_columns = ["dispute", "satisfaction", "channel", "collected_at", "collected_by", "note"]
+    add_columns = edit_columns = ["dispute", "satisfaction", "channel", "collected_at", "note"]
+    search_columns = ["dispute", "satisfaction", "channel", "collected_at"]
+    base_order = ("collected_at", "desc")
+
+
+class CaseEventModelView(ReadOnlyModelView):
+    """The timeline of every case: written by the workflow, read by people."""
+
+    datamodel = SQLAInterface(models.CaseEvent)
+    list_columns = ["dispute.case_no", "at", "action", "from_status", "to_status", "actor",
+                    "note"]
+    show_columns = ["dispute", "at", "action", "from_status", "to_status", "actor", "note"]
+    search_columns = ["dispute", "at", "action", "actor"]
+    base_order = ("at", "desc")
+
+
+class ServiceRecordModelView(ZongzhiModelView):
+    """Counts of the centres' other services."""
+
+    datamodel = SQLAInterface(models.ServiceRecord)
+    list_columns = ["centre.name", "kind", "count", "period_start", "period_end"]
+    show_columns = add_columns = edit_columns = [
+        "centre", "kind", "count", "period_start", "period_end", "note"]
+    search_columns = ["centre", "kind", "period_start", "period_end"]
+    base_order = ("period_start", "desc")
+
+
+class DisputeModelView(ZongzhiModelView):
+    """Disputes: registered here, then carried through the closed loop."""
+
+    datamodel = SQLAInterface(models.Dispute)
+    list_columns = ["case_no", "title", "centre.name", "category.name", "source", "level",
+                    "status", "registered_at"]
+    show_fieldsets = [
+        (_l("Case"), {"fields": ["case_no", "title", "centre", "category", "description",
+                                 "amount", "source", "level", "risk", "place", "route",
+                                 "handler", "repeat_of"]}),
+        (_l("Progress"), {"fields": ["status", "registered_at", "accept_due", "accepted_at",
+                                     "declined_at", "decline_reason", "referred_at",
+                                     "handle_due", "concluded_at", "outcome", "outcome_note",
+                                     "resolved_level", "closed_at", "registered_by"]}),
+    ]
+    add_columns = ["centre", "category", "title", "description", "amount", "source", "level",
+                   "risk", "place", "route", "handler"]
+    edit_columns = ["category", "title", "description", "amount", "source", "level", "risk",
+                    "place", "route", "handler"]
+    search_columns = ["case_no", "title", "centre", "category", "source", "level", "risk",
+                      "status", "registered_at", "concluded_at"]
+    related_views = [PartyModelView, ReferralModelView, MediationSessionModelView,
+                     FeedbackModelView, CaseEventModelView]
+    base_order = ("registered_at", "desc")
+    show_template = "appbuilder/general/model/show_cascade.html"
+
+    def pre_add(self, item):
+        """Number the case and record its registration through the workflow."""
+        workflow.register(self.datamodel.session, item, actor=current_user)
+
+    def post_add(self, item):
+        """Tell the user the case number the system gave."""
+        flash(_l("Case %(case_no)s registered", case_no=item.case_no), "info")
+
+
+class CentreModelView(ZongzhiModelView):
+    """County centres: where they are, who leads them, how they were built."""
+
+    datamodel = SQLAInterface(models.Centre)
+    list_columns = ["name", "region.parent", "is_pilot", "standard_status", "origin",
+                    "opened_on", "director"]
+    show_columns = ["name", "short_name", "region", "director", "head", "address", "phone",
+                    "opened_on", "is_pilot", "standard_status", "origin", "notes"]
+    add_columns = edit_columns = show_columns
+    search_columns = ["name", "region", "is_pilot", "standard_status", "origin", "opened_on"]
+    related_views = [StationedUnitModelView, StaffModelView, ExpertModelView, DisputeModelView,
+                     ServiceRecordModelView]
+    show_template = "appbuilder/general/model/show_cascade.html"
+    base_order = ("name", "asc")
+
+
+class HomeView(IndexView):
+    """The landing page: where each role starts its day."""
+
+    index_template = "zongzhi/index.html"
+
+    @expose("/")
+    def index(self):
+        """Shortcuts to the screens this user may open."""
+        shortcuts = []
+        if current_user.is_authenticated:
+            for view, name, label, icon, _category in MENU:
+                if self.appbuilder.sm.has_access("can_list", view.__name__):
+                    shortcuts.append({"url": url_for(f"{view.__name__}.list"), "label": label,
+                                      "icon": icon})
+        return self.render_template(self.index_template, appbuilder=self.appbuilder,
+                                    shortcuts=shortcuts)
+
+
+MENU = [
+    # (view, name, label, icon, category)
+    (DisputeModelView, "Disputes", _l("Disputes"), "fa-folder-open", "CaseWork"),
+    (PartyModelView, "Parties", _l("Parties"), "fa-users", "CaseWork"),
+    (ReferralModelView, "Referrals", _l("Referrals"), "fa-share", "CaseWork"),
+    (MediationSessionModelView, "Sessions", _l("Mediation sessions"), "fa-comments", "CaseWork"),
+    (FeedbackModelView, "Feedback", _l("Feedback"), "fa-smile-o", "CaseWork"),
+    (CaseEventModelView, "Timeline", _l("Case timeline"), "fa-history", "CaseWork"),
+    (ExpertModelView, "Experts", _l("Expert mediators"), "fa-graduation-cap", "Experts"),
+    (CentreModelView, "Centres", _l("Centres"), "fa-building", "CentreSetup"),
+    (StationedUnitModelView, "StationedUnits", _l("Stationed units"), "fa-sitemap",
+     "CentreSetup"),
+    (RotaSlotModelView, "Rota", _l("Rota"), "fa-calendar", "CentreSetup"),
+    (StaffModelView, "Staff", _l("Staff"), "fa-id-badge", "CentreSetup"),
+    (DepartmentModelView, "Departments", _l("Departments"), "fa-university", "CentreSetup"),
+    (DepartmentFunctionModelView, "Functions", _l("Department functions"), "fa-tags",
+     "CentreSetup"),
+    (CategoryModelView, "Categories", _l("Dispute categories"), "fa-list", "CentreSetup"),
+    (LegalRouteModelView, "Routes", _l("Legal route map"), "fa-road", "CentreSetup"),
+    (LanguageModelView, "Languages", _l("Languages"), "fa-language", "CentreSetup"),
+    (RegionModelView, "Regions", _l("Administrative divisions"), "fa-map", "CentreSetup"),
+    (ServiceRecordModelView, "ServiceRecords", _l("Service records"), "fa-bar-chart",
+     "Statistics"),
+]
+
+CATEGORIES = {
+    "CaseWork": (_l("Case work"), "fa-briefcase"),
+    "Experts": (_l("Expert library"), "fa-graduation-cap"),
+    "CentreSetup": (_l("Centre setup"), "fa-cogs"),
+    "Statistics": (_l("Statistics"), "fa-line-chart"),
+}
+
+
+def register(appbuilder):
+    """Add every screen to the app under the Chinese menu, grouped by job."""
+    appbuilder.add_view_no_menu(LookupView)
+    for view, name, label, icon, category in MENU:
+        category_label, category_icon = CATEGORIES[category]
+        appbuilder.add_view(view, name, label=label, icon=icon, category=category,
+                            category_label=category_label, category_icon=category_icon)

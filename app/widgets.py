@@ -1,0 +1,100 @@
+"""Form fields for related rows that can be many: a select box that searches as you type."""
+
+import re
+
+from flask import request, url_for
+from markupsafe import Markup, escape
+from wtforms import SelectFieldBase
+from wtforms.validators import ValidationError
+
+from app.extensions import db
+
+
+class RemoteSelectWidget:
+    """Renders a select holding only the chosen row; the browser asks the lookup for the rest."""
+
+    def __call__(self, field, **kwargs):
+        kwargs.setdefault("id", field.id)
+        css = kwargs.pop("class", "") or kwargs.pop("class_", "")
+        attrs = {
+            "class": f"{css} form-control remote-select".strip(),
+            "data-lookup": url_for("LookupView.lookup", kind=field.lookup),
+            "data-placeholder": str(field.placeholder),
+            "data-allow-clear": "true" if field.allow_blank else "false",
+            "name": field.name,
+            **kwargs,
+        }
+        if field.multiple:
+            attrs["multiple"] = "multiple"
+        html = ["<select %s>" % " ".join(f'{k}="{escape(v)}"' for k, v in attrs.items())]
+        if field.allow_blank and not field.multiple:
+            html.append('<option value=""></option>')
+        for pk, label, selected in field.iter_choices_for_render():
+            flag = " selected" if selected else ""
+            html.append(f'<option value="{escape(pk)}"{flag}>{escape(label)}</option>')
+        html.append("</select>")
+        return Markup("".join(html))
+
+
+class RemoteSelectField(SelectFieldBase):
+    """A related row chosen by typing; only the chosen row is ever loaded."""
+
+    widget = RemoteSelectWidget()
+
+    def __init__(self, label=None, validators=None, model=None, lookup=None, allow_blank=False,
+                 multiple=False, placeholder="", **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.model = model
+        self.lookup = lookup
+        self.allow_blank = allow_blank
+        self.multiple = multiple
+        self.placeholder = placeholder
+        self._formdata = None
+
+    def _rows(self, pks):
+        """The rows for the given keys, in one query."""
+        keys = []
+        for pk in pks:
+            try:
+                keys.append(int(pk))
+            except (TypeError, ValueError):
+                continue
+        if not keys:
+            return []
+        return db.session.query(self.model).filter(self.model.id.in_(keys)).all()
+
+    def process_formdata(self, valuelist):
+        """Keep the posted keys; they are turned into rows when data is read."""
+        values = [v for v in valuelist if v not in ("", "__None")]
+        if self.multiple:
+            self.data = self._rows(values)
+        else:
+            rows = self._rows(values[:1])
+            self.data = rows[0] if rows else None
+            self._formdata = values[0] if values else None
+
+    def pre_validate(self, form):
+        """Refuse a key that names no row."""
+        if not self.multiple and self._formdata is not None and self.data is None:
+            raise ValidationError(self.gettext("Not a valid choice"))
+
+    def _active_filter_keys(self):
+        """Keys given to this field as list filters in the URL (_flt_N_<name>=pk)."""
+        pattern = re.compile(rf"^_flt_\d+_{re.escape(self.name)}$")
+        return [v for k in request.args for v in request.args.getlist(k) if pattern.match(k)]
+
+    def iter_choices_for_render(self):
+        """The chosen rows, plus those named by active filters, as (pk, label, selected)."""
+        chosen = self.data if self.multiple else ([self.data] if self.data is not None else [])
+        chosen = [row for row in chosen if row is not None]
+        seen = {row.id for row in chosen}
+        for row in chosen:
+            yield str(row.id), str(row), True
+        extra = [pk for pk in self._active_filter_keys() if str(pk) not in {str(s) for s in seen}]
+        for row in self._rows(extra):
+            yield str(row.id), str(row), False
+
+    def iter_choices(self):
+        """WTForms' choice protocol, limited to what is rendered."""
+        for pk, label, selected in self.iter_choices_for_render():
+            yield pk, label, selected, {}

@@ -1,0 +1,87 @@
+"""Settings read from the environment, with safe defaults for development on SQLite."""
+
+import os
+
+BASE_DIR = os.path.abspath(os.path.dirname(__file__))
+INSTANCE_DIR = os.environ.get("ZONGZHI_INSTANCE", os.path.join(BASE_DIR, "instance"))
+
+
+def env_flag(name, default):
+    """A boolean from the environment: 1/true/yes/on are true."""
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def database_url():
+    """The SQLAlchemy URL: DATABASE_URL, or SQLite in the instance folder."""
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return "sqlite:///" + os.path.join(INSTANCE_DIR, "zongzhi.db")
+    # Accept the short forms that hosting panels hand out.
+    if url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url[len("postgres://") :]
+    elif url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    elif url.startswith("mysql://") or url.startswith("mariadb://"):
+        url = "mysql+pymysql://" + url.split("://", 1)[1]
+    return url
+
+
+class Config:
+    """Settings for every environment; production overrides come from the environment."""
+
+    APP_NAME = "综治中心管理平台"
+    APP_THEME = ""
+    APP_ICON = ""
+    # None: the factory reads or creates a development secret in the instance folder.
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = database_url()
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    SQLALCHEMY_ENGINE_OPTIONS = {
+        "pool_pre_ping": True,
+        "pool_size": int(os.environ.get("DB_POOL_SIZE", "5")),
+        "max_overflow": int(os.environ.get("DB_MAX_OVERFLOW", "5")),
+    }
+    WTF_CSRF_ENABLED = True
+    WTF_CSRF_TIME_LIMIT = None
+
+    # Flask-AppBuilder
+    AUTH_TYPE = 1  # database authentication
+    AUTH_ROLE_ADMIN = "admin"
+    AUTH_ROLE_PUBLIC = "Public"
+    AUTH_USER_REGISTRATION = False
+    # The schema comes from migrations only, and permissions are written by `flask roles sync`
+    # at deploy time, not by every worker at start-up.
+    FAB_CREATE_DB = False
+    FAB_UPDATE_PERMS = env_flag("FAB_UPDATE_PERMS", False)
+    FAB_ADD_SECURITY_API = False
+    FAB_API_SWAGGER_UI = False
+    FAB_INDEX_VIEW = "app.views.HomeView"
+    FAB_BASE_TEMPLATE = "zongzhi/baselayout.html"
+    FAB_PASSWORD_COMPLEXITY_ENABLED = False
+
+    # Languages: Simplified Chinese first and by default, English switchable.
+    BABEL_DEFAULT_LOCALE = "zh"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = {
+        "zh": {"flag": "cn", "name": "简体中文"},
+        "en": {"flag": "gb", "name": "English"},
+    }
+
+    # Lists: the page size offered and the most a URL may ask for.
+    PAGE_SIZE = 25
+    MAX_PAGE_SIZE = 100
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = env_flag("SESSION_COOKIE_SECURE", False)
+
+
+class TestConfig(Config):
+    """Settings for the test suite: its own database, no CSRF tokens to juggle."""
+
+    TESTING = True
+    WTF_CSRF_ENABLED = False
+    SECRET_KEY = "test-secret-not-for-production"

@@ -1,0 +1,429 @@
+"""Load the article's world and a few hundred varied demo cases; every step is get-or-create."""
+
+import datetime
+import random
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from app import models
+from app.personal import complete_id_number
+from seeds import world
+
+DEMO_PASSWORD = "Zongzhi#2025demo"
+DEMO_CASES = 360
+DEMO_SEED = 2025
+
+# username, role, first name, last name, centre county code (None: the whole region), unit department
+DEMO_USERS = [
+    ("admin", "admin", "系统", "管理员", None, None),
+    ("centre_admin", "centre_admin", "博乐", "中心管理员", "652701", None),
+    ("staff", "staff", "秀君", "董", "652701", "court"),
+    ("liaison", "unit_liaison", "法院", "联络员", "652701", "court"),
+    ("leader", "leader", "自治区", "领导", None, None),
+    ("auditor", "auditor", "安全", "审计员", None, None),
+]
+
+SURNAMES = "王李张刘陈杨赵黄周吴徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程"
+GIVEN = ["建国", "秀兰", "志强", "丽娟", "海燕", "国庆", "玉梅", "红霞", "文华", "建华", "桂英",
+         "晓东", "春梅", "伟", "芳", "军", "静", "磊", "婷", "洋", "勇", "艳", "杰", "娜"]
+UYGHUR = ["阿依古丽·吐尔逊", "买买提·艾力", "古丽娜尔·阿不都", "艾尔肯·热合曼", "热依拉·托合提",
+          "阿不都热依木·买买提", "努尔古丽·依明", "吐尔洪·阿西木", "帕提古丽·肉孜", "艾克拜尔·吾斯曼"]
+KAZAKH = ["叶尔兰·努尔兰", "阿依达娜·别克", "哈那提·吐尔逊别克", "古丽巴哈尔·加恩斯"]
+
+TITLES = {
+    "marriage_family": ["离婚财产分割纠纷", "赡养费纠纷", "抚养费纠纷", "婚约彩礼返还纠纷"],
+    "neighbour": ["宅基地边界纠纷", "漏水损害邻里纠纷", "噪音扰民纠纷", "通行权纠纷"],
+    "private_lending": ["民间借贷纠纷", "借款逾期未还纠纷", "担保借款纠纷"],
+    "labour": ["拖欠农民工工资纠纷", "工伤待遇纠纷", "解除劳动合同补偿纠纷"],
+    "land_contract": ["土地承包经营权纠纷", "草场承包纠纷", "土地流转租金纠纷"],
+    "property_management": ["物业服务费纠纷", "小区停车位纠纷"],
+    "consumer": ["预付卡退费纠纷", "网购商品质量纠纷", "装修合同消费纠纷"],
+    "medical": ["医疗损害赔偿纠纷", "诊疗费用纠纷"],
+    "traffic": ["交通事故损害赔偿纠纷", "车辆刮擦赔偿纠纷"],
+    "land_requisition": ["征地补偿款纠纷", "房屋拆迁安置纠纷"],
+    "contract": ["买卖合同纠纷", "农资购销合同纠纷", "租赁合同纠纷"],
+    "damages": ["牲畜损害赔偿纠纷", "财产损害赔偿纠纷", "人身损害赔偿纠纷"],
+    "other": ["其他矛盾纠纷"],
+}
+
+
+def get_or_create(session, model, defaults=None, **keys):
+    """The row matching the keys, created with the defaults when missing."""
+    row = session.scalar(select(model).filter_by(**keys))
+    if row is None:
+        row = model(**keys, **(defaults or {}))
+        session.add(row)
+        session.flush()
+    return row
+
+
+def load(session, security_manager=None, cases=DEMO_CASES):
+    """Load everything; running it twice leaves the same rows."""
+    load_world(session)
+    if security_manager is not None:
+        load_users(session, security_manager)
+    load_bole_case(session)
+    load_demo_cases(session, cases)
+    session.commit()
+
+
+def load_world(session):
+    """The region tree, centres, departments, units, languages, routes, staff and experts."""
+    region = get_or_create(session, models.Region, code=world.REGION[0],
+                           defaults={"name": world.REGION[1], "level": "region"})
+    prefectures = {}
+    for code, name in world.PREFECTURES:
+        prefectures[code] = get_or_create(session, models.Region, code=code, defaults={
+            "name": name, "level": "prefecture", "parent": region})
+    for code, name, merged in world.FUNCTIONS:
+        get_or_create(session, models.DepartmentFunction, code=code,
+                      defaults={"name": name, "merged_service": merged})
+    for code, name in world.CATEGORIES:
+        get_or_create(session, models.Category, code=code, defaults={"name": name})
+    for code, name in world.LANGUAGES:
+        get_or_create(session, models.Language, code=code, defaults={"name": name})
+    for code, name, order, accept, handle, extension, approval in world.ROUTES:
+        get_or_create(session, models.LegalRoute, code=code, defaults={
+            "name": name, "sort_order": order, "days_to_accept": accept,
+            "days_to_handle": handle, "max_extension_days": extension,
+            "extension_needs_approval": approval})
+    functions = {f.code: f for f in session.scalars(select(models.DepartmentFunction))}
+    categories = {c.code: c for c in session.scalars(select(models.Category))}
+    for code, name, function_codes, category_codes in world.DEPARTMENTS:
+        department = session.scalar(select(models.Department).filter_by(code=code))
+        if department is None:
+            department = models.Department(
+                code=code, name=name,
+                functions=[functions[f] for f in function_codes],
+                categories=[categories[c] for c in category_codes])
+            session.add(department)
+    session.flush()
+    for code, name, prefecture, origin, opened_on, notes in world.COUNTIES:
+        county = get_or_create(session, models.Region, code=code, defaults={
+            "name": name, "level": "county", "parent": prefectures[prefecture]})
+        people = world.CENTRE_PEOPLE.get(code, {})
+        centre = get_or_create(session, models.Centre, region_id=county.id, defaults={
+            "name": f"{name}社会治安综合治理中心", "short_name": name, "origin": origin,
+            "opened_on": opened_on, "is_pilot": True, "standard_status": "standardised",
+            "notes": notes, **people})
+        load_units(session, centre, code)
+    session.flush()
+    load_staff(session)
+    load_experts(session)
+    load_services(session)
+
+
+def load_units(session, centre, county_code):
+    """The departments stationed at a centre, in the modes the article counts."""
+    resident, rotating, on_call = world.UNITS.get(county_code, world.DEFAULT_UNITS)
+    departments = {d.code: d for d in session.scalars(select(models.Department))}
+    staffed = county_code == "652325"
+    ordered = ([(c, "resident") for c in resident] + [(c, "rotating") for c in rotating]
+               + [(c, "on_call") for c in on_call])
+    for index, (code, mode) in enumerate(ordered):
+        count = None
+        if staffed:  # spread Qitai's 72 staff over its 13 units, resident units first
+            count = world.QITAI_STAFF // len(ordered) + (1 if index < world.QITAI_STAFF % len(ordered) else 0)
+        unit = get_or_create(session, models.StationedUnit, centre_id=centre.id,
+                             department_id=departments[code].id, defaults={
+                                 "mode": mode, "staff_count": count,
+                                 "window": f"{index + 1}号窗口" if mode != "on_call" else None})
+        if mode == "rotating" and not unit.rota:
+            unit.rota = [models.RotaSlot(weekday=index % 5 + 1),
+                         models.RotaSlot(weekday=(index + 2) % 5 + 1)]
+
+
+def _person_name(rng):
+    """A plausible name of the region's peoples."""
+    roll = rng.random()
+    if roll < 0.3:
+        return rng.choice(UYGHUR)
+    if roll < 0.4:
+        return rng.choice(KAZAKH)
+    return rng.choice(SURNAMES) + rng.choice(GIVEN)
+
+
+def load_staff(session):
+    """Window staff and mediators at each centre; Bole's court window has 董秀君."""
+    if session.scalar(select(func.count(models.Staff.id))):
+        return
+    rng = random.Random(7)
+    languages = {lang.code: lang for lang in session.scalars(select(models.Language))}
+    for centre in session.scalars(select(models.Centre).order_by(models.Centre.id)):
+        for unit in centre.units[:6]:
+            name = _person_name(rng)
+            spoken = [languages["zh"]] + ([languages["ug"]] if "·" in name else [])
+            session.add(models.Staff(name=name, centre=centre, unit=unit, position="窗口工作人员",
+                                     is_mediator=rng.random() < 0.5, languages=spoken))
+        session.add(models.Staff(name=_person_name(rng), centre=centre, position="综治中心调解员",
+                                 is_mediator=True, languages=[languages["zh"], languages["ug"]]))
+    bole = session.scalar(select(models.Centre).join(models.Region).filter(models.Region.code == "652701"))
+    court = next(u for u in bole.units if u.department.code == "court")
+    session.add(models.Staff(name=world.BOLE_CASE["staff"], centre=bole, unit=court,
+                             position="法院立案窗口工作人员", is_mediator=True,
+                             languages=[languages["zh"]]))
+    session.flush()
+
+
+def load_experts(session):
+    """Korla's 40-odd mediators and Luopu's classified expert library."""
+    if session.scalar(select(func.count(models.Expert.id))):
+        return
+    rng = random.Random(11)
+    categories = list(session.scalars(select(models.Category).order_by(models.Category.id)))
+    languages = {lang.code: lang for lang in session.scalars(select(models.Language))}
+    organisations = ["退休法官", "执业律师", "人民调解员", "心理咨询师", "乡贤", "退休教师", "医学专家"]
+    for county, count, modes in (("652801", world.KORLA_EXPERTS, None),
+                                 ("653224", world.LUOPU_EXPERTS, "all")):
+        centre = session.scalar(
+            select(models.Centre).join(models.Region).filter(models.Region.code == county))
+        for index in range(count):
+            name = _person_name(rng)
+            spoken = [languages["zh"]] + ([languages["ug"]] if "·" in name or rng.random() < 0.3 else [])
+            session.add(models.Expert(
+                name=name, centre=centre, region_id=centre.region_id,
+                organisation=rng.choice(organisations), title="调解专家",
+                specialties=list({categories[index % len(categories)],
+                                  categories[(index * 7 + 3) % len(categories)] if index % 3 == 0
+                                  else categories[index % len(categories)]}),
+                languages=spoken, books_appointment=True,
+                books_on_call=modes == "all" and index % 2 == 0 or index % 4 == 0,
+                books_video=modes == "all" and index % 3 != 1))
+    session.flush()
+
+
+def load_services(session):
+    """Shawan's service counts since opening, and monthly counts for the other centres."""
+    shawan = session.scalar(
+        select(models.Centre).join(models.Region).filter(models.Region.code == "654203"))
+    start, end = world.SHAWAN_SERVICES["period"]
+    for kind, count in world.SHAWAN_SERVICES["counts"].items():
+        get_or_create(session, models.ServiceRecord, centre_id=shawan.id, kind=kind,
+                      period_start=start, period_end=end, defaults={
+                          "count": count, "note": "沙湾市综治中心揭牌以来业务量"})
+
+
+def load_users(session, sm):
+    """One demo login per role, linked to its centre and unit where the role has one."""
+    for username, role_name, first, last, county, department in DEMO_USERS:
+        user = sm.find_user(username=username)
+        if user is None:
+            role = sm.find_role(role_name) or sm.add_role(role_name)
+            user = sm.add_user(username, first, last, f"{username}@zongzhi.local", role,
+                               password=DEMO_PASSWORD)
+        if county is None:
+            continue
+        centre = session.scalar(
+            select(models.Centre).join(models.Region).filter(models.Region.code == county))
+        staff = session.scalar(select(models.Staff).filter_by(user_id=user.id))
+        if staff is not None:
+            continue
+        unit = None
+        if department:
+            unit = session.scalar(select(models.StationedUnit).join(models.Department).filter(
+                models.StationedUnit.centre_id == centre.id, models.Department.code == department))
+        named = session.scalar(select(models.Staff).filter_by(
+            name=f"{last}{first}", centre_id=centre.id, user_id=None))
+        if named is not None:
+            named.user_id = user.id
+        else:
+            session.add(models.Staff(name=f"{last}{first}", user_id=user.id, centre=centre,
+                                     unit=unit, position=last))
+    session.flush()
+
+
+def load_bole_case(session):
+    """The lead case: Liu's 78,000-yuan loan, from intake on 7 March to agreement on 10 March."""
+    case = world.BOLE_CASE
+    if session.scalar(select(models.Dispute).filter_by(case_no=case["case_no"])):
+        return
+    bole = session.scalar(
+        select(models.Centre).join(models.Region).filter(models.Region.code == "652701"))
+    court = next(u for u in bole.units if u.department.code == "court")
+    staff = session.scalar(select(models.Staff).filter_by(name=case["staff"], centre_id=bole.id))
+    category = session.scalar(select(models.Category).filter_by(code=case["category"]))
+    route = session.scalar(select(models.LegalRoute).filter_by(code=case["route"]))
+    actor = staff.user_id
+    dispute = models.Dispute(
+        case_no=case["case_no"], centre=bole, category=category, route=route,
+        title=case["title"], description=case["description"], amount=Decimal(case["amount"]),
+        source=case["source"], level=case["level"], risk=case["risk"], handler=staff,
+        registered_by_id=actor, registered_at=case["registered_at"],
+        accept_due=case["registered_at"] + datetime.timedelta(days=route.days_to_accept),
+        accepted_at=case["accepted_at"], referred_at=case["referred_at"],
+        handle_due=case["accepted_at"] + datetime.timedelta(days=route.days_to_handle),
+        concluded_at=case["concluded_at"], closed_at=case["feedback_at"], status="closed",
+        outcome="resolved", resolved_level="county", outcome_note=case["agreement"])
+    for role, name, body, phone in case["parties"]:
+        dispute.parties.append(models.Party(role=role, name=name, phone=phone,
+                                            id_number=complete_id_number(body)))
+    dispute.referrals.append(models.Referral(
+        unit=court, sent_by_id=actor, instructions="请法院立案窗口依托智慧法院平台开展线上调解。",
+        status="answered", sent_at=case["referred_at"], reported_at=case["reported_at"],
+        respond_due=case["referred_at"] + datetime.timedelta(days=1),
+        answer_due=case["referred_at"] + datetime.timedelta(days=15),
+        answered_at=case["concluded_at"], result=case["agreement"]))
+    dispute.sessions.append(models.MediationSession(
+        staff=staff, scheduled_at=case["session_at"], mode="online_court",
+        place="智慧法院平台“互联网法庭”", link="互联网法庭（当事人张某在杭州在线参加）",
+        result="agreed", agreement_text=case["agreement"],
+        follow_up_on=datetime.date(2025, 4, 10)))
+    dispute.feedback.append(models.Feedback(
+        satisfaction=3, channel="in_person", collected_at=case["feedback_at"], collected_by_id=actor,
+        note="“真没想到，在综治中心工作人员的帮助下，这么快就帮我把钱要回来了！”"))
+    steps = [
+        (case["registered_at"], "register", None, "registered", "法院立案窗口登记。"),
+        (case["accepted_at"], "accept", "registered", "accepted", case["trace_note"]),
+        (case["referred_at"], "refer", "accepted", "referred", "转法院诉讼服务，开展线上调解。"),
+        (case["reported_at"], "report_in", "referred", "referred", "法院报到。"),
+        (case["session_at"], "mediate", "referred", "referred", "“线上庭审”调解。"),
+        (case["concluded_at"], "conclude", "referred", "concluded", case["agreement"]),
+        (case["feedback_at"], "feedback", "concluded", "closed", "当事人满意。"),
+    ]
+    for at, action, before, after, note in steps:
+        dispute.events.append(models.CaseEvent(at=at, actor_id=actor, action=action,
+                                               from_status=before, to_status=after, note=note))
+    session.add(dispute)
+    session.flush()
+
+
+def _id_number(rng, county_code):
+    """A valid resident ID number for someone born in the county."""
+    born = datetime.date(1950, 1, 1) + datetime.timedelta(days=rng.randrange(0, 365 * 55))
+    body = f"{county_code}{born:%Y%m%d}{rng.randrange(0, 999):03d}"
+    return complete_id_number(body)
+
+
+def _phone(rng):
+    """A plausible mobile number."""
+    return f"1{rng.choice('3589')}{rng.randrange(0, 10**9):09d}"
+
+
+def load_demo_cases(session, count, seed=DEMO_SEED, today=None):
+    """A few hundred cases across centres, categories, sources, levels, statuses and months."""
+    today = today or datetime.date.today()
+    start = datetime.date(2025, 1, 2)
+    span = max(1, (today - start).days - 1)
+    centres = list(session.scalars(select(models.Centre).order_by(models.Centre.id)))
+    categories = list(session.scalars(select(models.Category).order_by(models.Category.id)))
+    routes = {r.code: r for r in session.scalars(select(models.LegalRoute))}
+    staff_by_centre = {}
+    for member in session.scalars(select(models.Staff).order_by(models.Staff.id)):
+        staff_by_centre.setdefault(member.centre_id, []).append(member)
+    existing = set(session.scalars(select(models.Dispute.case_no)))
+    sequence = {}
+    for index in range(count):
+        # Each case draws from its own generator, so a rerun that skips a case stays aligned.
+        rng = random.Random(f"{seed}-{index}")
+        centre = centres[index % len(centres)]
+        day = start + datetime.timedelta(days=rng.randrange(span))
+        registered = datetime.datetime.combine(day, datetime.time(9 + rng.randrange(8), rng.randrange(60)))
+        key = (centre.id, day.year)
+        sequence[key] = sequence.get(key, 1) + 1  # 00001 is kept for the lead case
+        case_no = f"{centre.region.code}-{day.year}-{sequence[key]:05d}"
+        if case_no in existing:
+            continue
+        draws = [rng.random() for _ in range(12)]
+        category = categories[int(draws[0] * len(categories))]
+        _demo_case(session, rng, draws, case_no, centre, category, routes, registered, today,
+                   staff_by_centre.get(centre.id, []))
+    session.flush()
+
+
+def _demo_case(session, rng, draws, case_no, centre, category, routes, registered, today, staff):
+    """One demo case with parties and the steps its age makes plausible."""
+    source = ("window", "grid", "hotline", "online", "township")[
+        0 if draws[1] < 0.4 else 1 if draws[1] < 0.65 else 2 if draws[1] < 0.8 else 3 if draws[1] < 0.9 else 4]
+    level = "village" if draws[2] < 0.55 else "township" if draws[2] < 0.9 else "county"
+    risk = "low" if draws[3] < 0.7 else "medium" if draws[3] < 0.93 else "high"
+    route = routes["petition" if draws[4] < 0.1 else "arbitration" if category.code == "labour"
+                   else "litigation" if draws[4] > 0.93 else "mediation"]
+    amount = Decimal(int(draws[5] * 200) * 500) if category.code in {
+        "private_lending", "labour", "contract", "damages", "traffic", "consumer", "medical"} else None
+    handler = staff[int(draws[6] * len(staff))] if staff else None
+    title_options = TITLES.get(category.code, TITLES["other"])
+    applicant = _person_name(rng)
+    respondent = _person_name(rng)
+    title = f"{applicant}与{respondent}{title_options[int(draws[7] * len(title_options))]}"
+    dispute = models.Dispute(
+        case_no=case_no, centre=centre, category=category, route=route, title=title,
+        description=f"{applicant}反映与{respondent}之间的{category.name}，请求综治中心协调化解。",
+        amount=amount, source=source, level=level, risk=risk, handler=handler,
+        registered_at=registered,
+        accept_due=registered + datetime.timedelta(days=route.days_to_accept))
+    dispute.parties = [
+        models.Party(role="applicant", name=applicant, id_number=_id_number(rng, centre.region.code),
+                     phone=_phone(rng)),
+        models.Party(role="respondent", name=respondent, id_number=_id_number(rng, centre.region.code),
+                     phone=_phone(rng)),
+    ]
+    events = [(registered, "register", None, "registered", None)]
+    age = (today - registered.date()).days
+    clock = registered
+    status = "registered"
+    if age > 1 and draws[8] < 0.95:
+        clock = clock + datetime.timedelta(hours=2 + int(draws[9] * 40))
+        if draws[10] < 0.04:
+            dispute.declined_at = clock
+            dispute.decline_reason = "不属于受理范围，已告知当事人通过诉讼途径解决。"
+            events.append((clock, "decline", status, "declined", dispute.decline_reason))
+            status = "declined"
+        else:
+            dispute.accepted_at = clock
+            dispute.handle_due = clock + datetime.timedelta(days=route.days_to_handle)
+            events.append((clock, "accept", status, "accepted", None))
+            status = "accepted"
+    if status == "accepted" and draws[11] < 0.4 and centre.units:
+        unit = centre.units[int(draws[9] * len(centre.units))]
+        sent = clock + datetime.timedelta(hours=3)
+        referral = models.Referral(unit=unit, instructions="请按职责办理并反馈结果。", sent_at=sent,
+                                   respond_due=sent + datetime.timedelta(days=1),
+                                   answer_due=sent + datetime.timedelta(days=10))
+        dispute.referred_at = sent
+        events.append((sent, "refer", status, "referred", f"转{unit.department.name}"))
+        status = "referred"
+        if (today - sent.date()).days > 1:
+            referral.reported_at = sent + datetime.timedelta(hours=1 + int(draws[10] * 40))
+            referral.status = "reported"
+            events.append((referral.reported_at, "report_in", status, status, None))
+        dispute.referrals.append(referral)
+        clock = sent
+    duration = datetime.timedelta(days=1 + int(draws[9] * draws[10] * 40), hours=int(draws[11] * 8))
+    if status in {"accepted", "referred"} and clock + duration < datetime.datetime.combine(
+            today, datetime.time()) and draws[8] < 0.9:
+        concluded = clock + duration
+        outcome = "resolved" if draws[2] < 0.85 else "routed_on" if draws[3] < 0.8 else "withdrawn"
+        if outcome == "resolved" and draws[4] < 0.6:
+            session_at = concluded - datetime.timedelta(hours=2)
+            dispute.sessions.append(models.MediationSession(
+                staff=handler, scheduled_at=session_at,
+                mode="in_person" if draws[5] < 0.7 else "video" if draws[5] < 0.9 else "online_court",
+                place="综治中心调解室", result="agreed", agreement_text="双方自愿达成调解协议。",
+                follow_up_on=(concluded + datetime.timedelta(days=30)).date()))
+            events.append((session_at, "mediate", status, status, None))
+        for referral in dispute.referrals:
+            referral.status = "answered"
+            referral.answered_at = concluded - datetime.timedelta(hours=1)
+            referral.reported_at = referral.reported_at or referral.sent_at + datetime.timedelta(hours=1)
+            referral.result = "已按职责办理完毕。"
+        dispute.concluded_at = concluded
+        dispute.outcome = outcome
+        dispute.resolved_level = level if outcome == "resolved" else None
+        events.append((concluded, "conclude", status, "concluded", None))
+        status = "concluded"
+        feedback_at = concluded + datetime.timedelta(days=1 + int(draws[6] * 5))
+        if feedback_at.date() < today and draws[7] < 0.85:
+            satisfaction = 3 if draws[3] < 0.82 else 2 if draws[3] < 0.96 else 1
+            dispute.feedback.append(models.Feedback(
+                satisfaction=satisfaction, channel="phone" if draws[1] < 0.6 else "in_person",
+                collected_at=feedback_at))
+            dispute.closed_at = feedback_at
+            events.append((feedback_at, "feedback", status, "closed", None))
+            status = "closed"
+    dispute.status = status
+    actor = handler.user_id if handler else None
+    dispute.events = [models.CaseEvent(at=at, action=action, from_status=before, to_status=after,
+                                       note=note, actor_id=actor)
+                      for at, action, before, after, note in events]
+    session.add(dispute)

@@ -18,6 +18,7 @@ def create_app(config_object="config.Config", **overrides):
     with app.app_context():
         register_extensions(app)
         register_views(app)
+        register_request_guards(app)
         register_commands(app)
         register_template_helpers(app)
     return app
@@ -80,6 +81,13 @@ def register_views(app):
     from app.views import register
 
     register(app.appbuilder)
+
+
+def register_request_guards(app):
+    """Answer malformed list arguments gracefully rather than with an error."""
+    from app import pagination
+
+    pagination.init_app(app)
 
 
 def register_commands(app):

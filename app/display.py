@@ -54,7 +54,17 @@ def display_value(value):
         return "、".join(str(item) for item in value)
     if isinstance(value, Markup):
         return value
+    if hasattr(value, "first_name") and hasattr(value, "last_name"):
+        return person_name(value.first_name, value.last_name)
     return str(value)
+
+
+def person_name(first, last):
+    """A person's name in the order of its script: 董秀君, but Jane Doe."""
+    first, last = first or "", last or ""
+    if any(ord(ch) > 0x2E80 for ch in first + last):
+        return f"{last}{first}"
+    return f"{first} {last}".strip()
 
 
 def _is_collection(value):

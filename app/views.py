@@ -45,9 +45,15 @@ class ZongzhiModelView(ModelView):
     """The project's base view: Chinese labels, readable values, coded fields as selects."""
 
     page_size = 25
+    noun = None
 
     def __init__(self, **kwargs):
         model = self.datamodel.obj
+        if self.noun is not None:
+            self.list_title = _l("%(thing)s list", thing=self.noun)
+            self.show_title = _l("Show %(thing)s", thing=self.noun)
+            self.add_title = _l("Add %(thing)s", thing=self.noun)
+            self.edit_title = _l("Edit %(thing)s", thing=self.noun)
         self.label_columns = {**self._default_labels(), **(self.label_columns or {})}
         self.add_form_extra_fields = {
             **self._generated_fields(self.add_columns or []),
@@ -62,7 +68,9 @@ class ZongzhiModelView(ModelView):
             **(self.search_form_extra_fields or {}),
         }
         formatters = {}
-        for column in set(self.list_columns or []) | set(self.show_columns or []):
+        shown = set(self.list_columns or []) | set(self.show_columns or [])
+        shown |= self._fieldset_columns(self.show_fieldsets)
+        for column in shown:
             owner, name = _column_model(model, column)
             formatters[column] = display.formatter_for(
                 getattr(owner, "choice_columns", {}).get(name)
@@ -70,9 +78,14 @@ class ZongzhiModelView(ModelView):
         self.formatters_columns = {**formatters, **(self.formatters_columns or {})}
         super().__init__(**kwargs)
 
+    @staticmethod
+    def _fieldset_columns(fieldsets):
+        """The columns named in Flask-AppBuilder fieldsets."""
+        return {column for _title, spec in (fieldsets or []) for column in spec["fields"]}
+
     def _default_labels(self):
         """Labels for every column the view mentions, from the shared catalogue of labels."""
-        columns = set()
+        columns = self._fieldset_columns(self.show_fieldsets)
         for group in ("list_columns", "show_columns", "add_columns", "edit_columns",
                       "search_columns"):
             columns.update(getattr(self, group, None) or [])
@@ -89,12 +102,14 @@ class ZongzhiModelView(ModelView):
             options = getattr(model, "choice_columns", {}).get(column)
             if options is not None:
                 col = mapper.columns[column]
-                required = not col.nullable and not search and col.default is None
+                required = not col.nullable and not search
+                default = col.default.arg if col.default is not None and col.default.is_scalar else None
                 coerce = int if isinstance(col.type, Integer) else str
                 fields[column] = SelectField(
                     label,
                     choices=options.form_choices(blank=not required),
                     coerce=(lambda v, c=coerce: c(v) if v not in ("", None) else None),
+                    default=default,
                     validators=[InputRequired()] if required else [Optional()],
                 )
                 continue
@@ -128,6 +143,7 @@ class ReadOnlyModelView(ZongzhiModelView):
 class RegionModelView(ZongzhiModelView):
     """Administrative divisions."""
 
+    noun = _l("Administrative division")
     datamodel = SQLAInterface(models.Region)
     list_columns = ["code", "name", "level", "parent"]
     show_columns = ["code", "name", "level", "parent", "path"]
@@ -139,6 +155,7 @@ class RegionModelView(ZongzhiModelView):
 class DepartmentFunctionModelView(ZongzhiModelView):
     """Functions departments perform."""
 
+    noun = _l("Department function")
     datamodel = SQLAInterface(models.DepartmentFunction)
     list_columns = show_columns = ["code", "name", "merged_service"]
     add_columns = edit_columns = search_columns = ["code", "name", "merged_service"]
@@ -147,6 +164,7 @@ class DepartmentFunctionModelView(ZongzhiModelView):
 class CategoryModelView(ZongzhiModelView):
     """Dispute categories."""
 
+    noun = _l("Dispute category")
     datamodel = SQLAInterface(models.Category)
     list_columns = ["code", "name", "description"]
     show_columns = add_columns = edit_columns = ["code", "name", "description"]
@@ -156,6 +174,7 @@ class CategoryModelView(ZongzhiModelView):
 class LegalRouteModelView(ZongzhiModelView):
     """The legal route map and its statutory clocks."""
 
+    noun = _l("Legal route")
     datamodel = SQLAInterface(models.LegalRoute)
     list_columns = ["sort_order", "name", "days_to_accept", "days_to_handle",
                     "max_extension_days", "extension_needs_approval"]
@@ -169,6 +188,7 @@ class LegalRouteModelView(ZongzhiModelView):
 class LanguageModelView(ZongzhiModelView):
     """Languages of mediation."""
 
+    noun = _l("Language")
     datamodel = SQLAInterface(models.Language)
     list_columns = show_columns = add_columns = edit_columns = search_columns = ["code", "name"]
 
@@ -176,6 +196,7 @@ class LanguageModelView(ZongzhiModelView):
 class RotaSlotModelView(ZongzhiModelView):
     """Weekdays on which rotating units sit at the centre."""
 
+    noun = _l("Rota slot")
     datamodel = SQLAInterface(models.RotaSlot)
     list_columns = ["unit", "weekday", "note"]
     show_columns = add_columns = edit_columns = ["unit", "weekday", "note"]
@@ -186,6 +207,7 @@ class RotaSlotModelView(ZongzhiModelView):
 class StationedUnitModelView(ZongzhiModelView):
     """Departments stationed at centres, with their mode and rota."""
 
+    noun = _l("Stationed unit")
     datamodel = SQLAInterface(models.StationedUnit)
     list_columns = ["centre.name", "department.name", "mode", "window", "staff_count", "active"]
     show_columns = ["centre", "department", "mode", "window", "contact_phone", "staff_count",
@@ -200,6 +222,7 @@ class StationedUnitModelView(ZongzhiModelView):
 class DepartmentModelView(ZongzhiModelView):
     """Departments, their functions and the dispute categories they answer for."""
 
+    noun = _l("Department")
     datamodel = SQLAInterface(models.Department)
     list_columns = ["code", "name", "functions"]
     show_columns = ["code", "name", "functions", "categories", "description"]
@@ -211,6 +234,7 @@ class DepartmentModelView(ZongzhiModelView):
 class StaffModelView(ZongzhiModelView):
     """People working at centres."""
 
+    noun = _l("Staff member")
     datamodel = SQLAInterface(models.Staff)
     list_columns = ["name", "centre.name", "unit", "position", "is_mediator", "active"]
     show_columns = ["name", "user", "centre", "unit", "position", "phone", "is_mediator",
@@ -223,6 +247,7 @@ class StaffModelView(ZongzhiModelView):
 class ExpertModelView(ZongzhiModelView):
     """The electronic library of expert mediators."""
 
+    noun = _l("Expert mediator")
     datamodel = SQLAInterface(models.Expert)
     list_columns = ["name", "organisation", "specialties", "centre.name", "books_appointment",
                     "books_on_call", "books_video", "active"]
@@ -237,6 +262,7 @@ class ExpertModelView(ZongzhiModelView):
 class PartyModelView(ZongzhiModelView):
     """Parties to disputes."""
 
+    noun = _l("Party")
     datamodel = SQLAInterface(models.Party)
     list_columns = ["dispute.case_no", "role", "name", "id_number", "phone"]
     show_columns = ["dispute", "role", "name", "id_number", "phone", "address"]
@@ -247,6 +273,7 @@ class PartyModelView(ZongzhiModelView):
 class ReferralModelView(ZongzhiModelView):
     """Referrals from centres to stationed units."""
 
+    noun = _l("Referral")
     datamodel = SQLAInterface(models.Referral)
     list_columns = ["dispute.case_no", "unit", "status", "sent_at", "respond_due", "answer_due",
                     "reported_at", "answered_at"]
@@ -263,6 +290,7 @@ class ReferralModelView(ZongzhiModelView):
 class MediationSessionModelView(ZongzhiModelView):
     """Mediation sessions and online hearings."""
 
+    noun = _l("Mediation session")
     datamodel = SQLAInterface(models.MediationSession)
     list_columns = ["dispute.case_no", "scheduled_at", "mode", "expert", "staff", "result",
                     "follow_up_on"]
@@ -277,6 +305,7 @@ class MediationSessionModelView(ZongzhiModelView):
 class FeedbackModelView(ZongzhiModelView):
     """Parties' satisfaction after conclusion."""
 
+    noun = _l("Feedback record")
     datamodel = SQLAInterface(models.Feedback)
     list_columns = ["dispute.case_no", "satisfaction", "channel", "collected_at", "note"]
     show_columns = ["dispute", "satisfaction", "channel", "collected_at", "collected_by", "note"]
@@ -288,6 +317,7 @@ class FeedbackModelView(ZongzhiModelView):
 class CaseEventModelView(ReadOnlyModelView):
     """The timeline of every case: written by the workflow, read by people."""
 
+    noun = _l("Timeline entry")
     datamodel = SQLAInterface(models.CaseEvent)
     list_columns = ["dispute.case_no", "at", "action", "from_status", "to_status", "actor",
                     "note"]
@@ -299,6 +329,7 @@ class CaseEventModelView(ReadOnlyModelView):
 class ServiceRecordModelView(ZongzhiModelView):
     """Counts of the centres' other services."""
 
+    noun = _l("Service record")
     datamodel = SQLAInterface(models.ServiceRecord)
     list_columns = ["centre.name", "kind", "count", "period_start", "period_end"]
     show_columns = add_columns = edit_columns = [
@@ -310,8 +341,9 @@ class ServiceRecordModelView(ZongzhiModelView):
 class DisputeModelView(ZongzhiModelView):
     """Disputes: registered here, then carried through the closed loop."""
 
+    noun = _l("Dispute")
     datamodel = SQLAInterface(models.Dispute)
-    list_columns = ["case_no", "title", "centre.name", "category.name", "source", "level",
+    list_columns = ["case_no", "title", "centre.short_name", "category.name", "source", "level",
                     "status", "registered_at"]
     show_fieldsets = [
         (_l("Case"), {"fields": ["case_no", "title", "centre", "category", "description",
@@ -331,7 +363,6 @@ class DisputeModelView(ZongzhiModelView):
     related_views = [PartyModelView, ReferralModelView, MediationSessionModelView,
                      FeedbackModelView, CaseEventModelView]
     base_order = ("registered_at", "desc")
-    show_template = "appbuilder/general/model/show_cascade.html"
 
     def pre_add(self, item):
         """Number the case and record its registration through the workflow."""
@@ -345,6 +376,7 @@ class DisputeModelView(ZongzhiModelView):
 class CentreModelView(ZongzhiModelView):
     """County centres: where they are, who leads them, how they were built."""
 
+    noun = _l("Centre")
     datamodel = SQLAInterface(models.Centre)
     list_columns = ["name", "region.parent", "is_pilot", "standard_status", "origin",
                     "opened_on", "director"]
@@ -354,7 +386,6 @@ class CentreModelView(ZongzhiModelView):
     search_columns = ["name", "region", "is_pilot", "standard_status", "origin", "opened_on"]
     related_views = [StationedUnitModelView, StaffModelView, ExpertModelView, DisputeModelView,
                      ServiceRecordModelView]
-    show_template = "appbuilder/general/model/show_cascade.html"
     base_order = ("name", "asc")
 
 

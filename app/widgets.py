@@ -85,8 +85,10 @@ class RemoteSelectField(SelectFieldBase):
 
     def iter_choices_for_render(self):
         """The chosen rows, plus those named by active filters, as (pk, label, selected)."""
-        chosen = self.data if self.multiple else ([self.data] if self.data is not None else [])
-        chosen = [row for row in chosen if row is not None]
+        if self.multiple:
+            chosen = [row for row in (self.data or []) if row is not None]
+        else:
+            chosen = [self.data] if self.data is not None else []
         seen = {row.id for row in chosen}
         for row in chosen:
             yield str(row.id), str(row), True

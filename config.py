@@ -59,6 +59,7 @@ class Config:
     FAB_ADD_SECURITY_API = False
     FAB_API_SWAGGER_UI = False
     FAB_INDEX_VIEW = "app.views.HomeView"
+    FAB_SECURITY_MANAGER_CLASS = "app.security.ZongzhiSecurityManager"
     FAB_BASE_TEMPLATE = "zongzhi/baselayout.html"
     FAB_PASSWORD_COMPLEXITY_ENABLED = False
 

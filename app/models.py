@@ -235,6 +235,8 @@ class StationedUnit(Model):
     active = Column(Boolean, nullable=False, default=True)
     centre = relationship("Centre", back_populates="units")
     department = relationship("Department")
+    # Relations the label (__str__) reads, loaded with the unit wherever it is listed.
+    label_loads = ("centre", "department")
     rota = relationship(
         "RotaSlot", back_populates="unit", cascade="all, delete-orphan", order_by="RotaSlot.weekday"
     )

@@ -2,14 +2,15 @@
 
 from flask import flash, url_for
 from flask_appbuilder import IndexView, ModelView, expose
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import Integer, inspect
 from wtforms import SelectField, SelectMultipleField
-from wtforms.validators import InputRequired, Optional
+from wtforms.validators import InputRequired, NumberRange, Optional
 
 from app import display, models, workflow
+from app.datamodel import ZongzhiInterface as SQLAInterface
+from app.datamodel import eager_options
 from app.labels import LABELS
 from app.lookup import LookupView
 from app.widgets import RemoteSelectField
@@ -39,6 +40,11 @@ def _column_model(model, column):
     for step in path:
         model = inspect(model).relationships[step].mapper.class_
     return model, name
+
+
+def not_negative():
+    """A validator that refuses numbers below zero, as the database does."""
+    return [NumberRange(min=0, message=_l("Must not be negative"))]
 
 
 class ZongzhiModelView(ModelView):
@@ -76,6 +82,7 @@ class ZongzhiModelView(ModelView):
                 getattr(owner, "choice_columns", {}).get(name)
             )
         self.formatters_columns = {**formatters, **(self.formatters_columns or {})}
+        self.datamodel.eager = eager_options(model, self.list_columns or [])
         super().__init__(**kwargs)
 
     @staticmethod
@@ -174,6 +181,10 @@ class CategoryModelView(ZongzhiModelView):
 class LegalRouteModelView(ZongzhiModelView):
     """The legal route map and its statutory clocks."""
 
+    validators_columns = {"days_to_accept": not_negative(),
+                          "days_to_handle": [NumberRange(min=1, message=_l("Must be at least 1"))],
+                          "max_extension_days": not_negative()}
+
     noun = _l("Legal route")
     datamodel = SQLAInterface(models.LegalRoute)
     list_columns = ["sort_order", "name", "days_to_accept", "days_to_handle",
@@ -206,6 +217,8 @@ class RotaSlotModelView(ZongzhiModelView):
 
 class StationedUnitModelView(ZongzhiModelView):
     """Departments stationed at centres, with their mode and rota."""
+
+    validators_columns = {"staff_count": not_negative()}
 
     noun = _l("Stationed unit")
     datamodel = SQLAInterface(models.StationedUnit)
@@ -290,6 +303,8 @@ class ReferralModelView(ZongzhiModelView):
 class MediationSessionModelView(ZongzhiModelView):
     """Mediation sessions and online hearings."""
 
+    validators_columns = {"duration_minutes": [NumberRange(min=1, message=_l("Must be at least 1"))]}
+
     noun = _l("Mediation session")
     datamodel = SQLAInterface(models.MediationSession)
     list_columns = ["dispute.case_no", "scheduled_at", "mode", "expert", "staff", "result",
@@ -329,6 +344,8 @@ class CaseEventModelView(ReadOnlyModelView):
 class ServiceRecordModelView(ZongzhiModelView):
     """Counts of the centres' other services."""
 
+    validators_columns = {"count": not_negative()}
+
     noun = _l("Service record")
     datamodel = SQLAInterface(models.ServiceRecord)
     list_columns = ["centre.name", "kind", "count", "period_start", "period_end"]
@@ -340,6 +357,8 @@ class ServiceRecordModelView(ZongzhiModelView):
 
 class DisputeModelView(ZongzhiModelView):
     """Disputes: registered here, then carried through the closed loop."""
+
+    validators_columns = {"amount": not_negative()}
 
     noun = _l("Dispute")
     datamodel = SQLAInterface(models.Dispute)

@@ -27,10 +27,15 @@ def sync_roles():
     appbuilder = current_app.appbuilder
     # The roles' rights are the patterns of app/roles.py, checked in memory; the rows here give
     # users something to hold and the role screens the permissions every view offers.
-    for name in [*current_app.config["FAB_ROLES"], appbuilder.sm.auth_role_public]:
+    names = [*current_app.config["FAB_ROLES"], appbuilder.sm.auth_role_public]
+    for name in names:
         appbuilder.sm.add_role(name)
     appbuilder.add_permissions(update_perms=True)
     db.session.commit()
+    # Flask-AppBuilder logs and swallows database errors here; do not let them pass silently.
+    missing = [name for name in names if appbuilder.sm.find_role(name) is None]
+    if missing:
+        raise click.ClickException(f"roles could not be created: {', '.join(missing)}")
 translate = AppGroup("translate", help="Extract, update and compile the translation catalogue.")
 
 

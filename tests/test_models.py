@@ -64,7 +64,7 @@ def test_case_numbers_are_unique(world):
     "INSERT INTO service_record (centre_id, kind, count, period_start, period_end) "
     "VALUES ((SELECT min(id) FROM centre), 'visitor', -3, '2025-01-01', '2025-01-31')",
     "INSERT INTO stationed_unit (centre_id, department_id, mode, active) "
-    "VALUES ((SELECT min(id) FROM centre), (SELECT min(id) FROM department), 'sometimes', 1)",
+    "VALUES ((SELECT min(id) FROM centre), (SELECT min(id) FROM department), 'sometimes', TRUE)",
     "INSERT INTO rota_slot (unit_id, weekday) VALUES ((SELECT min(id) FROM stationed_unit), 9)",
 ])
 def test_database_refuses_other_bad_rows(world, sql):

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# One command from a fresh clone to a running Zongzhi on SQLite with the demo data:
+#   bash scripts/run.sh            (PORT=8000 bash scripts/run.sh for another port)
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+PORT="${PORT:-5000}"
+flask db upgrade
+flask roles sync
+flask seed demo
+echo
+echo "Zongzhi is running at http://127.0.0.1:${PORT}/"
+echo "Demo logins (password Zongzhi#2025demo): admin, centre_admin, staff, liaison, leader, auditor"
+echo
+exec gunicorn --config gunicorn.conf.py --bind "127.0.0.1:${PORT}" run:app

@@ -1,0 +1,93 @@
+"""Real-browser tests: Playwright driving Debian's Chromium against the app on a local port."""
+
+import os
+import shutil
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from app.extensions import db
+from seeds import demo
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = os.path.join(os.path.dirname(__file__), "..", "..", "artifacts")
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                       reason="Debian's chromium is not installed (scripts/test.sh installs it)"),
+]
+
+
+@pytest.fixture
+def live_server(app):
+    """The app served on a free local port for the length of a test."""
+    demo.load(db.session, app.appbuilder.sm, cases=30)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture
+def page():
+    """A Chromium page that may reach nothing but this machine."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN")
+        outside = []
+
+        def only_local(route):
+            """Refuse any request to a host other than the app, and remember it."""
+            if route.request.url.startswith("http://127.0.0.1:"):
+                return route.continue_()
+            outside.append(route.request.url)
+            return route.abort()
+
+        context.route("**/*", only_local)
+        tab = context.new_page()
+        tab.outside_requests = outside
+        yield tab
+        browser.close()
+
+
+def login(page, base, username):
+    """Sign in through the login form."""
+    page.goto(f"{base}/login/")
+    page.fill("#username", username)
+    page.fill("#password", demo.DEMO_PASSWORD)
+    page.click("input[type=submit], button[type=submit]")
+    page.wait_for_load_state("networkidle")
+
+
+def test_staff_logs_in_and_sees_the_case_list_in_chinese(live_server, page):
+    """Window staff sign in, open the case list, see it in Chinese; a screenshot is kept."""
+    login(page, live_server, "staff")
+    page.goto(f"{live_server}/disputemodelview/list/")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("h4.panel-title").first.inner_text().strip() == "矛盾纠纷列表"
+    headers = page.locator("table thead th").all_inner_texts()
+    assert "案件编号" in " ".join(headers) and "状态" in " ".join(headers)
+    assert page.locator("table tbody tr").count() == 25
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    page.screenshot(path=os.path.join(ARTIFACTS, "case-list.png"), full_page=True)
+    assert page.outside_requests == []
+
+
+def test_search_as_you_type_finds_a_centre(live_server, page):
+    """Typing in a related field asks the lookup and offers only matching rows."""
+    login(page, live_server, "admin")
+    page.goto(f"{live_server}/disputemodelview/add")
+    page.wait_for_load_state("networkidle")
+    page.locator("#centre + .select2 .select2-selection").click()
+    page.locator(".select2-search__field").fill("博乐")
+    page.wait_for_selector(".select2-results__option:has-text('博乐市社会治安综合治理中心')")
+    options = page.locator(".select2-results__option").all_inner_texts()
+    assert options == ["博乐市社会治安综合治理中心"]
+    assert page.outside_requests == []

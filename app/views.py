@@ -4,8 +4,8 @@ from flask import flash, url_for
 from flask_appbuilder import IndexView, ModelView, expose
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import Integer, inspect
-from wtforms import SelectField, SelectMultipleField
+from sqlalchemy import Date, DateTime, Integer, inspect
+from wtforms import DateField, DateTimeLocalField, SelectField
 from wtforms.validators import InputRequired, NumberRange, Optional
 
 from app import display, models, workflow
@@ -62,11 +62,11 @@ class ZongzhiModelView(ModelView):
             self.edit_title = _l("Edit %(thing)s", thing=self.noun)
         self.label_columns = {**self._default_labels(), **(self.label_columns or {})}
         self.add_form_extra_fields = {
-            **self._generated_fields(self.add_columns or []),
+            **self._generated_fields(self.add_columns or [], dates=True),
             **(self.add_form_extra_fields or {}),
         }
         self.edit_form_extra_fields = {
-            **self._generated_fields(self.edit_columns or []),
+            **self._generated_fields(self.edit_columns or [], dates=True),
             **(self.edit_form_extra_fields or {}),
         }
         self.search_form_extra_fields = {
@@ -99,13 +99,26 @@ class ZongzhiModelView(ModelView):
         return {column: LABELS.get(column, LABELS.get(column.split(".")[0], column))
                 for column in columns}
 
-    def _generated_fields(self, columns, search=False):
-        """Select fields for coded columns and search-as-you-type fields for relations."""
+    def _generated_fields(self, columns, search=False, dates=False):
+        """Selects for coded columns, search-as-you-type for relations, the browser's date inputs."""
         model = self.datamodel.obj
         mapper = inspect(model)
         fields = {}
         for column in columns:
             label = LABELS.get(column, column)
+            if dates and column in mapper.columns:
+                col = mapper.columns[column]
+                checks = [InputRequired()] if not col.nullable else [Optional()]
+                # The browser draws these in the user's language, with no script and offline.
+                if isinstance(col.type, DateTime):
+                    fields[column] = DateTimeLocalField(
+                        label, format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"], validators=checks,
+                        render_kw={"class": "form-control"})
+                    continue
+                if isinstance(col.type, Date):
+                    fields[column] = DateField(label, validators=checks,
+                                               render_kw={"class": "form-control"})
+                    continue
             options = getattr(model, "choice_columns", {}).get(column)
             if options is not None:
                 col = mapper.columns[column]

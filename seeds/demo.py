@@ -14,14 +14,16 @@ DEMO_PASSWORD = "Zongzhi#2025demo"
 DEMO_CASES = 360
 DEMO_SEED = 2025
 
-# username, role, first name, last name, centre county code (None: the whole region), unit department
+# username, role, full name, centre county code (None: the whole region), unit department.
+# Chinese names go whole into first_name: Flask-AppBuilder shows "first last", which would
+# put the family name last.
 DEMO_USERS = [
-    ("admin", "admin", "系统", "管理员", None, None),
-    ("centre_admin", "centre_admin", "博乐", "中心管理员", "652701", None),
-    ("staff", "staff", "秀君", "董", "652701", "court"),
-    ("liaison", "unit_liaison", "法院", "联络员", "652701", "court"),
-    ("leader", "leader", "自治区", "领导", None, None),
-    ("auditor", "auditor", "安全", "审计员", None, None),
+    ("admin", "admin", "系统管理员", None, None),
+    ("centre_admin", "centre_admin", "博乐中心管理员", "652701", None),
+    ("staff", "staff", "董秀君", "652701", "court"),
+    ("liaison", "unit_liaison", "法院联络员", "652701", "court"),
+    ("leader", "leader", "自治区领导", None, None),
+    ("auditor", "auditor", "安全审计员", None, None),
 ]
 
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程"
@@ -206,11 +208,11 @@ def load_services(session):
 
 def load_users(session, sm):
     """One demo login per role, linked to its centre and unit where the role has one."""
-    for username, role_name, first, last, county, department in DEMO_USERS:
+    for username, role_name, full_name, county, department in DEMO_USERS:
         user = sm.find_user(username=username)
         if user is None:
             role = sm.find_role(role_name) or sm.add_role(role_name)
-            user = sm.add_user(username, first, last, f"{username}@zongzhi.local", role,
+            user = sm.add_user(username, full_name, "", f"{username}@zongzhi.local", role,
                                password=DEMO_PASSWORD)
         if county is None:
             continue
@@ -224,12 +226,11 @@ def load_users(session, sm):
             unit = session.scalar(select(models.StationedUnit).join(models.Department).filter(
                 models.StationedUnit.centre_id == centre.id, models.Department.code == department))
         named = session.scalar(select(models.Staff).filter_by(
-            name=f"{last}{first}", centre_id=centre.id, user_id=None))
+            name=full_name, centre_id=centre.id, user_id=None))
         if named is not None:
             named.user_id = user.id
         else:
-            session.add(models.Staff(name=f"{last}{first}", user_id=user.id, centre=centre,
-                                     unit=unit, position=last))
+            session.add(models.Staff(name=full_name, user_id=user.id, centre=centre, unit=unit))
     session.flush()
 
 

@@ -17,6 +17,8 @@ SKIP = ("/logout", "/login", "/lang/", "/lookup/", "/api/", "/static", "/appbuil
 RAW_IDENTIFIERS = ("/roles/", "/permissions/", "/viewmenus/", "/permissionviews/")
 ENGLISH = [">Add<", ">Edit<", ">Show<", ">Delete<", "List ", "Record Count", ">Search<",
            "Add Filter", "Are you sure you want to delete"]
+# A page must load nothing from another host: users sit behind closed networks.
+OUTSIDE = re.compile(r'(?:src|href|url)\s*[=(]\s*["\']?((?:https?:)?//[^"\'\s)>]+)', re.I)
 PANEL_TITLE = re.compile(r'<h4 class="panel-title">\s*(.*?)\s*</h4>', re.S)
 
 
@@ -91,6 +93,8 @@ def test_every_screen_opens_in_chinese_for_the_admin(app, demo_world, client):
         for word in ENGLISH:
             if word in html and not url.startswith(RAW_IDENTIFIERS):
                 problems.append((url, word))
+        for host in OUTSIDE.findall(html):
+            problems.append((url, "outside host", host))
     assert problems == [], "\n".join(map(str, problems))
 
 
@@ -215,3 +219,45 @@ def test_english_can_be_switched_on(world, login_as):
     client.get("/lang/en")
     html = client.get("/disputemodelview/list/").get_data(as_text=True)
     assert "Dispute list" in html and "矛盾纠纷列表" not in html
+
+
+def test_a_session_is_recorded_with_the_browsers_date_inputs(app, login_as):
+    """Date and time fields take the browser's native inputs (no script, works offline)."""
+    import datetime
+
+    demo.load(db.session, app.appbuilder.sm, cases=0)
+    client = login_as("admin")
+    case = db.session.scalar(select(models.Dispute).filter_by(case_no="652701-2025-00001"))
+    form = client.get("/mediationsessionmodelview/add").get_data(as_text=True)
+    assert 'type="datetime-local"' in form and 'type="date"' in form
+    response = client.post("/mediationsessionmodelview/add", data={
+        "dispute": case.id, "scheduled_at": "2025-03-12T15:30", "duration_minutes": "45",
+        "mode": "video", "result": "pending", "follow_up_on": "2025-04-12"})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    session = db.session.scalar(select(models.MediationSession).filter_by(duration_minutes=45))
+    assert session.scheduled_at == datetime.datetime(2025, 3, 12, 15, 30)
+    assert session.follow_up_on == datetime.date(2025, 4, 12)
+
+
+def test_list_filters_narrow_the_cases(app, login_as):
+    """A status filter in the URL lists only cases of that status."""
+    demo.load(db.session, app.appbuilder.sm, cases=40)
+    client = login_as("admin")
+    html = client.get("/disputemodelview/list/?_flt_0_status=concluded").get_data(as_text=True)
+    chosen = db.session.scalars(select(models.Dispute.case_no).filter_by(status="concluded")).all()
+    others = db.session.scalars(select(models.Dispute.case_no).filter(
+        models.Dispute.status != "concluded")).all()
+    assert 0 < len(chosen) <= 25 and others
+    assert all(f">{case_no}<" in html for case_no in chosen)
+    assert not any(f">{case_no}<" in html for case_no in others)
+
+
+@pytest.mark.parametrize("role", ["admin", "centre_admin", "staff", "unit_liaison", "leader",
+                                  "auditor"])
+def test_every_role_lands_on_a_chinese_home_page(world, login_as, role):
+    """Each role signs in and gets the home page with shortcuts it may open."""
+    client = login_as(role)
+    html = client.get("/").get_data(as_text=True)
+    assert "综治中心管理平台" in html
+    for link in re.findall(r'class="zz-tile" href="([^"]+)"', html):
+        assert client.get(link).status_code == 200, (role, link)

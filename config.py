@@ -1,5 +1,6 @@
 """Settings read from the environment, with safe defaults for development on SQLite."""
 
+import datetime
 import os
 
 BASE_DIR = os.path.abspath(os.path.dirname(__file__))
@@ -61,7 +62,6 @@ class Config:
     FAB_INDEX_VIEW = "app.views.HomeView"
     FAB_SECURITY_MANAGER_CLASS = "app.security.ZongzhiSecurityManager"
     FAB_BASE_TEMPLATE = "zongzhi/baselayout.html"
-    FAB_PASSWORD_COMPLEXITY_ENABLED = False
 
     # Languages: Simplified Chinese first and by default, English switchable.
     BABEL_DEFAULT_LOCALE = "zh"
@@ -75,6 +75,20 @@ class Config:
     PAGE_SIZE = 25
     MAX_PAGE_SIZE = 100
 
+    # Accounts (MLPS 2.0 level 3 practice): lockout, idle timeout, password policy, throttling.
+    LOCKOUT_FAILURES = int(os.environ.get("LOCKOUT_FAILURES", "5"))
+    LOCKOUT_MINUTES = int(os.environ.get("LOCKOUT_MINUTES", "15"))
+    IDLE_TIMEOUT_MINUTES = int(os.environ.get("IDLE_TIMEOUT_MINUTES", "30"))
+    PERMANENT_SESSION_LIFETIME = datetime.timedelta(minutes=IDLE_TIMEOUT_MINUTES)
+    SESSION_REFRESH_EACH_REQUEST = True
+    FAB_PASSWORD_COMPLEXITY_ENABLED = True
+    # Sign-in attempts per client address, counted in Redis when REDIS_URL is set (shared by every
+    # worker and host), in memory otherwise (the single-process default).
+    AUTH_RATE_LIMITED = env_flag("AUTH_RATE_LIMITED", True)
+    AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "20 per 5 minutes")
+    RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL", "memory://")
+    RATELIMIT_ENABLED = AUTH_RATE_LIMITED
+
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = env_flag("SESSION_COOKIE_SECURE", False)
@@ -85,4 +99,6 @@ class TestConfig(Config):
 
     TESTING = True
     WTF_CSRF_ENABLED = False
+    AUTH_RATE_LIMITED = False
+    RATELIMIT_ENABLED = False
     SECRET_KEY = "test-secret-not-for-production"

@@ -8,6 +8,8 @@ from flask_appbuilder import AppBuilder
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from flask_wtf.csrf import CSRFProtect
+
 from app.extensions import db, migrate
 
 
@@ -34,10 +36,12 @@ def _instance_path():
 
 def configure(app, config_object, overrides):
     """Load settings, then make sure a secret key exists without ever committing one."""
+    from app.accounts import password_policy
     from app.roles import ROLES
 
     app.config.from_object(config_object)
     app.config.setdefault("FAB_ROLES", ROLES)
+    app.config.setdefault("FAB_PASSWORD_COMPLEXITY_VALIDATOR", password_policy)
     app.config.update(overrides)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _development_secret(app.instance_path)
@@ -74,6 +78,7 @@ def register_extensions(app):
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     appbuilder = AppBuilder(update_perms=app.config["FAB_UPDATE_PERMS"])
     appbuilder.init_app(app, db.session)
+    CSRFProtect(app)
 
 
 def register_views(app):
@@ -84,9 +89,12 @@ def register_views(app):
 
 
 def register_request_guards(app):
-    """Answer malformed list arguments gracefully rather than with an error."""
-    from app import pagination
+    """Sessions, audit, security headers and error pages; malformed list arguments answered."""
+    from app import accounts, audit, http, pagination
 
+    accounts.init_app(app)
+    audit.init_app(app)
+    http.init_app(app)
     pagination.init_app(app)
 
 

@@ -163,3 +163,25 @@ EVENT_ACTION = Choices(
     ("reopen", _l("Reopen")),
     ("note", _l("Note")),
 )
+
+AUDIT_ACTION = Choices(
+    ("login", _l("Login")),
+    ("logout", _l("Logout")),
+    ("login_failed", _l("Failed login")),
+    ("lockout", _l("Account locked")),
+    ("create", _l("Create")),
+    ("update", _l("Update")),
+    ("delete", _l("Delete")),
+    ("reveal", _l("Reveal personal data")),
+    ("export", _l("Export")),
+    ("role_change", _l("Role change")),
+    ("permission_change", _l("Permission change")),
+    ("access_denied", _l("Access denied")),
+    ("password_change", _l("Password change")),
+)
+
+AUDIT_OUTCOME = Choices(
+    ("success", _l("Success")),
+    ("failure", _l("Failure")),
+    ("denied", _l("Denied")),
+)

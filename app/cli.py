@@ -48,7 +48,8 @@ def seed_demo(cases):
 
     sm = current_app.appbuilder.sm
     sync_roles()
-    demo.load(db.session, sm, cases if cases is not None else demo.DEMO_CASES)
+    demo.load(db.session, sm, cases if cases is not None else demo.DEMO_CASES,
+              must_change_password=True)
     for model in (models.Region, models.Centre, models.StationedUnit, models.Staff,
                   models.Expert, models.Dispute, models.Party, models.Referral):
         total = db.session.scalar(select(func.count()).select_from(model))

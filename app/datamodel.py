@@ -4,6 +4,8 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from sqlalchemy import inspect
 from sqlalchemy.orm import joinedload, selectinload
 
+from app import personal
+
 
 def _loader(parent, attribute, uselist):
     """Joined loading for a single related row, a second batched query for collections."""
@@ -40,6 +42,12 @@ class ZongzhiInterface(SQLAInterface):
     def __init__(self, obj, session=None):
         super().__init__(obj, session)
         self.eager = []
+
+    def _get_attr_value(self, item, col):
+        """Personal columns are shown masked (or in full to those allowed), everywhere."""
+        if col in getattr(self.obj, "personal_columns", {}):
+            return personal.shown(item, col)
+        return super()._get_attr_value(item, col)
 
     def apply_all(self, query, *args, **kwargs):
         """Filters, order and paging as Flask-AppBuilder applies them, plus eager loading."""

@@ -5,7 +5,7 @@ from flask_appbuilder import BaseView, expose
 from flask_login import current_user
 from sqlalchemy import or_, select
 
-from app import models
+from app import models, scope
 from flask_appbuilder.security.sqla.models import User
 from app.extensions import db
 
@@ -42,6 +42,9 @@ def search(kind, term, page=1):
             fields = [getattr(model, name) for name in columns]
         pattern = f"%{term}%"
         query = query.where(or_(*(field.like(pattern) for field in fields)))
+    where = scope.condition(model)
+    if where is not None:
+        query = query.where(where)
     column = getattr(model, order)
     query = query.order_by(column.desc() if kind == "dispute" else column, model.id)
     query = query.offset((page - 1) * PAGE).limit(PAGE + 1)

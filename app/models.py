@@ -291,6 +291,7 @@ class Staff(Model):
     centre = relationship("Centre")
     unit = relationship("StationedUnit")
     languages = relationship("Language", secondary=staff_language)
+    personal_columns = {"phone": "phone"}
 
     def __str__(self):
         return self.name
@@ -316,6 +317,7 @@ class Expert(Model):
     region = relationship("Region")
     specialties = relationship("Category", secondary=expert_specialty)
     languages = relationship("Language", secondary=expert_language)
+    personal_columns = {"phone": "phone"}
 
     def __str__(self):
         return self.name
@@ -433,6 +435,8 @@ class Party(Model):
     phone = Column(String(20))
     address = Column(String(200))
     dispute = relationship("Dispute", back_populates="parties")
+    # Personal information: masked on every screen and export unless revealed (kind of mask).
+    personal_columns = {"id_number": "id", "phone": "phone", "address": "text"}
     choice_columns = {"role": choices.PARTY_ROLE}
     __table_args__ = (*choice_checks("party", choice_columns),)
 
@@ -580,3 +584,69 @@ class ServiceRecord(Model):
 
     def __str__(self):
         return f"{choices.SERVICE_KIND.label(self.kind)} {self.count}"
+
+
+class UserScope(Model):
+    """Where a login may see and change data: a subtree of the region tree, or one stationed unit."""
+
+    __tablename__ = "user_scope"
+    user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), primary_key=True)
+    # The region, a prefecture or a county (one centre); NULL with no unit means the whole tree.
+    region_id = Column(Integer, ForeignKey("region.id"))
+    # For unit liaisons: the cases referred to this unit.
+    unit_id = Column(Integer, ForeignKey("stationed_unit.id", ondelete="CASCADE"))
+    user = relationship("User")
+    region = relationship("Region")
+    unit = relationship("StationedUnit")
+
+    def __str__(self):
+        return str(self.unit or self.region or "")
+
+
+class AccountState(Model):
+    """Security state of a login: forced password change, failures and lockout, shared by all workers."""
+
+    __tablename__ = "account_state"
+    # Keyed by the name typed at login, so unknown names are throttled exactly like real ones.
+    username = Column(String(256), primary_key=True)
+    failures = Column(Integer, nullable=False, default=0)
+    locked_until = Column(DateTime)
+    must_change_password = Column(Boolean, nullable=False, default=False)
+    password_changed_at = Column(DateTime)
+    __table_args__ = (CheckConstraint("failures >= 0", name="ck_account_state_failures"),)
+
+
+class LoginSession(Model):
+    """A signed-in session, so that logout, idle timeout and deactivation end it on every worker."""
+
+    __tablename__ = "login_session"
+    id = Column(String(64), primary_key=True)
+    user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), nullable=False, index=True)
+    created_at = Column(DateTime, nullable=False, default=now)
+    last_seen = Column(DateTime, nullable=False, default=now)
+    ended_at = Column(DateTime)
+    ip = Column(String(64))
+    # Copied from AccountState at sign-in, so the check costs no query per request.
+    must_change_password = Column(Boolean, nullable=False, default=False)
+
+
+class AuditLog(Model):
+    """One security-relevant event. Append-only: the database refuses updates and early deletes."""
+
+    __tablename__ = "audit_log"
+    id = Column(Integer, primary_key=True)
+    at = Column(DateTime, nullable=False, default=now, index=True)
+    # No foreign key: the record outlives the account it names.
+    user_id = Column(Integer, index=True)
+    username = Column(String(256))
+    ip = Column(String(64))
+    action = Column(String(20), nullable=False, index=True)
+    object_type = Column(String(40))
+    object_id = Column(String(64))
+    outcome = Column(String(10), nullable=False, default="success")
+    detail = Column(Text)
+    choice_columns = {"action": choices.AUDIT_ACTION, "outcome": choices.AUDIT_OUTCOME}
+    __table_args__ = (*choice_checks("audit_log", choice_columns),)
+
+    def __str__(self):
+        return f"{self.at} {self.username or ''} {self.action}"

@@ -19,8 +19,12 @@ SELF = [
     ["UserDBModelView", "(can_userinfo|resetmypassword|userinfoedit)"],
 ]
 
+PERSONAL = "PersonalData"
+
 ROLES = {
-    "admin": [[".*", ".*"]],
+    # The system administrator runs everything but the audit trail (separation of duties) and
+    # sees personal data masked; revealing a value is possible and audited.
+    "admin": [["^(?!Audit|PersonalData).*", ".*"], [PERSONAL, "can_reveal"]],
     "centre_admin": SELF + [
         [SETUP, ALL],
         ["ServiceRecordModelView", ALL],
@@ -30,6 +34,7 @@ ROLES = {
         [f"^{MENU_CASES}$", "menu_access"],
         [f"^{MENU_SETUP}$", "menu_access"],
         [f"^{MENU_OTHER}$", "menu_access"],
+        [PERSONAL, "can_reveal"],
     ],
     "staff": SELF + [
         ["DisputeModelView", WRITE],
@@ -40,12 +45,14 @@ ROLES = {
         [REFERENCE, READ],
         [f"^{MENU_CASES}$", "menu_access"],
         [f"^{MENU_OTHER}$", "menu_access"],
+        [PERSONAL, "can_reveal"],
     ],
     "unit_liaison": SELF + [
         ["ReferralModelView", "can_(list|show|edit)"],
         ["(Dispute|Party|MediationSession|CaseEvent)ModelView", READ],
         [REFERENCE, READ],
         ["^(CaseWork|Referrals|Disputes|Timeline)$", "menu_access"],
+        [PERSONAL, "can_reveal"],
     ],
     "leader": SELF + [
         [CASES, READ],
@@ -56,14 +63,9 @@ ROLES = {
         [f"^{MENU_SETUP}$", "menu_access"],
         [f"^{MENU_OTHER}$", "menu_access"],
     ],
-    "auditor": SELF,
-}
-
-ROLE_LABELS = {
-    "admin": "系统管理员",
-    "centre_admin": "中心管理员",
-    "staff": "窗口工作人员",
-    "unit_liaison": "入驻单位联络员",
-    "leader": "领导",
-    "auditor": "审计员",
+    # The auditor reads and exports the audit trail and nothing else.
+    "auditor": SELF + [
+        ["AuditLogModelView", "can_(list|show|export)"],
+        ["^(Audit|AuditLog)$", "menu_access"],
+    ],
 }

@@ -1,9 +1,9 @@
-"""Flask-AppBuilder's security screens, made to show values the way the rest of the app does."""
+"""Flask-AppBuilder's security, made to lock accounts, force password changes and read well."""
 
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.views import UserDBModelView
 
-from app import display
+from app import accounts, display
 
 
 class ZongzhiUserDBModelView(UserDBModelView):
@@ -19,8 +19,27 @@ class ZongzhiUserDBModelView(UserDBModelView):
         }
         super().__init__(**kwargs)
 
+    def post_add(self, item):
+        """A new account starts with a password the user must replace."""
+        accounts.require_password_change(item.username)
+
 
 class ZongzhiSecurityManager(SecurityManager):
-    """The security manager with our user screens."""
+    """The security manager with lockout, forced password change and our user screens."""
 
     userdbmodelview = ZongzhiUserDBModelView
+
+    def auth_user_db(self, username, password):
+        """Database sign-in, refused while the name is locked; failures counted in the database."""
+        return accounts.authenticate(self, username, password, super().auth_user_db)
+
+    def reset_password(self, userid, password):
+        """Set a new password; the user's own change clears the forced-change flag."""
+        from flask_login import current_user
+
+        super().reset_password(userid, password)
+        user = self.get_user_by_id(userid)
+        if getattr(current_user, "id", None) == userid:
+            accounts.password_changed(user)
+        else:  # an administrator set it: the user must choose their own
+            accounts.require_password_change(user.username)

@@ -1,14 +1,20 @@
 """The screens: declarative Flask-AppBuilder views over the domain model, and their menu."""
 
-from flask import flash, url_for
-from flask_appbuilder import IndexView, ModelView, expose
+import csv
+import io
+
+from flask import Response, abort, flash, jsonify, request, url_for
+from flask_appbuilder import BaseView, IndexView, ModelView, expose
+from flask_appbuilder.models.sqla.filters import FilterEqual
+from flask_appbuilder.security.decorators import has_access, has_access_api
+from flask_appbuilder.urltools import get_filter_args
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import Date, DateTime, Integer, inspect
 from wtforms import DateField, DateTimeLocalField, SelectField
 from wtforms.validators import InputRequired, NumberRange, Optional
 
-from app import display, models, workflow
+from app import audit, display, models, personal, scope, workflow
 from app.datamodel import ZongzhiInterface as SQLAInterface
 from app.datamodel import eager_options
 from app.labels import LABELS
@@ -82,8 +88,65 @@ class ZongzhiModelView(ModelView):
                 getattr(owner, "choice_columns", {}).get(name)
             )
         self.formatters_columns = {**formatters, **(self.formatters_columns or {})}
+        # Work phone numbers that are not personal data are still checked for shape.
+        phones = {c for c in (self.add_columns or []) + (self.edit_columns or [])
+                  if c.endswith("phone") and c not in getattr(model, "personal_columns", {})}
+        self.validators_columns = {
+            **{c: [Optional(), personal.Phone()] for c in phones},
+            **(self.validators_columns or {}),
+        }
         self.datamodel.eager = eager_options(model, self.list_columns or [])
+        if scope.condition(model, scope.Scope(path="")) is not None:
+            self.base_filters = [["id", scope.ScopeFilter, None], *(self.base_filters or [])]
         super().__init__(**kwargs)
+        # ID numbers may be searched by exact match only.
+        for column, kind in getattr(model, "personal_columns", {}).items():
+            offered = self._filters.get_search_filters()
+            if kind == "id" and column in offered:
+                offered[column] = [f for f in offered[column] if isinstance(f, FilterEqual)]
+
+    def _check_scope(self, item):
+        """Refuse, with a message, a write that would leave the user's scope."""
+        try:
+            scope.ensure_writable(item)
+        except scope.OutOfScope:
+            self.datamodel.session.rollback()
+            audit.record("access_denied", item.__tablename__, getattr(item, "id", None),
+                         outcome="denied", detail={"write": request.endpoint})
+            raise
+
+    def pre_add(self, item):
+        """New rows must belong inside the user's scope."""
+        self._check_scope(item)
+
+    def pre_update(self, item):
+        """Edits cannot move a row out of the user's scope."""
+        self._check_scope(item)
+
+    def pre_delete(self, item):
+        """Only rows inside the scope can be deleted (the list already hides the others)."""
+        self._check_scope(item)
+
+    def _visible_or_404(self, pks):
+        """The rows for the keys, all inside the scope, or a 404 that changes nothing."""
+        items = [self.datamodel.get(pk, self._base_filters) for pk in pks]
+        if not items or any(item is None for item in items):
+            audit.record("access_denied", self.datamodel.obj.__tablename__, ",".join(map(str, pks)),
+                         outcome="denied", detail={"action": request.endpoint})
+            abort(404)
+        return items
+
+    @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
+    def action(self, name, pk):
+        """A single-row action, only on a row inside the scope."""
+        self._visible_or_404([pk])
+        return super().action(name, pk)
+
+    @expose("/action_post", methods=["POST"])
+    def action_post(self, *args, **kwargs):
+        """A bulk action: every selected row must lie inside the scope."""
+        self._visible_or_404(request.form.getlist("rowid"))
+        return super().action_post(*args, **kwargs)
 
     @staticmethod
     def _fieldset_columns(fieldsets):
@@ -104,8 +167,16 @@ class ZongzhiModelView(ModelView):
         model = self.datamodel.obj
         mapper = inspect(model)
         fields = {}
+        personal_columns = getattr(model, "personal_columns", {})
         for column in columns:
             label = LABELS.get(column, column)
+            if column in personal_columns and not search:
+                kind = personal_columns[column]
+                check = {"id": personal.IdNumber(), "phone": personal.Phone()}.get(kind)
+                fields[column] = personal.PersonalDataField(
+                    label, kind=kind, validators=[Optional()] + ([check] if check else []),
+                    render_kw={"class": "form-control"})
+                continue
             if dates and column in mapper.columns:
                 col = mapper.columns[column]
                 checks = [InputRequired()] if not col.nullable else [Optional()]
@@ -397,7 +468,8 @@ class DisputeModelView(ZongzhiModelView):
     base_order = ("registered_at", "desc")
 
     def pre_add(self, item):
-        """Number the case and record its registration through the workflow."""
+        """Check the centre is in scope, then number and register the case through the workflow."""
+        super().pre_add(item)
         workflow.register(self.datamodel.session, item, actor=current_user)
 
     def post_add(self, item):
@@ -419,6 +491,62 @@ class CentreModelView(ZongzhiModelView):
     related_views = [StationedUnitModelView, StaffModelView, ExpertModelView, DisputeModelView,
                      ServiceRecordModelView]
     base_order = ("name", "asc")
+
+
+class PersonalDataView(BaseView):
+    """Reveals one masked personal value to a user allowed to, and records that it did."""
+
+    route_base = "/personal"
+    class_permission_name = personal.VIEW_NAME
+    method_permission_name = {"reveal": "reveal"}
+    base_permissions = [personal.CAN_REVEAL, personal.CAN_VIEW]
+    MODELS = {model.__tablename__: model for model in (models.Party, models.Staff, models.Expert)}
+
+    @expose("/reveal/<model>/<int:pk>/<column>", methods=["POST"])
+    @has_access_api
+    def reveal(self, model, pk, column):
+        """The full value, for a row inside the scope; audited."""
+        model_class = self.MODELS.get(model)
+        if model_class is None or column not in model_class.personal_columns:
+            abort(404)
+        if not scope.visible(model_class, pk):
+            audit.record("access_denied", model, pk, outcome="denied", detail={"reveal": column})
+            abort(404)
+        row = self.appbuilder.session.get(model_class, pk)
+        audit.record("reveal", model, pk, detail={"column": column})
+        return jsonify(value=getattr(row, column) or "")
+
+
+class AuditLogModelView(ReadOnlyModelView):
+    """The audit trail: read and exported by the auditor, changed by nobody."""
+
+    datamodel = SQLAInterface(models.AuditLog)
+    noun = _l("Audit record")
+    base_permissions = ["can_list", "can_show", "can_export"]
+    list_columns = ["at", "username", "ip", "action", "object_type", "object_id", "outcome"]
+    show_columns = ["at", "user_id", "username", "ip", "action", "object_type", "object_id",
+                    "outcome", "detail"]
+    search_columns = ["at", "username", "ip", "action", "object_type", "object_id", "outcome"]
+    base_order = ("at", "desc")
+    list_template = "zongzhi/audit_list.html"
+    EXPORT_LIMIT = 100000
+
+    @expose("/export/")
+    @has_access
+    def export(self):
+        """The records the current filters select, as a CSV file Excel opens in Chinese."""
+        get_filter_args(self._filters)
+        joined = self._filters.get_joined_filters(self._base_filters)
+        _count, rows = self.datamodel.query(joined, "at", "desc", page=0,
+                                            page_size=self.EXPORT_LIMIT)
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow([str(self.label_columns[c]) for c in self.show_columns])
+        for row in rows:
+            writer.writerow([self.formatters_columns[c](getattr(row, c)) for c in self.show_columns])
+        audit.record("export", "audit_log", detail={"rows": len(rows), "filters": request.args})
+        return Response("\ufeff" + out.getvalue(), mimetype="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": "attachment; filename=audit-log.csv"})
 
 
 class HomeView(IndexView):
@@ -462,6 +590,7 @@ MENU = [
     (RegionModelView, "Regions", _l("Administrative divisions"), "fa-map", "CentreSetup"),
     (ServiceRecordModelView, "ServiceRecords", _l("Service records"), "fa-bar-chart",
      "Statistics"),
+    (AuditLogModelView, "AuditLog", _l("Audit log"), "fa-eye", "Audit"),
 ]
 
 CATEGORIES = {
@@ -469,12 +598,14 @@ CATEGORIES = {
     "Experts": (_l("Expert library"), "fa-graduation-cap"),
     "CentreSetup": (_l("Centre setup"), "fa-cogs"),
     "Statistics": (_l("Statistics"), "fa-line-chart"),
+    "Audit": (_l("Security audit"), "fa-shield"),
 }
 
 
 def register(appbuilder):
     """Add every screen to the app under the Chinese menu, grouped by job."""
     appbuilder.add_view_no_menu(LookupView)
+    appbuilder.add_view_no_menu(PersonalDataView)
     for view, name, label, icon, category in MENU:
         category_label, category_icon = CATEGORIES[category]
         appbuilder.add_view(view, name, label=label, icon=icon, category=category,

@@ -7,6 +7,7 @@ from markupsafe import Markup, escape
 from wtforms import SelectFieldBase
 from wtforms.validators import ValidationError
 
+from app import scope
 from app.extensions import db
 
 
@@ -61,7 +62,10 @@ class RemoteSelectField(SelectFieldBase):
                 continue
         if not keys:
             return []
-        return db.session.query(self.model).filter(self.model.id.in_(keys)).all()
+        query = db.session.query(self.model).filter(self.model.id.in_(keys))
+        where = scope.condition(self.model)
+        # A key outside the user's scope is treated as no choice at all.
+        return (query if where is None else query.filter(where)).all()
 
     def process_formdata(self, valuelist):
         """Keep the posted keys; they are turned into rows when data is read."""

@@ -7,6 +7,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from app import models
+from app.accounts import require_password_change
 from app.personal import complete_id_number
 from seeds import world
 
@@ -15,6 +16,7 @@ DEMO_CASES = 360
 DEMO_SEED = 2025
 
 # username, role, full name, centre county code (None: the whole region), unit department.
+# The scope follows: a centre for its staff, the court unit for its liaison, the region otherwise.
 # Chinese names go whole into first_name: Flask-AppBuilder shows "first last", which would
 # put the family name last.
 DEMO_USERS = [
@@ -60,11 +62,11 @@ def get_or_create(session, model, defaults=None, **keys):
     return row
 
 
-def load(session, security_manager=None, cases=DEMO_CASES):
+def load(session, security_manager=None, cases=DEMO_CASES, must_change_password=False):
     """Load everything; running it twice leaves the same rows."""
     load_world(session)
     if security_manager is not None:
-        load_users(session, security_manager)
+        load_users(session, security_manager, must_change_password)
     load_bole_case(session)
     load_demo_cases(session, cases)
     session.commit()
@@ -206,7 +208,23 @@ def load_services(session):
                           "count": count, "note": "沙湾市综治中心揭牌以来业务量"})
 
 
-def load_users(session, sm):
+def set_scope(session, user, county, department):
+    """Give a login its scope: the whole region, a county's centre, or a unit there."""
+    if session.get(models.UserScope, user.id) is not None:
+        return
+    code = county or world.REGION[0]
+    region = session.scalar(select(models.Region).filter_by(code=code))
+    unit = None
+    if department:
+        unit = session.scalar(select(models.StationedUnit).join(models.Department).join(
+            models.Centre).where(models.Centre.region_id == region.id,
+                                 models.Department.code == department))
+    session.add(models.UserScope(user_id=user.id, region_id=None if unit else region.id,
+                                 unit_id=unit.id if unit else None))
+    session.flush()
+
+
+def load_users(session, sm, must_change_password=False):
     """One demo login per role, linked to its centre and unit where the role has one."""
     for username, role_name, full_name, county, department in DEMO_USERS:
         user = sm.find_user(username=username)
@@ -214,6 +232,9 @@ def load_users(session, sm):
             role = sm.find_role(role_name) or sm.add_role(role_name)
             user = sm.add_user(username, full_name, "", f"{username}@zongzhi.local", role,
                                password=DEMO_PASSWORD)
+            if must_change_password:
+                require_password_change(username)
+        set_scope(session, user, county, department if role_name == "unit_liaison" else None)
         if county is None:
             continue
         centre = session.scalar(

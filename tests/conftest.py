@@ -35,6 +35,8 @@ def _drop_everything(engine):
             conn.execute(text("SET FOREIGN_KEY_CHECKS=0"))
         for table in inspect(conn).get_table_names():
             conn.execute(text(f"DROP TABLE IF EXISTS {quote(table)}{cascade}"))
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("DROP FUNCTION IF EXISTS audit_log_guard() CASCADE"))
         if getattr(conn.dialect, "is_mariadb", False):
             for name in conn.execute(text(
                     "SELECT table_name FROM information_schema.tables "
@@ -62,8 +64,9 @@ def app():
 
 
 # Roles and permissions are written once per session; every other table is emptied per test.
+# The audit trail is append-only (the database refuses deletes): tests read the rows they add.
 KEEP = {"ab_permission", "ab_view_menu", "ab_permission_view", "ab_role",
-        "ab_permission_view_role"}
+        "ab_permission_view_role", "audit_log"}
 
 
 def _empty_tables():

@@ -7,6 +7,9 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
+from sqlalchemy import func, select
+
+from app import models
 from app.extensions import db
 from seeds import demo
 
@@ -24,11 +27,14 @@ pytestmark = [
 def live_server(app):
     """The app served on a free local port for the length of a test."""
     demo.load(db.session, app.appbuilder.sm, cases=30)
+    # The browser posts real forms: check their CSRF tokens as production does.
+    app.config["WTF_CSRF_ENABLED"] = True
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
+    app.config["WTF_CSRF_ENABLED"] = False
 
 
 @pytest.fixture
@@ -53,6 +59,9 @@ def page():
         context.route("**/*", only_local)
         tab = context.new_page()
         tab.outside_requests = outside
+        # Script errors and Content-Security-Policy refusals show up as console errors.
+        tab.console_errors = []
+        tab.on("console", lambda msg: msg.type == "error" and tab.console_errors.append(msg.text))
         yield tab
         browser.close()
 
@@ -74,10 +83,16 @@ def test_staff_logs_in_and_sees_the_case_list_in_chinese(live_server, page):
     assert page.locator("h4.panel-title").first.inner_text().strip() == "矛盾纠纷列表"
     headers = page.locator("table thead th").all_inner_texts()
     assert "案件编号" in " ".join(headers) and "状态" in " ".join(headers)
-    assert page.locator("table tbody tr").count() == 25
+    bole_cases = db.session.scalar(
+        select(func.count(models.Dispute.id)).join(models.Centre).where(models.Centre.short_name == "博乐市"))
+    rows = page.locator("table tbody tr")
+    assert rows.count() == min(25, bole_cases)
+    # Window staff see their own centre's cases only.
+    assert set(page.locator("table tbody tr td:nth-child(4)").all_inner_texts()) == {"博乐市"}
     os.makedirs(ARTIFACTS, exist_ok=True)
     page.screenshot(path=os.path.join(ARTIFACTS, "case-list.png"), full_page=True)
     assert page.outside_requests == []
+    assert page.console_errors == []
 
 
 def test_search_as_you_type_finds_a_centre(live_server, page):
@@ -87,7 +102,11 @@ def test_search_as_you_type_finds_a_centre(live_server, page):
     page.wait_for_load_state("networkidle")
     page.locator("#centre + .select2 .select2-selection").click()
     page.locator(".select2-search__field").fill("博乐")
-    page.wait_for_selector(".select2-results__option:has-text('博乐市社会治安综合治理中心')")
-    options = page.locator(".select2-results__option").all_inner_texts()
+    from playwright.sync_api import expect
+
+    options = page.locator(".select2-results__option:not(.loading-results)")
+    expect(options).to_have_text(["博乐市社会治安综合治理中心"])
+    options = options.all_inner_texts()
     assert options == ["博乐市社会治安综合治理中心"]
     assert page.outside_requests == []
+    assert page.console_errors == []

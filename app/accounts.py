@@ -1,0 +1,196 @@
+"""Account protection: password policy, lockout, forced password change and server-side sessions."""
+
+import datetime
+import re
+import secrets
+
+from flask import current_app, flash, jsonify, redirect, request, session, url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, logout_user, user_logged_in, user_logged_out
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash
+from wtforms.validators import ValidationError
+
+from app import audit, models
+from app.extensions import db
+
+SESSION_KEY = "zz_sid"
+# Endpoints a user who must change the password may still reach.
+OPEN_ENDPOINTS = {"ResetMyPasswordView.this_form_get", "ResetMyPasswordView.this_form_post",
+                  "AuthDBView.logout", "AuthDBView.login", "static", "appbuilder.static",
+                  "LocaleView.index"}
+
+
+def password_policy(password):
+    """At least 10 characters from three of: upper case, lower case, digits, other signs."""
+    classes = sum(bool(re.search(pattern, password or "")) for pattern in
+                  (r"[A-Z]", r"[a-z]", r"\d", r"[^A-Za-z0-9]"))
+    if len(password or "") < 10 or classes < 3:
+        raise ValidationError(str(_l(
+            "A password needs at least 10 characters and three of: capital letters, small "
+            "letters, digits and other signs.")))
+
+
+def _state(username, create=False):
+    """The account state row of a login name."""
+    row = db.session.get(models.AccountState, username)
+    if row is None and create:
+        row = models.AccountState(username=username, failures=0)
+        db.session.add(row)
+        try:
+            db.session.flush()
+        except IntegrityError:  # another worker created it first
+            db.session.rollback()
+            row = db.session.get(models.AccountState, username)
+    return row
+
+
+def locked_until(username):
+    """When the lockout of a login name ends, or None."""
+    row = db.session.get(models.AccountState, username)
+    if row is not None and row.locked_until and row.locked_until > models.now():
+        return row.locked_until
+    return None
+
+
+def _register_failure(username):
+    """Count a failed sign-in in the database (shared by all workers); lock at the limit."""
+    _state(username, create=True)
+    db.session.execute(update(models.AccountState).where(models.AccountState.username == username)
+                       .values(failures=models.AccountState.failures + 1))
+    db.session.commit()
+    row = db.session.get(models.AccountState, username)
+    db.session.refresh(row)
+    limit = current_app.config["LOCKOUT_FAILURES"]
+    if row.failures >= limit:
+        row.locked_until = models.now() + datetime.timedelta(
+            minutes=current_app.config["LOCKOUT_MINUTES"])
+        row.failures = 0
+        db.session.commit()
+        audit.record("lockout", "ab_user", username=username, outcome="denied",
+                     detail={"failures": limit, "until": row.locked_until})
+
+
+def authenticate(sm, username, password, check):
+    """Sign-in with lockout: the same answer, and a hash check, whether or not the name exists."""
+    username = (username or "").strip()
+    if not username:
+        return None
+    if locked_until(username):
+        check_password_hash(current_app.config["AUTH_DB_FAKE_PASSWORD_HASH_CHECK"], "password")
+        audit.record("login_failed", "ab_user", username=username, outcome="denied",
+                     detail={"reason": "locked"})
+        flash(gettext("Too many failed sign-ins: this account is locked for %(minutes)s minutes.",
+                      minutes=current_app.config["LOCKOUT_MINUTES"]), "warning")
+        return None
+    user = check(username, password)
+    if user is None:
+        audit.record("login_failed", "ab_user", username=username, outcome="failure")
+        _register_failure(username)
+        return None
+    row = _state(username)
+    if row is not None and row.failures:
+        row.failures = 0
+        db.session.commit()
+    return user
+
+
+def require_password_change(username):
+    """Make a login change its password at the next sign-in (seeded and reset accounts)."""
+    row = _state(username, create=True)
+    row.must_change_password = True
+    db.session.commit()
+
+
+def password_changed(user):
+    """Note a new password: the forced change is done, in this and every live session."""
+    row = _state(user.username, create=True)
+    row.must_change_password = False
+    row.password_changed_at = models.now()
+    db.session.execute(update(models.LoginSession).where(models.LoginSession.user_id == user.id)
+                       .values(must_change_password=False))
+    db.session.commit()
+    audit.record("password_change", "ab_user", user.id)
+
+
+def _start_session(sender, user, **extra):
+    """A new server-side session for each sign-in; its id travels in the signed cookie."""
+    sid = secrets.token_urlsafe(32)
+    state = _state(user.username)
+    db.session.add(models.LoginSession(
+        id=sid, user_id=user.id, ip=audit._client_ip(),
+        must_change_password=bool(state and state.must_change_password)))
+    db.session.commit()
+    session[SESSION_KEY] = sid
+    session.permanent = True
+    audit.record("login", "ab_user", user.id, user_id=user.id, username=user.username)
+
+
+def _end_session(sender, user, **extra):
+    """Logout ends the server-side session, so an old copy of the cookie is worthless."""
+    sid = session.pop(SESSION_KEY, None)
+    if sid:
+        db.session.execute(update(models.LoginSession).where(models.LoginSession.id == sid)
+                           .values(ended_at=models.now()))
+        db.session.commit()
+    if user is not None and getattr(user, "id", None) is not None:
+        audit.record("logout", "ab_user", user.id, user_id=user.id, username=user.username)
+
+
+def _refuse(message):
+    """Send the user to sign in again (JSON clients get 401)."""
+    flash(message, "warning")
+    if request.path.startswith(("/api/", "/lookup/", "/personal/")):
+        return jsonify(message=message), 401
+    return redirect(url_for("AuthDBView.login"))
+
+
+def check_session():
+    """Before each request: the session must be live, recent and its user active."""
+    if not current_user.is_authenticated:
+        return None
+    sid = session.get(SESSION_KEY)
+    row = db.session.get(models.LoginSession, sid) if sid else None
+    now = models.now()
+    idle = datetime.timedelta(minutes=current_app.config["IDLE_TIMEOUT_MINUTES"])
+    reason = None
+    if row is None or row.ended_at is not None or row.user_id != current_user.id:
+        reason = gettext("Your session has ended. Please sign in again.")
+    elif now - row.last_seen > idle:
+        reason = gettext("You were signed out after %(minutes)s minutes without activity.",
+                         minutes=current_app.config["IDLE_TIMEOUT_MINUTES"])
+    elif not current_user.is_active:
+        reason = gettext("This account has been deactivated.")
+    if reason:
+        if row is not None and row.ended_at is None:
+            row.ended_at = now
+            db.session.commit()
+        session.pop(SESSION_KEY, None)
+        logout_user()
+        return _refuse(reason)
+    if (now - row.last_seen).total_seconds() > 30:  # keep writes rare: once in 30 s is enough
+        row.last_seen = now
+        db.session.commit()
+    request.environ["zongzhi.login_session"] = row
+    return None
+
+
+def check_password_change():
+    """Before each request: a user who must change the password goes to the form first."""
+    row = request.environ.get("zongzhi.login_session")
+    if row is None or request.endpoint in OPEN_ENDPOINTS:
+        return None
+    if row.must_change_password:
+        flash(gettext("Please set a new password before you continue."), "warning")
+        return redirect(url_for("ResetMyPasswordView.this_form_get"))
+    return None
+
+
+def init_app(app):
+    """Register the session checks and the sign-in and sign-out hooks."""
+    app.before_request(check_session)
+    app.before_request(check_password_change)
+    user_logged_in.connect(_start_session, app)
+    user_logged_out.connect(_end_session, app)

@@ -1,0 +1,137 @@
+"""The audit trail: one append-only record per security-relevant event, with personal data redacted."""
+
+import json
+
+from flask import has_request_context, request
+from flask_login import current_user
+from sqlalchemy import event, insert, inspect
+from sqlalchemy.orm import Session
+
+from app import models
+from app.extensions import db
+
+REDACTED = "***"
+# Rows the system writes for itself; auditing them would only repeat the events that caused them.
+UNTRACKED = {"audit_log", "login_session", "account_state", "ab_permission", "ab_view_menu",
+             "ab_permission_view"}
+# Login bookkeeping Flask-AppBuilder updates on every sign-in.
+USER_NOISE = {"last_login", "login_count", "fail_login_count", "changed_on", "changed_by_fk"}
+
+
+def _client_ip():
+    """The client's address (the first X-Forwarded-For hop behind a proxy)."""
+    if not has_request_context():
+        return None
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    return (forwarded.split(",")[0].strip() or request.remote_addr) if forwarded else request.remote_addr
+
+
+def _actor():
+    """(user id, username) of the signed-in user, or (None, None)."""
+    if has_request_context() and getattr(current_user, "is_authenticated", False):
+        return current_user.id, current_user.username
+    return None, None
+
+
+def _row(action, object_type=None, object_id=None, outcome="success", detail=None, user_id=None,
+         username=None):
+    """The values of one audit record."""
+    actor_id, actor_name = _actor()
+    return {
+        "at": models.now(),
+        "user_id": user_id if user_id is not None else actor_id,
+        "username": username if username is not None else actor_name,
+        "ip": _client_ip(),
+        "action": action,
+        "object_type": object_type,
+        "object_id": None if object_id is None else str(object_id),
+        "outcome": outcome,
+        "detail": json.dumps(detail, ensure_ascii=False, default=str) if detail else None,
+    }
+
+
+def record(action, object_type=None, object_id=None, outcome="success", detail=None,
+           user_id=None, username=None):
+    """Write one audit record now, in its own transaction, whatever happens to the request's."""
+    with db.engine.begin() as conn:
+        conn.execute(insert(models.AuditLog.__table__),
+                     [_row(action, object_type, object_id, outcome, detail, user_id, username)])
+
+
+def _redact(obj, key, value):
+    """A value fit for the audit trail: personal columns never appear."""
+    if key in getattr(type(obj), "personal_columns", {}) or key == "password":
+        return REDACTED if value else value
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return value if value is None or isinstance(value, (int, float, bool)) else str(value)
+
+
+def _changes(obj):
+    """{attribute: [old, new]} for what a pending update changes, personal data redacted."""
+    state = inspect(obj)
+    changed = {}
+    for attr in state.mapper.attrs:
+        history = state.attrs[attr.key].history
+        if not history.has_changes():
+            continue
+        old = list(history.deleted) if attr.key in state.mapper.relationships else (
+            history.deleted[0] if history.deleted else None)
+        new = list(history.added) if attr.key in state.mapper.relationships else (
+            history.added[0] if history.added else None)
+        changed[attr.key] = [_redact(obj, attr.key, old), _redact(obj, attr.key, new)]
+    return changed
+
+
+def _update_action(obj, changes):
+    """The audit action an update amounts to (role and permission changes are named as such)."""
+    table = obj.__tablename__
+    if table == "ab_user":
+        if "roles" in changes:
+            return "role_change"
+        if "password" in changes:
+            return "password_change"
+    if table == "ab_role" and "permissions" in changes:
+        return "permission_change"
+    return "update"
+
+
+def _before_flush(session, flush_context, instances):
+    """Note what this flush creates, changes and deletes, while the old values are still known."""
+    if not (has_request_context() and getattr(current_user, "is_authenticated", False)):
+        return
+    pending = session.info.setdefault("zz_audit", [])
+    for obj in session.new:
+        if getattr(obj, "__tablename__", None) not in UNTRACKED:
+            pending.append(("create", obj, None))
+    for obj in session.dirty:
+        table = getattr(obj, "__tablename__", None)
+        if table in UNTRACKED or not session.is_modified(obj):
+            continue
+        changes = _changes(obj)
+        if table == "ab_user":
+            changes = {k: v for k, v in changes.items() if k not in USER_NOISE}
+        if changes:
+            pending.append((_update_action(obj, changes), obj, changes))
+    for obj in session.deleted:
+        if getattr(obj, "__tablename__", None) not in UNTRACKED:
+            pending.append(("delete", obj, {"was": str(obj)}))
+
+
+def _after_flush(session, flush_context):
+    """Write the noted records in the same transaction as the change itself."""
+    pending = session.info.pop("zz_audit", [])
+    if not pending:
+        return
+    rows = []
+    for action, obj, detail in pending:
+        key = inspect(obj).identity
+        rows.append(_row(action, obj.__tablename__, key[0] if key else None, detail=detail))
+    session.connection().execute(insert(models.AuditLog.__table__), rows)
+
+
+def init_app(app):
+    """Listen to every session's flushes."""
+    if not event.contains(Session, "before_flush", _before_flush):
+        event.listen(Session, "before_flush", _before_flush)
+        event.listen(Session, "after_flush", _after_flush)

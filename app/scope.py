@@ -1,0 +1,194 @@
+"""Who may see what: the one scope rule, from the region tree, applied to every query and write."""
+
+from dataclasses import dataclass
+
+from flask import has_request_context, request
+from flask_appbuilder.models.filters import BaseFilter
+from flask_login import current_user
+from sqlalchemy import exists, false, literal, or_, select
+from sqlalchemy.orm import aliased
+
+from app import models
+from app.extensions import db
+
+# Reference data everybody who may open the screen may read in full.
+UNSCOPED = {models.Department, models.DepartmentFunction, models.Category, models.LegalRoute,
+            models.Language}
+CASE_CHILDREN = (models.Party, models.Referral, models.MediationSession, models.Feedback,
+                 models.CaseEvent)
+CENTRE_CHILDREN = (models.StationedUnit, models.Staff, models.ServiceRecord)
+
+
+class OutOfScope(Exception):
+    """A write that would put a record outside the writer's scope."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A subtree of the region tree (by path prefix), optionally narrowed to one stationed unit."""
+
+    path: str | None = None
+    unit_id: int | None = None
+
+    @property
+    def empty(self):
+        """True when the scope holds nothing at all."""
+        return self.path is None and self.unit_id is None
+
+
+NOTHING = Scope()
+
+
+def scope_of(user):
+    """The scope of a login, in one query: its UserScope row; the admin role without one sees all."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return NOTHING
+    unit_region = aliased(models.Region)
+    row = db.session.execute(
+        select(models.UserScope.unit_id, models.Region.path, unit_region.path)
+        .outerjoin(models.Region, models.UserScope.region_id == models.Region.id)
+        .outerjoin(models.StationedUnit, models.UserScope.unit_id == models.StationedUnit.id)
+        .outerjoin(models.Centre, models.StationedUnit.centre_id == models.Centre.id)
+        .outerjoin(unit_region, models.Centre.region_id == unit_region.id)
+        .where(models.UserScope.user_id == user.id)).first()
+    if row is None:
+        return Scope(path="") if any(r.name == "admin" for r in user.roles) else NOTHING
+    unit_id, region_path, unit_path = row
+    if unit_id is not None:
+        return Scope(path=unit_path, unit_id=unit_id)
+    return Scope(path=region_path) if region_path is not None else NOTHING
+
+
+def current():
+    """The signed-in user's scope, worked out once per request."""
+    if not has_request_context():
+        return NOTHING
+    # Kept on the request itself: an app context (and g) can outlive one request.
+    cache = request.environ.setdefault("zongzhi.scope", {})
+    user_id = getattr(current_user, "id", None)
+    if user_id not in cache:
+        cache[user_id] = scope_of(current_user)
+    return cache[user_id]
+
+
+def _centres(scope):
+    """The ids of the centres inside the scope's subtree."""
+    return (select(models.Centre.id).join(models.Region, models.Centre.region_id == models.Region.id)
+            .where(models.Region.path.startswith(scope.path)))
+
+
+def _disputes(scope):
+    """The condition a dispute must meet to be seen."""
+    if scope.unit_id is not None:
+        return models.Dispute.id.in_(
+            select(models.Referral.dispute_id).where(models.Referral.unit_id == scope.unit_id))
+    return models.Dispute.centre_id.in_(_centres(scope))
+
+
+def _regions_near(scope):
+    """Regions inside the subtree and those above it (whose experts serve it too)."""
+    return or_(models.Region.path.startswith(scope.path),
+               literal(scope.path).startswith(models.Region.path))
+
+
+def condition(model, scope=None, write=False):
+    """The WHERE condition that keeps a model's rows to the scope; None when it needs none."""
+    scope = current() if scope is None else scope
+    if model in UNSCOPED:
+        return None
+    if scope.empty:
+        return false()
+    unit = scope.unit_id
+    if model is models.Dispute:
+        return _disputes(scope)
+    if model is models.Referral and unit is not None:
+        return models.Referral.unit_id == unit
+    if model in CASE_CHILDREN:
+        return model.dispute_id.in_(select(models.Dispute.id).where(_disputes(scope)))
+    if model is models.Centre:
+        return models.Centre.id.in_(_centres(scope))
+    if model is models.StationedUnit and unit is not None:
+        return models.StationedUnit.id == unit
+    if model is models.Staff and unit is not None:
+        return models.Staff.unit_id == unit
+    if model is models.ServiceRecord and unit is not None:
+        return false()
+    if model in CENTRE_CHILDREN:
+        return model.centre_id.in_(_centres(scope))
+    if model is models.RotaSlot:
+        units = select(models.StationedUnit.id).where(condition(models.StationedUnit, scope))
+        return models.RotaSlot.unit_id.in_(units)
+    if model is models.Region:
+        return models.Region.path.startswith(scope.path) if write else _regions_near(scope)
+    if model is models.Expert:
+        regions = select(models.Region.id).where(
+            models.Region.path.startswith(scope.path) if write else _regions_near(scope))
+        return models.Expert.region_id.in_(regions)
+    # Anything else (logins, roles, audit records) is guarded by permissions, not by place.
+    return None
+
+
+def visible(model, pk, scope=None, write=False):
+    """True when the row with this key exists inside the scope."""
+    if pk is None:
+        return False
+    where = condition(model, scope, write=write)
+    query = select(model.id).where(model.id == pk)
+    if where is not None:
+        query = query.where(where)
+    return db.session.scalar(select(exists(query))) is True
+
+
+# What a written row hangs on: the record whose place decides where the row belongs.
+OWNERS = {
+    models.Dispute: (models.Centre, "centre_id"),
+    models.StationedUnit: (models.Centre, "centre_id"),
+    models.Staff: (models.Centre, "centre_id"),
+    models.ServiceRecord: (models.Centre, "centre_id"),
+    models.RotaSlot: (models.StationedUnit, "unit_id"),
+    models.Centre: (models.Region, "region_id"),
+    models.Region: (models.Region, "parent_id"),
+    models.Expert: (models.Region, "region_id"),
+    **{child: (models.Dispute, "dispute_id") for child in CASE_CHILDREN},
+}
+
+
+def _key(item, column):
+    """A foreign key of an unsaved item, from the column or from its relationship."""
+    value = getattr(item, column)
+    if value is None:
+        relation = getattr(item, column[:-3], None)
+        value = getattr(relation, "id", None)
+    return value
+
+
+def ensure_writable(item, scope=None):
+    """Refuse a row whose owner lies outside the scope (so a write cannot move data out)."""
+    from flask_babel import gettext
+
+    scope = current() if scope is None else scope
+    model = type(item)
+    if model not in OWNERS:
+        return
+    owner, column = OWNERS[model]
+    key = _key(item, column)
+    if model is models.Region and key is None:
+        allowed = scope.path == ""  # only a whole-tree scope may add a new root
+    else:
+        allowed = visible(owner, key, scope, write=True)
+    if allowed and model is models.Referral and scope.unit_id is not None:
+        allowed = _key(item, "unit_id") == scope.unit_id
+    if not allowed:
+        raise OutOfScope(gettext("This record is outside your area of responsibility."))
+
+
+class ScopeFilter(BaseFilter):
+    """Flask-AppBuilder base filter that applies the scope rule to a view's queries."""
+
+    name = "scope"
+    arg_name = "scope"
+
+    def apply(self, query, value):
+        """Keep the query to the current user's scope."""
+        where = condition(self.model)
+        return query if where is None else query.filter(where)

@@ -58,6 +58,8 @@ class ZongzhiModelView(ModelView):
 
     page_size = 25
     noun = None
+    # No file columns here: the download endpoint is left without a permission.
+    base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_delete"]
 
     def __init__(self, **kwargs):
         model = self.datamodel.obj
@@ -136,17 +138,26 @@ class ZongzhiModelView(ModelView):
             abort(404)
         return items
 
+    def _action_allowed(self, name):
+        """The action exists and the user's roles grant it (checked before any row is read)."""
+        if name not in self.actions:
+            abort(404)
+        permission = self.get_action_permission_name(name)
+        return self.appbuilder.sm.has_access(permission, self.class_permission_name)
+
     @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
     def action(self, name, pk):
-        """A single-row action, only on a row inside the scope."""
-        self._visible_or_404([pk])
+        """A single-row action: a known action, a granted right, a row inside the scope."""
+        if self._action_allowed(name):
+            self._visible_or_404([pk])
         return super().action(name, pk)
 
     @expose("/action_post", methods=["POST"])
-    def action_post(self, *args, **kwargs):
+    def action_post(self):
         """A bulk action: every selected row must lie inside the scope."""
-        self._visible_or_404(request.form.getlist("rowid"))
-        return super().action_post(*args, **kwargs)
+        if self._action_allowed(request.form.get("action", "")):
+            self._visible_or_404(request.form.getlist("rowid"))
+        return super().action_post()
 
     @staticmethod
     def _fieldset_columns(fieldsets):

@@ -3,7 +3,7 @@
 import logging
 import secrets
 
-from flask import current_app, render_template, request
+from flask import current_app, message_flashed, render_template, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
@@ -57,8 +57,28 @@ def server_error(error):
 
 
 def not_found(error):
-    """Missing or out-of-scope records look the same."""
+    """Missing or out-of-scope records look the same; asking for one is recorded."""
+    from flask_login import current_user
+
+    from app import audit
+
+    if getattr(current_user, "is_authenticated", False) and not request.path.startswith("/static"):
+        audit.record("access_denied", outcome="denied",
+                     detail={"path": request.path, "method": request.method, "status": 404})
     return _error_page(404)
+
+
+def _denied_flash(sender, message, category):
+    """Flask-AppBuilder refuses a missing right with a flash: record it as a denied access."""
+    from flask_appbuilder.const import FLAMSG_ERR_SEC_ACCESS_DENIED
+    from flask_login import current_user
+
+    from app import audit
+
+    if str(message) == str(FLAMSG_ERR_SEC_ACCESS_DENIED) and request:
+        audit.record("access_denied", outcome="denied",
+                     detail={"path": request.path, "method": request.method,
+                             "anonymous": not getattr(current_user, "is_authenticated", False)})
 
 
 def init_app(app):
@@ -69,3 +89,4 @@ def init_app(app):
     app.register_error_handler(404, not_found)
     app.register_error_handler(500, server_error)
     app.register_error_handler(Exception, server_error)
+    message_flashed.connect(_denied_flash, app)

@@ -126,9 +126,10 @@ def shown(item, column):
         return masked
     url = url_for("PersonalDataView.reveal", model=type(item).__tablename__, pk=item.id,
                   column=column)
+    label = escape(_l("Reveal"))
     return Markup(f'<span class="zz-masked">{masked}</span> '
                   f'<button type="button" class="btn btn-link btn-xs zz-reveal" '
-                  f'data-url="{escape(url)}">{escape(_l("Reveal"))}</button>')
+                  f'data-url="{escape(url)}">{label}</button>')
 
 
 class PersonalDataField(StringField):
@@ -150,7 +151,8 @@ class PersonalDataField(StringField):
 
     def __call__(self, **kwargs):
         if self.stored_mask:
-            kwargs.setdefault("placeholder", f"{self.stored_mask}（{_l('leave blank to keep')}）")
+            keep = _l("leave blank to keep")
+            kwargs.setdefault("placeholder", f"{self.stored_mask}（{keep}）")
         kwargs.setdefault("autocomplete", "off")
         return super().__call__(**kwargs)
 

@@ -1,5 +1,7 @@
 """The six roles, declared in code: which screens each may open and what it may do there."""
 
+import re
+
 CASES = "(Dispute|Party|Referral|MediationSession|Feedback)ModelView"
 SETUP = "(Centre|StationedUnit|RotaSlot|Staff|Expert)ModelView"
 REFERENCE = "(Region|Department|DepartmentFunction|Category|LegalRoute|Language)ModelView"
@@ -69,3 +71,54 @@ ROLES = {
         ["^(Audit|AuditLog)$", "menu_access"],
     ],
 }
+
+
+def _labels():
+    """Chinese (catalogue) names of the roles and of the rights a view may grant."""
+    from flask_babel import lazy_gettext as _l
+
+    roles = {
+        "admin": (_l("System administrator"),
+                  _l("Users, roles, settings and all data; not the audit trail.")),
+        "centre_admin": (_l("Centre administrator"),
+                         _l("Configures a centre: stationed units, rota, staff, experts.")),
+        "staff": (_l("Window staff / mediator"),
+                  _l("Registers disputes, refers, mediates, concludes, collects feedback.")),
+        "unit_liaison": (_l("Unit liaison"),
+                         _l("Answers the referrals sent to their stationed unit.")),
+        "leader": (_l("Leader"), _l("Reads cases, figures and statistics for a scope.")),
+        "auditor": (_l("Auditor"), _l("Reads and exports the audit trail, nothing else.")),
+    }
+    rights = {
+        "can_list": _l("See the list"), "can_show": _l("See a record"), "can_add": _l("Add"),
+        "can_edit": _l("Edit"), "can_delete": _l("Delete"), "can_export": _l("Export"),
+        "can_reveal": _l("Reveal one personal value (audited)"),
+        "can_view": _l("See personal data unmasked"),
+        "can_this_form_get": _l("Open the form"), "can_this_form_post": _l("Submit the form"),
+        "can_userinfo": _l("See own account"), "resetmypassword": _l("Change own password"),
+        "resetpasswords": _l("Reset passwords"), "userinfoedit": _l("Edit own account"),
+        "copyrole": _l("Copy a role"), "can_get": _l("Read the menu"),
+        "can_download": _l("Download files"),
+    }
+    return roles, rights
+
+
+def grants(role, permission, view):
+    """True when the role's declared patterns give the permission on the view."""
+    return any(re.match(v, view) and re.match(p, permission) for v, p in ROLES.get(role, []))
+
+
+def readable_permissions(appbuilder, view_labels):
+    """[(role label, description, [(screen, [rights])])] for the role overview screen."""
+    roles, rights = _labels()
+    table = []
+    for role, (label, description) in roles.items():
+        screens = []
+        for view in appbuilder.baseviews:
+            name = view.class_permission_name
+            granted = [str(rights.get(p, p)) for p in (view.base_permissions or [])
+                       if grants(role, p, name)]
+            if granted:
+                screens.append((str(view_labels.get(name, name)), granted))
+        table.append((role, label, description, sorted(screens)))
+    return table

@@ -9,6 +9,8 @@ from app import accounts, display
 class ZongzhiUserDBModelView(UserDBModelView):
     """The user screens, with blanks instead of 'None' and Chinese dates."""
 
+    class_permission_name = "UserDBModelView"  # the name the roles' patterns use
+
     def __init__(self, **kwargs):
         columns = {c for _title, spec in self.show_fieldsets for c in spec["fields"]}
         columns |= {c for _title, spec in self.user_show_fieldsets for c in spec["fields"]}
@@ -28,6 +30,8 @@ class ZongzhiSecurityManager(SecurityManager):
     """The security manager with lockout, forced password change and our user screens."""
 
     userdbmodelview = ZongzhiUserDBModelView
+    # Flask-AppBuilder's user chart loads Google's chart library from the internet: not here.
+    userstatschartview = None
 
     def auth_user_db(self, username, password):
         """Database sign-in, refused while the name is locked; failures counted in the database."""

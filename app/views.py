@@ -560,6 +560,34 @@ class AuditLogModelView(ReadOnlyModelView):
                         headers={"Content-Disposition": "attachment; filename=audit-log.csv"})
 
 
+class RolePermissionsView(BaseView):
+    """What each declared role may do, screen by screen, in plain Chinese."""
+
+    route_base = "/rolepermissions"
+    default_view = "overview"
+    base_permissions = ["can_overview"]
+    SECURITY_LABELS = {
+        "UserDBModelView": _l("Users"), "RoleModelView": _l("Roles"),
+        "UserGroupModelView": _l("User groups"), "PermissionModelView": _l("Permissions"),
+        "ViewMenuModelView": _l("Views and menus"),
+        "PermissionViewModelView": _l("Permissions on views and menus"),
+        "UserInfoEditView": _l("Own account"), "ResetMyPasswordView": _l("Own password"),
+        "ResetPasswordView": _l("Reset a password"), "MenuApi": _l("Menu"),
+        "PersonalData": _l("Personal data"), "RolePermissionsView": _l("Role permissions"),
+    }
+
+    @expose("/")
+    @has_access
+    def overview(self):
+        """Each role with the screens it may open and what it may do there."""
+        from app.roles import readable_permissions
+
+        labels = {view.__name__: label for view, _name, label, _icon, _cat in MENU}
+        labels.update(self.SECURITY_LABELS)
+        return self.render_template("zongzhi/role_permissions.html",
+                                    roles=readable_permissions(self.appbuilder, labels))
+
+
 class HomeView(IndexView):
     """The landing page: where each role starts its day."""
 
@@ -617,6 +645,8 @@ def register(appbuilder):
     """Add every screen to the app under the Chinese menu, grouped by job."""
     appbuilder.add_view_no_menu(LookupView)
     appbuilder.add_view_no_menu(PersonalDataView)
+    appbuilder.add_view(RolePermissionsView, "RolePermissions", label=_l("Role permissions"),
+                        icon="fa-key", category="Security")
     for view, name, label, icon, category in MENU:
         category_label, category_icon = CATEGORIES[category]
         appbuilder.add_view(view, name, label=label, icon=icon, category=category,

@@ -56,6 +56,22 @@
     $(root).find("select.remote-select").addBack("select.remote-select").each(function () { init(this); });
   }
 
+  // "显示": ask the server for one masked personal value; the server records that it was shown.
+  $(document).on("click", "button.zz-reveal", function () {
+    var $button = $(this);
+    $.ajax({
+      url: $button.data("url"),
+      method: "POST",
+      headers: { "X-CSRFToken": $("meta[name=csrf-token]").attr("content") },
+      dataType: "json"
+    }).done(function (data) {
+      $button.prev(".zz-masked").text(data.value);
+      $button.remove();
+    }).fail(function () {
+      $button.prop("disabled", true);
+    });
+  });
+
   $(function () {
     scan(document.body);
     // Filters and inline forms add fields after load: initialise them as they appear.

@@ -43,6 +43,12 @@ def configure(app, config_object, overrides):
     app.config.setdefault("FAB_ROLES", ROLES)
     app.config.setdefault("FAB_PASSWORD_COMPLEXITY_VALIDATOR", password_policy)
     app.config.update(overrides)
+    method = app.config.get("FAB_PASSWORD_HASH_METHOD")
+    if method and "AUTH_DB_FAKE_PASSWORD_HASH_CHECK" not in overrides:
+        # Unknown names are checked against a fake hash; it must cost what a real one costs.
+        from werkzeug.security import generate_password_hash
+
+        app.config["AUTH_DB_FAKE_PASSWORD_HASH_CHECK"] = generate_password_hash("x", method=method)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _development_secret(app.instance_path)
 

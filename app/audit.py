@@ -125,7 +125,7 @@ def _after_flush(session, flush_context):
         return
     rows = []
     for action, obj, detail in pending:
-        key = inspect(obj).identity
+        key = inspect(obj).mapper.primary_key_from_instance(obj)
         rows.append(_row(action, obj.__tablename__, key[0] if key else None, detail=detail))
     session.connection().execute(insert(models.AuditLog.__table__), rows)
 

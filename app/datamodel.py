@@ -1,5 +1,6 @@
 """The data interface of our views: Flask-AppBuilder's, with related rows loaded in the same query."""
 
+from flask_appbuilder.models.filters import Filters
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from sqlalchemy import inspect
 from sqlalchemy.orm import joinedload, selectinload
@@ -36,12 +37,26 @@ def eager_options(model, columns):
     return options
 
 
+class LenientFilters(Filters):
+    """URL filters that ignore an unknown filter number instead of failing with an error."""
+
+    def add_filter_index(self, column_name, filter_instance_index, value):
+        """Apply the filter the URL names, if there is one by that number."""
+        available = self._all_filters.get(column_name, [])
+        if 0 <= filter_instance_index < len(available):
+            super().add_filter_index(column_name, filter_instance_index, value)
+
+
 class ZongzhiInterface(SQLAInterface):
     """SQLAInterface whose list queries load the related rows their columns show."""
 
     def __init__(self, obj, session=None):
         super().__init__(obj, session)
         self.eager = []
+
+    def get_filters(self, search_columns=None, search_filters=None):
+        """The filters of a view, lenient about malformed URL filters."""
+        return LenientFilters(self.filter_converter_class, self, search_columns, search_filters)
 
     def _get_attr_value(self, item, col):
         """Personal columns are shown masked (or in full to those allowed), everywhere."""

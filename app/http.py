@@ -56,16 +56,27 @@ def server_error(error):
     return _error_page(500)
 
 
-def not_found(error):
-    """Missing or out-of-scope records look the same; asking for one is recorded."""
+def _record_denial(status):
+    """Note a refused request of a signed-in user in the audit trail."""
     from flask_login import current_user
 
     from app import audit
 
     if getattr(current_user, "is_authenticated", False) and not request.path.startswith("/static"):
         audit.record("access_denied", outcome="denied",
-                     detail={"path": request.path, "method": request.method, "status": 404})
+                     detail={"path": request.path, "method": request.method, "status": status})
+
+
+def not_found(error):
+    """Missing or out-of-scope records look the same; asking for one is recorded."""
+    _record_denial(404)
     return _error_page(404)
+
+
+def forbidden(error):
+    """A screen the user's roles do not open; recorded."""
+    _record_denial(403)
+    return _error_page(403)
 
 
 def _denied_flash(sender, message, category):
@@ -87,6 +98,7 @@ def init_app(app):
     app.after_request(security_headers)
     app.register_error_handler(SQLAlchemyError, database_error)
     app.register_error_handler(404, not_found)
+    app.register_error_handler(403, forbidden)
     app.register_error_handler(500, server_error)
     app.register_error_handler(Exception, server_error)
     message_flashed.connect(_denied_flash, app)

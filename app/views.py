@@ -101,11 +101,13 @@ class ZongzhiModelView(ModelView):
         if scope.condition(model, scope.Scope(path="")) is not None:
             self.base_filters = [["id", scope.ScopeFilter, None], *(self.base_filters or [])]
         super().__init__(**kwargs)
-        # ID numbers may be searched by exact match only.
-        for column, kind in getattr(model, "personal_columns", {}).items():
-            offered = self._filters.get_search_filters()
-            if kind == "id" and column in offered:
-                offered[column] = [f for f in offered[column] if isinstance(f, FilterEqual)]
+        # Personal data may be searched by exact match only: no prefixes to enumerate numbers by.
+        # Flask-AppBuilder reads URL filters from every column (_all_filters), not only the
+        # searchable ones, so both lists are narrowed.
+        for column in getattr(model, "personal_columns", {}):
+            for offered in (self._filters.get_search_filters(), self._filters._all_filters):
+                if column in offered:
+                    offered[column] = [f for f in offered[column] if isinstance(f, FilterEqual)]
 
     def _check_scope(self, item):
         """Refuse, with a message, a write that would leave the user's scope."""

@@ -1,0 +1,173 @@
+"""Accounts: password policy, forced change, lockout shared by processes, sessions that end."""
+
+import datetime
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from sqlalchemy import select, update
+
+from app import models
+from app.extensions import db
+from tests.conftest import PASSWORD
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def login(client, username, password=PASSWORD):
+    """Post the login form; the response."""
+    return client.post("/login/", data={"username": username, "password": password})
+
+
+def signed_in(client):
+    """True when the client reaches a page behind login."""
+    response = client.get("/disputemodelview/list/")
+    return response.status_code == 200
+
+
+@pytest.mark.parametrize("password,ok", [
+    ("short1A!", False), ("alllowercaseletters", False), ("lowercase123456", False),
+    ("Lowercase123456", True), ("lower-case-123", True),
+])
+def test_password_policy(app, password, ok):
+    """Ten characters or more, from three of four character classes."""
+    from wtforms.validators import ValidationError
+
+    from app.accounts import password_policy
+
+    with app.test_request_context():
+        if ok:
+            password_policy(password)
+        else:
+            with pytest.raises(ValidationError):
+                password_policy(password)
+
+
+def test_seeded_accounts_must_change_their_password(app, client, users, world):
+    """A seeded login reaches only the password form until it sets a new, strong password."""
+    from app.accounts import require_password_change
+
+    require_password_change("staff")
+    assert login(client, "staff").status_code == 302
+    response = client.get("/disputemodelview/list/")
+    assert response.status_code == 302 and "resetmypassword" in response.headers["Location"]
+    weak = client.post("/resetmypassword/form", data={"password": "weakpass", "conf_password": "weakpass"})
+    assert "密码至少10位" in weak.get_data(as_text=True)
+    strong = "Bole#Window2025"
+    client.post("/resetmypassword/form", data={"password": strong, "conf_password": strong})
+    assert signed_in(client)
+    client.get("/logout/")
+    assert login(client, "staff", strong).status_code == 302 and signed_in(client)
+
+
+def test_lockout_after_five_failures(app, client, users):
+    """Five wrong passwords lock the name for 15 minutes, even against the right password."""
+    for _ in range(5):
+        login(client, "staff", "wrong-password")
+    response = login(client, "staff")
+    assert not signed_in(client)
+    assert "已锁定" in client.get("/login/").get_data(as_text=True) or response.status_code == 302
+    state = db.session.get(models.AccountState, "staff")
+    assert state.locked_until > models.now() + datetime.timedelta(minutes=14)
+    state.locked_until = models.now() - datetime.timedelta(seconds=1)  # the 15 minutes pass
+    db.session.commit()
+    login(client, "staff")
+    assert signed_in(client)
+
+
+def test_unknown_names_get_the_same_answer(app, client, users):
+    """An unknown name and a wrong password get the same page, status and similar time."""
+    def attempt(name):
+        client.get("/logout/")
+        started = time.perf_counter()
+        response = login(client, name, "wrong-password")
+        elapsed = time.perf_counter() - started
+        page = client.get(response.headers.get("Location", "/login/")).get_data(as_text=True)
+        return response.status_code, response.headers.get("Location"), elapsed, "用户名或密码" in page or "Invalid login" in page or "登录" in page
+
+    known = [attempt("staff") for _ in range(3)]
+    unknown = [attempt("nobody-here") for _ in range(3)]
+    assert {k[:2] for k in known} == {u[:2] for u in unknown}
+    median = lambda runs: sorted(r[2] for r in runs)[1]  # noqa: E731
+    assert 0.2 < median(known) / median(unknown) < 5
+
+
+LOGIN_FAILURES = """
+import sys
+sys.path.insert(0, {root!r})
+from app import create_app
+app = create_app("config.TestConfig", SQLALCHEMY_DATABASE_URI={url!r},
+                 FAB_PASSWORD_HASH_METHOD="pbkdf2:sha256:1000")
+client = app.test_client()
+for _ in range({count}):
+    client.post("/login/", data={{"username": "staff", "password": "wrong-password"}})
+"""
+
+
+def test_lockout_holds_across_processes(app, client, users):
+    """Failures from another process count: three there and two here lock the account."""
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    script = LOGIN_FAILURES.format(root=ROOT, url=url, count=3)
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=ROOT, timeout=120)
+    for _ in range(2):
+        login(client, "staff", "wrong-password")
+    login(client, "staff")
+    assert not signed_in(client)
+    db.session.expire_all()
+    assert db.session.get(models.AccountState, "staff").locked_until is not None
+
+
+def test_idle_sessions_end(app, client, users):
+    """Thirty minutes without a request end the session."""
+    login(client, "staff")
+    assert signed_in(client)
+    db.session.execute(update(models.LoginSession).values(
+        last_seen=models.now() - datetime.timedelta(minutes=31)))
+    db.session.commit()
+    assert not signed_in(client)
+
+
+def test_deactivated_users_lose_access_at_once(app, client, users):
+    """Deactivating an account ends its access on the next request."""
+    login(client, "staff")
+    assert signed_in(client)
+    user = app.appbuilder.sm.find_user("staff")
+    user.active = False
+    db.session.commit()
+    assert not signed_in(client)
+
+
+def test_logout_kills_the_old_cookie(app, client, users):
+    """A copy of the session cookie taken before logout no longer works after it."""
+    login(client, "staff")
+    assert signed_in(client)
+    cookie = client.get_cookie("session").value
+    client.get("/logout/")
+    client.set_cookie("session", cookie)
+    assert not signed_in(client)
+    assert db.session.scalar(select(models.LoginSession).where(
+        models.LoginSession.ended_at.is_(None))) is None
+
+
+def test_login_throttling_is_shared_through_redis(app):
+    """With REDIS_URL, two app instances share one per-address login budget."""
+    redis = pytest.importorskip("redis")
+    try:
+        redis.Redis.from_url("redis://127.0.0.1:6379/15", socket_connect_timeout=1).ping()
+    except Exception:
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    from app import create_app
+
+    redis.Redis.from_url("redis://127.0.0.1:6379/15").flushdb()
+    settings = dict(SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
+                    AUTH_RATE_LIMITED=True, RATELIMIT_ENABLED=True, AUTH_RATE_LIMIT="3 per minute",
+                    RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/15")
+    first = create_app("config.TestConfig", **settings).test_client()
+    second = create_app("config.TestConfig", **settings).test_client()
+    codes = [first.post("/login/", data={"username": "x", "password": "y"}).status_code
+             for _ in range(2)]
+    codes += [second.post("/login/", data={"username": "x", "password": "y"}).status_code
+              for _ in range(2)]
+    assert codes[:3] != [429] * 3 and codes[3] == 429

@@ -136,7 +136,9 @@ def visible(model, pk, scope=None, write=False):
     query = select(model.id).where(model.id == pk)
     if where is not None:
         query = query.where(where)
-    return db.session.scalar(select(exists(query))) is True
+    # Checked while a form's half-built row sits in the session: it must not be flushed yet.
+    with db.session.no_autoflush:
+        return db.session.scalar(select(exists(query))) is True
 
 
 # What a written row hangs on: the record whose place decides where the row belongs.

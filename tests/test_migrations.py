@@ -24,3 +24,35 @@ def test_the_schema_is_at_the_latest_revision(app):
     head = ScriptDirectory.from_config(config).get_current_head()
     with db.engine.connect() as conn:
         assert MigrationContext.configure(conn).get_current_revision() == head
+
+
+def test_upgrading_a_populated_sqlite_keeps_child_rows(tmp_path):
+    """Table rebuilds during SQLite migrations must not cascade-delete children (they did once)."""
+    import sqlite3
+
+    from flask_migrate import upgrade
+
+    from app import create_app
+
+    path = tmp_path / "old.db"
+    app = create_app("config.TestConfig", SQLALCHEMY_DATABASE_URI=f"sqlite:///{path}")
+    with app.app_context():
+        upgrade(revision="5a187d94a182")
+        with sqlite3.connect(path) as conn:
+            conn.executescript("""
+                INSERT INTO region (id, code, name, level, path) VALUES (1, '652701', '博乐市', 'county', '652701/');
+                INSERT INTO centre (id, name, short_name, region_id, is_pilot, standard_status)
+                    VALUES (1, '博乐市社会治安综合治理中心', '博乐市', 1, 1, 'standardised');
+                INSERT INTO category (id, code, name) VALUES (1, 'private_lending', '民间借贷');
+                INSERT INTO dispute (id, case_no, centre_id, category_id, title, description, source,
+                    level, risk, status, registered_at, version)
+                    VALUES (1, '652701-2025-00001', 1, 1, 't', 'd', 'window', 'county', 'low',
+                            'registered', '2025-03-07 10:00:00', 1);
+                INSERT INTO party (dispute_id, role, name) VALUES (1, 'applicant', '刘某英');
+                INSERT INTO case_event (dispute_id, at, action, to_status)
+                    VALUES (1, '2025-03-07 10:00:00', 'register', 'registered');
+            """)
+        upgrade()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM party").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM case_event").fetchone() == (1,)

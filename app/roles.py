@@ -39,9 +39,9 @@ ROLES = {
         [PERSONAL, "can_reveal"],
     ],
     "staff": SELF + [
-        ["DisputeModelView", WRITE],
-        ["(Party|Referral|MediationSession|Feedback)ModelView", ALL],
-        ["CaseEventModelView", READ],
+        ["DisputeModelView", "can_(list|show|add|edit|step)"],
+        ["PartyModelView", ALL],
+        ["(Referral|MediationSession|Feedback|CaseEvent)ModelView", READ],
         ["ServiceRecordModelView", WRITE],
         [SETUP, READ],
         [REFERENCE, READ],
@@ -50,7 +50,7 @@ ROLES = {
         [PERSONAL, "can_reveal"],
     ],
     "unit_liaison": SELF + [
-        ["ReferralModelView", "can_(list|show|edit)"],
+        ["ReferralModelView", "can_(list|show|step)"],
         ["(Dispute|Party|MediationSession|CaseEvent)ModelView", READ],
         [REFERENCE, READ],
         ["^(CaseWork|Referrals|Disputes|Timeline)$", "menu_access"],

@@ -3,18 +3,22 @@
 import csv
 import io
 
-from flask import Response, abort, flash, jsonify, request, url_for
+import datetime
+
+from flask import Response, abort, flash, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, IndexView, ModelView, expose
+from flask_appbuilder.actions import action
 from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.security.decorators import has_access, has_access_api
 from flask_appbuilder.urltools import get_filter_args
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import Date, DateTime, Integer, inspect
-from wtforms import DateField, DateTimeLocalField, SelectField
+from sqlalchemy import Date, DateTime, Integer, inspect, select
+from sqlalchemy.orm.attributes import set_committed_value
+from wtforms import DateField, DateTimeLocalField, HiddenField, SelectField
 from wtforms.validators import InputRequired, NumberRange, Optional
 
-from app import audit, display, models, personal, scope, workflow
+from app import audit, dispatch, display, inbox, models, personal, scope, workflow
 from app.datamodel import ZongzhiInterface as SQLAInterface
 from app.datamodel import eager_options
 from app.labels import LABELS
@@ -381,20 +385,60 @@ class PartyModelView(ZongzhiModelView):
 
 
 class ReferralModelView(ZongzhiModelView):
-    """Referrals from centres to stationed units."""
+    """Referrals from centres to stationed units: sent from the case page, worked by the unit."""
 
     noun = _l("Referral")
     datamodel = SQLAInterface(models.Referral)
+    base_permissions = ["can_list", "can_show", "can_step"]
+    method_permission_name = {"step": "step"}
     list_columns = ["dispute.case_no", "unit", "status", "sent_at", "respond_due", "answer_due",
                     "reported_at", "answered_at"]
-    show_columns = ["dispute", "unit", "status", "summoned", "instructions", "sent_at",
+    show_columns = ["dispute", "unit", "status", "summoned", "position", "instructions", "sent_at",
                     "respond_due", "reported_at", "answer_due", "answered_at", "result",
                     "returned_at", "return_reason", "sent_by"]
-    add_columns = ["dispute", "unit", "summoned", "instructions", "respond_due", "answer_due"]
-    edit_columns = ["instructions", "respond_due", "answer_due", "result"]
     search_columns = ["dispute", "unit", "status", "summoned", "sent_at", "respond_due",
                       "answer_due"]
     base_order = ("sent_at", "desc")
+    show_template = "zongzhi/referral_show.html"
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        """The referral, with the unit's next step."""
+        widgets = self._show(pk)
+        item = self.datamodel.get(pk, self._base_filters)
+        return self.render_template(self.show_template, pk=pk, title=self.show_title,
+                                    widgets=widgets, related_views=self._related_views,
+                                    referral=item, time_left=inbox.time_left)
+
+    @expose("/step/<int:pk>/<step>", methods=["POST"])
+    @has_access
+    def step(self, pk, step):
+        """部门报到 / 办理反馈 / 退回: the unit's steps on a referral."""
+        referral = self._visible_or_404([pk])[0]
+        session = self.datamodel.session
+        steps = {
+            "report_in": lambda: workflow.report_in(session, referral, current_user),
+            "answer": lambda: workflow.answer(session, referral, current_user,
+                                              request.form.get("result", "")),
+            "return": lambda: workflow.return_referral(session, referral, current_user,
+                                                       request.form.get("reason", "")),
+        }
+        if step not in steps:
+            abort(404)
+        return _run_step(session, steps[step], url_for("ReferralModelView.show", pk=pk))
+
+
+def _run_step(session, step, back):
+    """Run a workflow step: commit and say so, or roll back and say why; then go back."""
+    try:
+        step()
+        session.commit()
+        flash(_l("Done."), "success")
+    except workflow.WorkflowError as error:
+        session.rollback()
+        flash(str(error), "danger")
+    return redirect(back)
 
 
 class MediationSessionModelView(ZongzhiModelView):
@@ -407,8 +451,10 @@ class MediationSessionModelView(ZongzhiModelView):
     list_columns = ["dispute.case_no", "scheduled_at", "mode", "expert", "staff", "result",
                     "follow_up_on"]
     show_columns = ["dispute", "scheduled_at", "duration_minutes", "mode", "place", "link",
-                    "expert", "staff", "result", "agreement_text", "follow_up_on"]
-    add_columns = edit_columns = show_columns
+                    "expert", "staff", "result", "agreement_text", "follow_up_on",
+                    "followed_up_at", "follow_up_note"]
+    # Booked, decided and followed up from the case page, through the workflow.
+    base_permissions = ["can_list", "can_show"]
     search_columns = ["dispute", "scheduled_at", "mode", "expert", "staff", "result",
                       "follow_up_on"]
     base_order = ("scheduled_at", "desc")
@@ -421,7 +467,8 @@ class FeedbackModelView(ZongzhiModelView):
     datamodel = SQLAInterface(models.Feedback)
     list_columns = ["dispute.case_no", "satisfaction", "channel", "collected_at", "note"]
     show_columns = ["dispute", "satisfaction", "channel", "collected_at", "collected_by", "note"]
-    add_columns = edit_columns = ["dispute", "satisfaction", "channel", "collected_at", "note"]
+    # Collected from the case page: feedback closes the loop, so it goes through the workflow.
+    base_permissions = ["can_list", "can_show"]
     search_columns = ["dispute", "satisfaction", "channel", "collected_at"]
     base_order = ("collected_at", "desc")
 
@@ -436,6 +483,18 @@ class CaseEventModelView(ReadOnlyModelView):
     show_columns = ["dispute", "at", "action", "from_status", "to_status", "actor", "note"]
     search_columns = ["dispute", "at", "action", "actor"]
     base_order = ("at", "desc")
+
+
+class DispatchRuleModelView(ZongzhiModelView):
+    """The weights behind dispatch suggestions, tuned by the administrator."""
+
+    noun = _l("Dispatch rule")
+    datamodel = SQLAInterface(models.DispatchRule)
+    base_permissions = ["can_list", "can_show", "can_edit"]
+    list_columns = ["name", "weight", "enabled"]
+    show_columns = ["code", "name", "weight", "enabled", "description"]
+    edit_columns = ["name", "weight", "enabled", "description"]
+    base_order = ("id", "asc")
 
 
 class ServiceRecordModelView(ZongzhiModelView):
@@ -453,32 +512,36 @@ class ServiceRecordModelView(ZongzhiModelView):
 
 
 class DisputeModelView(ZongzhiModelView):
-    """Disputes: registered here, then carried through the closed loop."""
+    """Disputes: registered here, then carried through the closed loop on the case page."""
 
     validators_columns = {"amount": not_negative()}
-
     noun = _l("Dispute")
     datamodel = SQLAInterface(models.Dispute)
+    base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_delete", "can_step"]
+    method_permission_name = {"step": "step", "accept_selected": "step"}
     list_columns = ["case_no", "title", "centre.short_name", "category.name", "source", "level",
                     "status", "registered_at"]
     show_fieldsets = [
         (_l("Case"), {"fields": ["case_no", "title", "centre", "category", "description",
                                  "amount", "source", "level", "risk", "place", "route",
-                                 "handler", "repeat_of"]}),
+                                 "language", "handler", "repeat_of"]}),
         (_l("Progress"), {"fields": ["status", "registered_at", "accept_due", "accepted_at",
                                      "declined_at", "decline_reason", "referred_at",
-                                     "handle_due", "concluded_at", "outcome", "outcome_note",
-                                     "resolved_level", "closed_at", "registered_by"]}),
+                                     "handle_due", "extension_days", "concluded_at", "outcome",
+                                     "outcome_note", "resolved_level", "closed_at",
+                                     "registered_by"]}),
     ]
     add_columns = ["centre", "category", "title", "description", "amount", "source", "level",
-                   "risk", "place", "route", "handler"]
+                   "risk", "place", "route", "language", "handler"]
     edit_columns = ["category", "title", "description", "amount", "source", "level", "risk",
-                    "place", "route", "handler"]
+                    "place", "route", "language", "handler", "version"]
+    edit_form_extra_fields = {"version": HiddenField()}
     search_columns = ["case_no", "title", "centre", "category", "source", "level", "risk",
                       "status", "registered_at", "concluded_at"]
     related_views = [PartyModelView, ReferralModelView, MediationSessionModelView,
                      FeedbackModelView, CaseEventModelView]
     base_order = ("registered_at", "desc")
+    show_template = "zongzhi/case_show.html"
 
     def pre_add(self, item):
         """Check the centre is in scope, then number and register the case through the workflow."""
@@ -488,6 +551,130 @@ class DisputeModelView(ZongzhiModelView):
     def post_add(self, item):
         """Tell the user the case number the system gave."""
         flash(_l("Case %(case_no)s registered", case_no=item.case_no), "info")
+
+    def pre_update(self, item):
+        """Finished cases are read-only; an edit made on an out-of-date copy is refused."""
+        history = inspect(item).attrs.version.history
+        if history.deleted and history.added:
+            if str(history.added[0]) != str(history.deleted[0]):
+                self.datamodel.session.rollback()
+                raise workflow.WorkflowError(_l(
+                    "Someone else changed this case after you opened it. Reload the page and "
+                    "try again."))
+            # The form only carried the version to compare; the ORM counts it up itself.
+            set_committed_value(item, "version", history.deleted[0])
+        if item.status in workflow.FINISHED:
+            self.datamodel.session.rollback()
+            raise workflow.WorkflowError(_l("A concluded case can only be changed by reopening it."))
+        super().pre_update(item)
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        """The case page: facts, current step, deadlines, the steps open to this user, timeline."""
+        widgets = self._show(pk)
+        case = self.datamodel.get(pk, self._base_filters)
+        session = self.datamodel.session
+        steps = workflow.allowed_actions(case, current_user)
+        context = {
+            "case": case, "steps": steps, "time_left": inbox.time_left,
+            "tracks": workflow.parallel_tracks(session, case),
+            "units": dispatch.suggest_units(session, case) if "refer" in steps else [],
+            "experts": (dispatch.suggest_experts(session, case)
+                        if case.status in ("accepted", "referred") and steps else []),
+            "routes": session.scalars(select(models.LegalRoute).order_by(
+                models.LegalRoute.sort_order)).all(),
+            "choices": models.choices,
+        }
+        return self.render_template(self.show_template, pk=pk, title=self.show_title,
+                                    widgets=widgets, related_views=self._related_views, **context)
+
+    @expose("/step/<int:pk>/<step>", methods=["POST"])
+    @has_access
+    def step(self, pk, step):
+        """One step of the closed loop, taken from the case page."""
+        case = self._visible_or_404([pk])[0]
+        session = self.datamodel.session
+        form = request.form
+        version = form.get("version")
+        actor = current_user
+
+        def number(name, default):
+            try:
+                return int(form.get(name) or default)
+            except ValueError:
+                raise workflow.WorkflowError(_l("Enter a whole number.")) from None
+
+        def when(name):
+            try:
+                return datetime.datetime.strptime(form.get(name, ""), "%Y-%m-%dT%H:%M")
+            except ValueError:
+                raise workflow.WorkflowError(_l("Enter a date and time.")) from None
+
+        def row(model, name):
+            key = form.get(name)
+            return session.get(model, int(key)) if key and key.isdigit() else None
+
+        def booking():
+            return next((b for b in case.sessions if str(b.id) == form.get("session")), None)
+
+        steps = {
+            "accept": lambda: workflow.accept(session, case, actor, form.get("note"),
+                                              version=version),
+            "decline": lambda: workflow.decline(session, case, actor, form.get("reason"),
+                                                version=version),
+            "refer": lambda: workflow.refer(
+                session, case, actor,
+                [u for u in (session.get(models.StationedUnit, int(k))
+                             for k in form.getlist("units") if k.isdigit()) if u is not None],
+                form.get("instructions"), number("respond_hours", 24), number("answer_days", 10),
+                in_turn=bool(form.get("in_turn")), version=version),
+            "conclude": lambda: workflow.conclude(
+                session, case, actor, form.get("outcome"), form.get("resolved_level") or None,
+                form.get("note"), row(models.LegalRoute, "route_on"), version=version),
+            "feedback": lambda: workflow.record_feedback(
+                session, case, actor, number("satisfaction", 0), form.get("channel"),
+                form.get("note"), version=version),
+            "reopen": lambda: workflow.reopen(session, case, actor, form.get("reason"),
+                                              version=version),
+            "extend": lambda: workflow.extend(session, case, actor, number("days", 0),
+                                              form.get("approved_by"), version=version),
+            "book": lambda: workflow.book_session(
+                session, case, actor, when("scheduled_at"), form.get("mode"),
+                expert=row(models.Expert, "expert"),
+                staff=session.scalar(select(models.Staff).filter_by(user_id=actor.id)),
+                duration_minutes=number("duration_minutes", 60), place=form.get("place"),
+                link=form.get("link")),
+            "result": lambda: workflow.record_session_result(
+                session, booking(), actor, form.get("result"), form.get("agreement_text"),
+                datetime.date.fromisoformat(form["follow_up_on"])
+                if form.get("follow_up_on") else None),
+            "follow_up": lambda: workflow.follow_up(session, booking(), actor, form.get("note")),
+        }
+        if step not in steps:
+            abort(404)
+        if step in ("result", "follow_up") and booking() is None:
+            abort(404)
+        return _run_step(session, steps[step], url_for("DisputeModelView.show", pk=pk))
+
+    @action("accept_selected", _l("Accept"), _l("Accept the selected cases?"), "fa-check",
+            single=False)
+    def accept_selected(self, items):
+        """受理 several cases: each one checked as if accepted on its own page."""
+        session = self.datamodel.session
+        done, refused = 0, []
+        for case in items:
+            try:
+                with session.begin_nested():
+                    workflow.accept(session, case, current_user)
+                done += 1
+            except workflow.WorkflowError as error:
+                refused.append(f"{case.case_no}：{error}")
+        session.commit()
+        flash(_l("%(count)s cases accepted.", count=done), "success" if done else "info")
+        for message in refused:
+            flash(message, "warning")
+        return redirect(self.get_redirect())
 
 
 class CentreModelView(ZongzhiModelView):
@@ -606,8 +793,10 @@ class HomeView(IndexView):
                 if self.appbuilder.sm.has_access("can_list", view.__name__):
                     shortcuts.append({"url": url_for(f"{view.__name__}.list"), "label": label,
                                       "icon": icon})
+        boxes = inbox.for_user(self.appbuilder.session, current_user) \
+            if current_user.is_authenticated else []
         return self.render_template(self.index_template, appbuilder=self.appbuilder,
-                                    shortcuts=shortcuts)
+                                    shortcuts=shortcuts, boxes=boxes)
 
 
 MENU = [
@@ -631,6 +820,7 @@ MENU = [
     (LegalRouteModelView, "Routes", _l("Legal route map"), "fa-road", "CentreSetup"),
     (LanguageModelView, "Languages", _l("Languages"), "fa-language", "CentreSetup"),
     (RegionModelView, "Regions", _l("Administrative divisions"), "fa-map", "CentreSetup"),
+    (DispatchRuleModelView, "DispatchRules", _l("Dispatch rules"), "fa-sliders", "CentreSetup"),
     (ServiceRecordModelView, "ServiceRecords", _l("Service records"), "fa-bar-chart",
      "Statistics"),
     (AuditLogModelView, "AuditLog", _l("Audit log"), "fa-eye", "Audit"),

@@ -1,8 +1,101 @@
-"""The closed loop of a case: the only module that changes a dispute's status, recording each step."""
+"""The closed loop of a case: the only module that changes a dispute's status, recording each step.
 
-from sqlalchemy import func, select
+登记 register → 受理 accept | 不予受理 decline → 转办 refer (0..n referrals, at once or in turn)
+→ 办结 conclude → 反馈 feedback; 重新办理 reopen after poor feedback. Every function checks the
+actor's role, the case's place in the actor's scope and the current state, and writes a CaseEvent.
+"""
 
-from app import models
+import datetime
+
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, func, or_, select
+
+from app import choices, models, scope
+
+OPEN = ("registered", "accepted", "referred")
+FINISHED = ("concluded", "closed", "declined")
+CASE_ROLES = {"staff", "admin"}
+UNIT_ROLES = {"unit_liaison", "admin"}
+
+# action: (states it may start from, state it leads to, label)
+TRANSITIONS = {
+    "accept": (("registered",), "accepted", _l("Accept")),
+    "decline": (("registered",), "declined", _l("Decline")),
+    "refer": (("accepted", "referred"), "referred", _l("Refer")),
+    "conclude": (("accepted", "referred"), "concluded", _l("Conclude")),
+    "feedback": (("concluded",), "closed", _l("Feedback")),
+    "reopen": (("concluded", "closed"), "accepted", _l("Reopen")),
+}
+
+
+class WorkflowError(Exception):
+    """A step that is not allowed now, by this person, on this case; the message says why."""
+
+
+def _now(at=None):
+    """The time a step happens (tests pass or freeze it)."""
+    return at or models.now()
+
+
+def _roles(actor):
+    """The names of the actor's roles."""
+    return {role.name for role in getattr(actor, "roles", [])}
+
+
+def _check_actor(actor, roles, dispute):
+    """The actor holds one of the roles and the case lies inside the actor's scope."""
+    if not _roles(actor) & roles:
+        raise WorkflowError(gettext("Your role may not take this step."))
+    if dispute.id is not None and not scope.visible(models.Dispute, dispute.id,
+                                                    scope.scope_of(actor)):
+        raise WorkflowError(gettext("This case is outside your area of responsibility."))
+
+
+def _check_version(dispute, version):
+    """Refuse a step taken on an out-of-date copy of the case (someone else changed it)."""
+    if version is not None and int(version) != dispute.version:
+        raise WorkflowError(gettext(
+            "Someone else changed this case after you opened it. Reload the page and try again."))
+
+
+def _event(dispute, actor, action, before, after, note=None, at=None):
+    """Append one step to the case's timeline."""
+    event = models.CaseEvent(at=_now(at), actor_id=getattr(actor, "id", None), action=action,
+                             from_status=before, to_status=after, note=note)
+    dispute.events.append(event)
+    return event
+
+
+def _move(dispute, actor, action, note=None, at=None, version=None):
+    """Check a status transition and apply it, with its event."""
+    sources, target, label = TRANSITIONS[action]
+    _check_actor(actor, CASE_ROLES, dispute)
+    _check_version(dispute, version)
+    if dispute.status not in sources:
+        raise WorkflowError(gettext(
+            "A case that is %(status)s cannot be %(step)s.",
+            status=choices.DISPUTE_STATUS.label(dispute.status), step=label))
+    before = dispute.status
+    dispute.status = target
+    _event(dispute, actor, action, before, target, note, at)
+    return before
+
+
+def allowed_actions(dispute, actor):
+    """The case steps this actor may take on this case now (for the buttons on the case page)."""
+    if not _roles(actor) & CASE_ROLES:
+        return []
+    return [action for action, (sources, _target, _label) in TRANSITIONS.items()
+            if dispute.status in sources]
+
+
+def route_of(session, dispute):
+    """The legal route whose clocks govern the case (mediation when none is chosen)."""
+    if dispute.route is not None:
+        return dispute.route
+    route = session.get(models.LegalRoute, dispute.route_id) if dispute.route_id else None
+    return route or session.scalar(select(models.LegalRoute).filter_by(code="mediation"))
 
 
 def next_case_no(session, centre, year):
@@ -16,17 +109,321 @@ def next_case_no(session, centre, year):
 
 
 def register(session, dispute, actor=None, at=None):
-    """Register a new dispute: number it, set it to registered and record the step."""
+    """Register a new dispute: number it, set it to registered, start its clock and timeline."""
     dispute.registered_at = at or dispute.registered_at or models.now()
     dispute.status = "registered"
     if dispute.case_no is None:
         centre = dispute.centre or session.get(models.Centre, dispute.centre_id)
         dispute.case_no = next_case_no(session, centre, dispute.registered_at.year)
+    route = route_of(session, dispute)
+    if route is not None and dispute.accept_due is None:
+        dispute.accept_due = dispute.registered_at + datetime.timedelta(days=route.days_to_accept)
     actor_id = getattr(actor, "id", None)
     if actor_id is not None and dispute.registered_by_id is None:
         dispute.registered_by_id = actor_id
-    dispute.events.append(
-        models.CaseEvent(at=dispute.registered_at, actor_id=actor_id, action="register",
-                         from_status=None, to_status="registered")
-    )
+    _event(dispute, actor, "register", None, "registered", at=dispute.registered_at)
     return dispute
+
+
+def accept(session, dispute, actor, note=None, at=None, version=None):
+    """受理: take the case on; its handling clock starts from the route's statutory days."""
+    _move(dispute, actor, "accept", note, at, version)
+    dispute.accepted_at = _now(at)
+    route = route_of(session, dispute)
+    dispute.handle_due = dispute.accepted_at + datetime.timedelta(days=route.days_to_handle)
+    if dispute.handler_id is None:
+        staff = session.scalar(select(models.Staff).filter_by(user_id=getattr(actor, "id", None)))
+        dispute.handler = staff
+    return dispute
+
+
+def decline(session, dispute, actor, reason, at=None, version=None):
+    """不予受理: refuse the case, with the reason the parties are told."""
+    if not (reason or "").strip():
+        raise WorkflowError(gettext("Give the reason for declining."))
+    _move(dispute, actor, "decline", reason, at, version)
+    dispute.declined_at = _now(at)
+    dispute.decline_reason = reason
+    return dispute
+
+
+def refer(session, dispute, actor, units, instructions=None, respond_hours=24, answer_days=10,
+          in_turn=False, summon=False, at=None, version=None):
+    """中心吹哨: send the case to one or several stationed units, at once or one after another."""
+    if not units:
+        raise WorkflowError(gettext("Choose at least one stationed unit."))
+    for unit in units:
+        if unit.centre_id != dispute.centre_id:
+            raise WorkflowError(gettext("Referrals go to units stationed at the case's centre."))
+    busy = {r.unit_id for r in dispute.referrals if r.status in ("queued", "sent", "reported")}
+    if busy & {unit.id for unit in units}:
+        raise WorkflowError(gettext("This case is already with one of these units."))
+    if respond_hours <= 0 or answer_days <= 0:
+        raise WorkflowError(gettext("Deadlines must lie in the future."))
+    now = _now(at)
+    names = "、".join(unit.department.name for unit in units)
+    _move(dispute, actor, "refer", f"{names}：{instructions or ''}".strip("："), at, version)
+    dispute.referred_at = dispute.referred_at or now
+    start = max([r.position for r in dispute.referrals] or [0]) + 1
+    for offset, unit in enumerate(units):
+        queued = in_turn and offset > 0
+        referral = models.Referral(
+            unit=unit, sent_by_id=getattr(actor, "id", None), instructions=instructions,
+            summoned=summon or unit.mode == "on_call", position=start + offset,
+            status="queued" if queued else "sent", sent_at=now,
+            respond_due=now + datetime.timedelta(hours=respond_hours),
+            answer_due=now + datetime.timedelta(days=answer_days))
+        dispute.referrals.append(referral)
+    return dispute
+
+
+def _referral_case(referral):
+    """The case a referral belongs to."""
+    return referral.dispute
+
+
+def _check_unit_actor(referral, actor):
+    """A liaison acts only for their own unit; an admin for any unit."""
+    _check_actor(actor, UNIT_ROLES, referral.dispute)
+    unit_scope = scope.scope_of(actor)
+    if unit_scope.unit_id is not None and unit_scope.unit_id != referral.unit_id:
+        raise WorkflowError(gettext("This referral was sent to another unit."))
+
+
+def report_in(session, referral, actor, at=None):
+    """部门报到: the unit confirms it has taken the referral."""
+    _check_unit_actor(referral, actor)
+    if referral.status != "sent":
+        raise WorkflowError(gettext("Only a referral waiting for its unit can be reported in."))
+    referral.status = "reported"
+    referral.reported_at = _now(at)
+    late = referral.reported_at > referral.respond_due
+    note = f"{referral.unit.department.name}" + (gettext("(late)") if late else "")
+    _event(referral.dispute, actor, "report_in", referral.dispute.status, referral.dispute.status,
+           note, at)
+    return referral
+
+
+def _send_next(referral, at=None):
+    """In-turn referrals: when one is done, the next queued one goes out with fresh deadlines."""
+    queued = sorted((r for r in referral.dispute.referrals if r.status == "queued"),
+                    key=lambda r: r.position)
+    if not queued:
+        return None
+    following = queued[0]
+    now = _now(at)
+    window = following.respond_due - following.sent_at
+    span = following.answer_due - following.sent_at
+    following.status, following.sent_at = "sent", now
+    following.respond_due, following.answer_due = now + window, now + span
+    return following
+
+
+def answer(session, referral, actor, result, at=None):
+    """The unit answers back with what it did."""
+    _check_unit_actor(referral, actor)
+    if referral.status != "reported":
+        raise WorkflowError(gettext("Report in before answering."))
+    if not (result or "").strip():
+        raise WorkflowError(gettext("Write what the unit did."))
+    referral.status = "answered"
+    referral.answered_at = _now(at)
+    referral.result = result
+    _event(referral.dispute, actor, "answer", referral.dispute.status, referral.dispute.status,
+           result, at)
+    _send_next(referral, at)
+    return referral
+
+
+def return_referral(session, referral, actor, reason, at=None):
+    """The unit sends the referral back as outside its remit, saying why."""
+    _check_unit_actor(referral, actor)
+    if referral.status not in ("sent", "reported"):
+        raise WorkflowError(gettext("Only an open referral can be returned."))
+    if not (reason or "").strip():
+        raise WorkflowError(gettext("Give the reason for returning the referral."))
+    referral.status = "returned"
+    referral.returned_at = _now(at)
+    referral.return_reason = reason
+    _event(referral.dispute, actor, "return", referral.dispute.status, referral.dispute.status,
+           reason, at)
+    _send_next(referral, at)
+    return referral
+
+
+def conclude(session, dispute, actor, outcome, resolved_level=None, note=None, route_on=None,
+             at=None, version=None):
+    """办结: resolved by mediation, not resolved and routed on to another legal route, or withdrawn."""
+    if outcome not in choices.OUTCOME.codes:
+        raise WorkflowError(gettext("Choose how the case ended."))
+    if outcome == "resolved" and resolved_level not in choices.HANDLING_LEVEL.codes:
+        raise WorkflowError(gettext("Say at which level the dispute was resolved."))
+    if outcome == "routed_on" and route_on is None:
+        raise WorkflowError(gettext("Choose the legal route the case goes on to."))
+    open_referrals = [r for r in dispute.referrals if r.status in ("queued", "sent", "reported")]
+    if open_referrals and outcome == "resolved":
+        raise WorkflowError(gettext("Units have not answered yet: wait for them or cancel."))
+    _move(dispute, actor, "conclude", note, at, version)
+    for referral in open_referrals:
+        referral.status = "cancelled"
+    dispute.concluded_at = _now(at)
+    dispute.outcome = outcome
+    dispute.outcome_note = note
+    dispute.resolved_level = resolved_level if outcome == "resolved" else None
+    if route_on is not None:
+        dispute.route = route_on
+    return dispute
+
+
+def record_feedback(session, dispute, actor, satisfaction, channel, note=None, at=None,
+                    version=None):
+    """末端评价: the party's satisfaction after conclusion; closes the loop."""
+    satisfaction = int(satisfaction)
+    if satisfaction not in choices.SATISFACTION.codes:
+        raise WorkflowError(gettext("Choose the party's satisfaction."))
+    if channel not in choices.FEEDBACK_CHANNEL.codes:
+        raise WorkflowError(gettext("Choose how the feedback was collected."))
+    _move(dispute, actor, "feedback", note, at, version)
+    dispute.closed_at = _now(at)
+    dispute.feedback.append(models.Feedback(satisfaction=satisfaction, channel=channel,
+                                            note=note, collected_at=_now(at),
+                                            collected_by_id=getattr(actor, "id", None)))
+    return dispute
+
+
+def reopen(session, dispute, actor, reason, at=None, version=None):
+    """重新办理: take a concluded case up again, typically after poor feedback."""
+    if not (reason or "").strip():
+        raise WorkflowError(gettext("Give the reason for reopening."))
+    _move(dispute, actor, "reopen", reason, at, version)
+    for field in ("concluded_at", "closed_at", "outcome", "outcome_note", "resolved_level"):
+        setattr(dispute, field, None)
+    route = route_of(session, dispute)
+    dispute.handle_due = _now(at) + datetime.timedelta(days=route.days_to_handle)
+    return dispute
+
+
+def extend(session, dispute, actor, days, approved_by, at=None, version=None):
+    """Extend the handling deadline within the route's allowance, with the approver named."""
+    _check_actor(actor, CASE_ROLES, dispute)
+    _check_version(dispute, version)
+    route = route_of(session, dispute)
+    if dispute.status not in ("accepted", "referred") or dispute.handle_due is None:
+        raise WorkflowError(gettext("Only a case in hand can have its deadline extended."))
+    if days <= 0 or dispute.extension_days + days > route.max_extension_days:
+        raise WorkflowError(gettext("The %(route)s route allows at most %(days)s days of extension.",
+                                    route=route.name, days=route.max_extension_days))
+    if route.extension_needs_approval and not (approved_by or "").strip():
+        raise WorkflowError(gettext("Name who approved the extension."))
+    dispute.extension_days += days
+    dispute.handle_due += datetime.timedelta(days=days)
+    _event(dispute, actor, "extend", dispute.status, dispute.status,
+           f"+{days}（{approved_by or ''}）", at)
+    return dispute
+
+
+def book_session(session, dispute, actor, scheduled_at, mode, expert=None, staff=None,
+                 duration_minutes=60, place=None, link=None, at=None):
+    """Book a mediation session; an expert already booked at that time is refused."""
+    _check_actor(actor, CASE_ROLES, dispute)
+    if dispute.status not in ("accepted", "referred"):
+        raise WorkflowError(gettext("Sessions are booked for cases in hand."))
+    if mode not in choices.SESSION_MODE.codes:
+        raise WorkflowError(gettext("Choose how the session is held."))
+    if mode == "in_person" and not place:
+        raise WorkflowError(gettext("Give the place of the session."))
+    if mode != "in_person" and not link:
+        raise WorkflowError(gettext("Give the link or platform of the remote session."))
+    end = scheduled_at + datetime.timedelta(minutes=duration_minutes)
+    if expert is not None and expert_busy(session, expert, scheduled_at, end):
+        raise WorkflowError(gettext("%(expert)s is already booked at that time.", expert=expert.name))
+    booking = models.MediationSession(
+        expert=expert, staff=staff, scheduled_at=scheduled_at, duration_minutes=duration_minutes,
+        mode=mode, place=place, link=link, result="pending")
+    dispute.sessions.append(booking)
+    who = expert.name if expert is not None else getattr(staff, "name", "")
+    _event(dispute, actor, "book", dispute.status, dispute.status,
+           f"{scheduled_at:%Y-%m-%d %H:%M} {who}", at)
+    return booking
+
+
+def expert_busy(session, expert, start, end, ignore_id=None):
+    """True when the expert has a session overlapping [start, end)."""
+    # Sessions last less than a day: only those starting in the day before can still be running.
+    sessions = select(models.MediationSession).where(
+        models.MediationSession.expert_id == expert.id,
+        models.MediationSession.scheduled_at < end,
+        models.MediationSession.scheduled_at > start - datetime.timedelta(days=1))
+    if ignore_id is not None:
+        sessions = sessions.where(models.MediationSession.id != ignore_id)
+    for other in session.scalars(sessions):
+        if other.scheduled_at + datetime.timedelta(minutes=other.duration_minutes) > start:
+            return True
+    return False
+
+
+def record_session_result(session, booking, actor, result, agreement_text=None,
+                          follow_up_on=None, at=None):
+    """The session's result; an agreement needs its text and a fulfilment follow-up date."""
+    dispute = booking.dispute
+    _check_actor(actor, CASE_ROLES, dispute)
+    if booking.result != "pending":
+        raise WorkflowError(gettext("This session's result is already recorded."))
+    if result not in ("agreed", "not_agreed"):
+        raise WorkflowError(gettext("Choose the session's result."))
+    if result == "agreed" and not (agreement_text or "").strip():
+        raise WorkflowError(gettext("Record the text of the agreement."))
+    booking.result = result
+    booking.agreement_text = agreement_text
+    booking.follow_up_on = follow_up_on
+    _event(dispute, actor, "mediate", dispute.status, dispute.status,
+           choices.SESSION_RESULT.label(result), at)
+    return booking
+
+
+def follow_up(session, booking, actor, note, at=None):
+    """履行回访: note that the agreement's fulfilment was checked."""
+    _check_actor(actor, CASE_ROLES, booking.dispute)
+    if booking.follow_up_on is None or booking.followed_up_at is not None:
+        raise WorkflowError(gettext("No fulfilment follow-up is due for this session."))
+    booking.followed_up_at = _now(at)
+    booking.follow_up_note = note
+    _event(booking.dispute, actor, "follow_up", booking.dispute.status, booking.dispute.status,
+           note, at)
+    return booking
+
+
+def find_repeat(session, dispute, months=12, at=None):
+    """An open or recent case sharing a party's ID number with this one, or None."""
+    numbers = [p.id_number for p in dispute.parties if p.id_number]
+    if not numbers:
+        return None
+    since = _now(at) - datetime.timedelta(days=30 * months)
+    query = (select(models.Dispute).join(models.Party)
+             .where(models.Party.id_number.in_(numbers), models.Dispute.id != dispute.id,
+                    or_(models.Dispute.status.in_(OPEN), models.Dispute.registered_at >= since))
+             .order_by(models.Dispute.registered_at.desc()).limit(1))
+    return session.scalar(query)
+
+
+def note_parties(session, dispute, months=12, at=None):
+    """After parties change: link a repeat dispute; returns the earlier case, if any."""
+    earlier = find_repeat(session, dispute, months, at)
+    if earlier is not None and dispute.repeat_of_id is None:
+        dispute.repeat_of = earlier
+    return earlier
+
+
+def parallel_tracks(session, dispute):
+    """Other open cases of the same parties and category on a different legal route."""
+    numbers = [p.id_number for p in dispute.parties if p.id_number]
+    if not numbers:
+        return []
+    query = (select(models.Dispute).join(models.Party)
+             .where(models.Party.id_number.in_(numbers), models.Dispute.id != dispute.id,
+                    models.Dispute.category_id == dispute.category_id,
+                    models.Dispute.status.in_(OPEN),
+                    or_(models.Dispute.route_id != dispute.route_id,
+                        and_(models.Dispute.route_id.is_(None), dispute.route_id is not None)))
+             .distinct())
+    return list(session.scalars(query))

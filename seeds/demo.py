@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from app import models
 from app.accounts import require_password_change
+from app.dispatch import DEFAULT_RULES
 from app.personal import complete_id_number
 from seeds import world
 
@@ -112,6 +113,9 @@ def load_world(session):
             "opened_on": opened_on, "is_pilot": True, "standard_status": "standardised",
             "notes": notes, **people})
         load_units(session, centre, code)
+    for code, (name, weight) in DEFAULT_RULES.items():
+        get_or_create(session, models.DispatchRule, code=code,
+                      defaults={"name": name, "weight": weight, "enabled": True})
     session.flush()
     load_staff(session)
     load_experts(session)

@@ -127,7 +127,9 @@ def test_the_matrix(app, client, matrix_world):
                 guard(app, rule.endpoint)[0] in views[rule.endpoint.split(".")[0]].base_permissions
             for which, pk in zip(("inside", "outside"), matrix_world[model]):
                 visible = in_scope(role, model, which)
-                url = rule.rule.replace("<pk>", str(pk)).replace("<string:name>", "noaction")
+                url = (rule.rule.replace("<pk>", str(pk)).replace("<int:pk>", str(pk))
+                       .replace("<string:name>", "noaction")
+                       .replace("<step>", "report_in" if model is models.Referral else "accept"))
                 for method in sorted(rule.methods & {"GET", "POST"}):
                     if allowed and visible and "delete" in rule.rule:
                         continue  # deleting what one may delete is tested on its own
@@ -189,10 +191,13 @@ def test_a_write_cannot_move_a_case_out_of_scope(app, client, matrix_world):
 
 
 def test_a_liaison_cannot_take_over_another_units_referral(app, client, matrix_world):
-    """A unit liaison edits only referrals sent to their own unit."""
+    """A unit liaison works only referrals sent to their own unit."""
     client.post("/login/", data={"username": "unit_liaison", "password": PASSWORD})
-    pk = matrix_world[models.Referral][1]
-    assert client.get(f"/referralmodelview/edit/{pk}").status_code == 404
+    own, other = matrix_world[models.Referral]
+    assert client.post(f"/referralmodelview/step/{other}/report_in").status_code == 404
+    assert snapshot(models.Referral, other)["status"] == "sent"
+    assert client.post(f"/referralmodelview/step/{own}/report_in").status_code == 302
+    assert snapshot(models.Referral, own)["status"] == "reported"
 
 
 def test_bulk_actions_check_every_row(app, client, matrix_world):

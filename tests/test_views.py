@@ -219,14 +219,15 @@ def test_lookup_needs_a_login_and_the_right(world, client, login_as):
     assert login_as("auditor").get("/lookup/dispute?q=").status_code == 403
 
 
-def test_forms_never_hold_a_whole_related_table(app, world, login_as):
-    """Related fields render only the chosen row: the experts are not all in the page."""
+def test_forms_never_hold_a_whole_related_table(app, login_as):
+    """Related fields render only the chosen row: the cases are not all in the party form."""
+    demo.load(db.session, app.appbuilder.sm, cases=40)
     client = login_as("admin")
-    html = client.get("/mediationsessionmodelview/add").get_data(as_text=True)
-    assert 'data-lookup="/lookup/expert"' in html
-    names = db.session.scalars(select(models.Expert.name)).all()
-    assert len(names) > 40
-    assert sum(1 for name in set(names) if f">{name}<" in html) == 0
+    html = client.get("/partymodelview/add").get_data(as_text=True)
+    assert 'data-lookup="/lookup/dispute"' in html
+    numbers = db.session.scalars(select(models.Dispute.case_no)).all()
+    assert len(numbers) > 40
+    assert sum(1 for number in numbers if number in html) == 0
 
 
 def test_english_can_be_switched_on(world, login_as):
@@ -238,22 +239,23 @@ def test_english_can_be_switched_on(world, login_as):
     assert "Dispute list" in html and "矛盾纠纷列表" not in html
 
 
-def test_a_session_is_recorded_with_the_browsers_date_inputs(app, login_as):
+def test_a_session_is_booked_with_the_browsers_date_inputs(app, login_as):
     """Date and time fields take the browser's native inputs (no script, works offline)."""
     import datetime
 
     demo.load(db.session, app.appbuilder.sm, cases=0)
     client = login_as("admin")
     case = db.session.scalar(select(models.Dispute).filter_by(case_no="652701-2025-00001"))
-    form = client.get("/mediationsessionmodelview/add").get_data(as_text=True)
-    assert 'type="datetime-local"' in form and 'type="date"' in form
-    response = client.post("/mediationsessionmodelview/add", data={
-        "dispute": case.id, "scheduled_at": "2025-03-12T15:30", "duration_minutes": "45",
-        "mode": "video", "result": "pending", "follow_up_on": "2025-04-12"})
-    assert response.status_code == 302, response.get_data(as_text=True)
+    case.status = "accepted"
+    db.session.commit()
+    page = client.get(f"/disputemodelview/show/{case.id}").get_data(as_text=True)
+    assert 'type="datetime-local" name="scheduled_at"' in page
+    response = client.post(f"/disputemodelview/step/{case.id}/book", data={
+        "scheduled_at": "2025-03-12T15:30", "duration_minutes": "45", "mode": "video",
+        "link": "远程视频调解平台"})
+    assert response.status_code == 302
     session = db.session.scalar(select(models.MediationSession).filter_by(duration_minutes=45))
     assert session.scheduled_at == datetime.datetime(2025, 3, 12, 15, 30)
-    assert session.follow_up_on == datetime.date(2025, 4, 12)
 
 
 def test_list_filters_narrow_the_cases(app, login_as):

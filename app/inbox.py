@@ -1,0 +1,88 @@
+"""Work lists for each role's home page: what is waiting for this person, inside their scope."""
+
+import datetime
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import joinedload
+
+from app import models, scope
+
+LIMIT = 10
+
+
+def _cases(session, where, user_scope, order=models.Dispute.registered_at.desc()):
+    """Cases matching a condition inside the scope, newest first, with a total."""
+    base = select(models.Dispute).where(scope.condition(models.Dispute, user_scope), *where)
+    rows = session.scalars(base.options(joinedload(models.Dispute.centre),
+                                        joinedload(models.Dispute.category))
+                           .order_by(order).limit(LIMIT)).all()
+    return rows
+
+
+def _referrals(session, where, user_scope):
+    """Referrals matching a condition inside the scope."""
+    base = select(models.Referral).where(scope.condition(models.Referral, user_scope), *where)
+    return session.scalars(base.options(joinedload(models.Referral.dispute),
+                                        joinedload(models.Referral.unit))
+                           .order_by(models.Referral.respond_due).limit(LIMIT)).all()
+
+
+def for_user(session, user, now=None):
+    """[(title, kind, rows)] for the user's roles: the boxes on their home page."""
+    from flask_babel import lazy_gettext as _l
+
+    now = now or models.now()
+    today = now.date()
+    user_scope = scope.scope_of(user)
+    roles = {role.name for role in user.roles}
+    boxes = []
+    open_case = models.Dispute.status.in_(("accepted", "referred"))
+    overdue_case = or_(and_(models.Dispute.status == "registered", models.Dispute.accept_due < now),
+                       and_(open_case, models.Dispute.handle_due < now))
+    if roles & {"staff", "admin"}:
+        staff = session.scalar(select(models.Staff).filter_by(user_id=user.id))
+        boxes.append((_l("To accept"), "case", _cases(
+            session, [models.Dispute.status == "registered"], user_scope,
+            models.Dispute.registered_at)))
+        if staff is not None:
+            boxes.append((_l("Mine in progress"), "case", _cases(
+                session, [open_case, models.Dispute.handler_id == staff.id], user_scope)))
+        boxes.append((_l("Overdue"), "case", _cases(session, [overdue_case], user_scope)))
+        boxes.append((_l("Awaiting feedback"), "case", _cases(
+            session, [models.Dispute.status == "concluded"], user_scope)))
+        follow_ups = session.scalars(
+            select(models.MediationSession)
+            .join(models.Dispute)
+            .where(scope.condition(models.Dispute, user_scope),
+                   models.MediationSession.follow_up_on <= today,
+                   models.MediationSession.followed_up_at.is_(None))
+            .options(joinedload(models.MediationSession.dispute))
+            .order_by(models.MediationSession.follow_up_on).limit(LIMIT)).all()
+        boxes.append((_l("Follow-ups due"), "session", follow_ups))
+    if "unit_liaison" in roles:
+        boxes.append((_l("Referrals to report in"), "referral", _referrals(
+            session, [models.Referral.status == "sent"], user_scope)))
+        boxes.append((_l("Referrals to answer"), "referral", _referrals(
+            session, [models.Referral.status == "reported"], user_scope)))
+        boxes.append((_l("Overdue referrals"), "referral", _referrals(session, [or_(
+            and_(models.Referral.status == "sent", models.Referral.respond_due < now),
+            and_(models.Referral.status == "reported", models.Referral.answer_due < now))],
+            user_scope)))
+    if "centre_admin" in roles:
+        boxes.append((_l("Overdue in the centre"), "case", _cases(session, [overdue_case],
+                                                                   user_scope)))
+        boxes.append((_l("Overdue referrals"), "referral", _referrals(session, [or_(
+            and_(models.Referral.status == "sent", models.Referral.respond_due < now),
+            and_(models.Referral.status == "reported", models.Referral.answer_due < now))],
+            user_scope)))
+    return boxes
+
+
+def time_left(due, now=None):
+    """(days, overdue?) between now and a deadline, for '剩余3天' / '已超期2天'."""
+    if due is None:
+        return None
+    now = now or models.now()
+    delta = due - now
+    days = abs(delta).days + (1 if abs(delta).seconds else 0)
+    return days, delta < datetime.timedelta(0)

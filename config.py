@@ -71,6 +71,10 @@ class Config:
         "en": {"flag": "gb", "name": "English"},
     }
 
+    # A new case sharing a party with an open case, or one registered this many months ago, is
+    # flagged as a repeat dispute.
+    REPEAT_MONTHS = int(os.environ.get("REPEAT_MONTHS", "12"))
+
     # Lists: the page size offered and the most a URL may ask for.
     PAGE_SIZE = 25
     MAX_PAGE_SIZE = 100

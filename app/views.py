@@ -376,12 +376,50 @@ class ExpertModelView(ZongzhiModelView):
 class PartyModelView(ZongzhiModelView):
     """Parties to disputes."""
 
+    def pre_add(self, item):
+        """Parties of a concluded case are fixed, like the case."""
+        super().pre_add(item)
+        _case_must_be_open(self.datamodel.session, item)
+
+    def pre_update(self, item):
+        """Parties of a concluded case are fixed, like the case."""
+        super().pre_update(item)
+        _case_must_be_open(self.datamodel.session, item)
+
+    def post_add(self, item):
+        """A party seen in an open or recent case makes this a repeat dispute: say so."""
+        _flag_repeat(self.datamodel.session, item)
+
+    def post_update(self, item):
+        """The same check after an ID number changes."""
+        _flag_repeat(self.datamodel.session, item)
+
     noun = _l("Party")
     datamodel = SQLAInterface(models.Party)
     list_columns = ["dispute.case_no", "role", "name", "id_number", "phone"]
     show_columns = ["dispute", "role", "name", "id_number", "phone", "address"]
     add_columns = edit_columns = ["dispute", "role", "name", "id_number", "phone", "address"]
     search_columns = ["dispute", "role", "name", "id_number"]
+
+
+def _case_must_be_open(session, party):
+    """Refuse changing the parties of a finished case."""
+    case = party.dispute or session.get(models.Dispute, party.dispute_id)
+    if case is not None and case.status in workflow.FINISHED:
+        session.rollback()
+        raise workflow.WorkflowError(_l("A concluded case can only be changed by reopening it."))
+
+
+def _flag_repeat(session, party):
+    """Link the case to an earlier one sharing a party's ID number, and warn."""
+    from flask import current_app
+
+    case = session.get(models.Dispute, party.dispute_id)
+    earlier = workflow.note_parties(session, case, current_app.config["REPEAT_MONTHS"])
+    if earlier is not None:
+        session.commit()
+        flash(_l("Repeat dispute: this party was in case %(case_no)s.", case_no=earlier.case_no),
+              "warning")
 
 
 class ReferralModelView(ZongzhiModelView):

@@ -110,14 +110,16 @@ def next_case_no(session, centre, year):
 
 def register(session, dispute, actor=None, at=None):
     """Register a new dispute: number it, set it to registered, start its clock and timeline."""
-    dispute.registered_at = at or dispute.registered_at or models.now()
-    dispute.status = "registered"
-    if dispute.case_no is None:
-        centre = dispute.centre or session.get(models.Centre, dispute.centre_id)
-        dispute.case_no = next_case_no(session, centre, dispute.registered_at.year)
-    route = route_of(session, dispute)
-    if route is not None and dispute.accept_due is None:
-        dispute.accept_due = dispute.registered_at + datetime.timedelta(days=route.days_to_accept)
+    with session.no_autoflush:  # the new row must not be written before it has its number
+        dispute.registered_at = at or dispute.registered_at or models.now()
+        dispute.status = "registered"
+        if dispute.case_no is None:
+            centre = dispute.centre or session.get(models.Centre, dispute.centre_id)
+            dispute.case_no = next_case_no(session, centre, dispute.registered_at.year)
+        route = route_of(session, dispute)
+        if route is not None and dispute.accept_due is None:
+            dispute.accept_due = dispute.registered_at + datetime.timedelta(
+                days=route.days_to_accept)
     actor_id = getattr(actor, "id", None)
     if actor_id is not None and dispute.registered_by_id is None:
         dispute.registered_by_id = actor_id

@@ -540,7 +540,7 @@ class Feedback(Model):
     __table_args__ = (*choice_checks("feedback", choice_columns),)
 
     def __str__(self):
-        return choices.SATISFACTION.label(self.satisfaction)
+        return str(choices.SATISFACTION.label(self.satisfaction))
 
 
 class CaseEvent(Model):

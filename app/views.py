@@ -429,6 +429,7 @@ class ReferralModelView(ZongzhiModelView):
     datamodel = SQLAInterface(models.Referral)
     base_permissions = ["can_list", "can_show", "can_step"]
     method_permission_name = {"step": "step"}
+    label_columns = {"position": _l("Order")}
     list_columns = ["dispute.case_no", "unit", "status", "sent_at", "respond_due", "answer_due",
                     "reported_at", "answered_at"]
     show_columns = ["dispute", "unit", "status", "summoned", "position", "instructions", "sent_at",

@@ -10,6 +10,7 @@ import datetime
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import object_session
 
 from app import choices, models, scope
 
@@ -62,8 +63,15 @@ def _check_version(dispute, version):
 def _event(dispute, actor, action, before, after, note=None, at=None):
     """Append one step to the case's timeline."""
     event = models.CaseEvent(at=_now(at), actor_id=getattr(actor, "id", None), action=action,
-                             from_status=before, to_status=after, note=note)
-    dispute.events.append(event)
+                             from_status=before, to_status=after,
+                             note=None if note is None else str(note))
+    session = object_session(dispute)
+    if session is None:
+        dispute.events.append(event)
+    else:
+        # Loading the timeline must not flush a step half-applied (status set, outcome not yet).
+        with session.no_autoflush:
+            dispute.events.append(event)
     return event
 
 

@@ -110,6 +110,8 @@ def test_every_screen_opens_in_chinese(app, demo_world, client, role):
         for word in ENGLISH:
             if word in html and not url.startswith(RAW_IDENTIFIERS):
                 problems.append((url, word))
+        for raw in re.findall(r"<th[^>]*>\s*([a-z][a-z_.]*)\s*</th>", html):
+            problems.append((url, "untranslated label", raw))
         for host in OUTSIDE.findall(html):
             problems.append((url, "outside host", host))
     assert problems == [], "\n".join(map(str, problems))

@@ -67,7 +67,8 @@ def page():
 
 
 def login(page, base, username):
-    """Sign in through the login form."""
+    """Sign in through the login form (signing out whoever was signed in)."""
+    page.goto(f"{base}/logout/")
     page.goto(f"{base}/login/")
     page.fill("#username", username)
     page.fill("#password", demo.DEMO_PASSWORD)
@@ -110,3 +111,87 @@ def test_search_as_you_type_finds_a_centre(live_server, page):
     assert options == ["博乐市社会治安综合治理中心"]
     assert page.outside_requests == []
     assert page.console_errors == []
+
+
+def choose(page, field, text):
+    """Pick a row in a search-as-you-type box by typing part of its name."""
+    from playwright.sync_api import expect
+
+    page.locator(f"#{field} + .select2 .select2-selection").click()
+    page.locator(".select2-search__field").fill(text)
+    option = page.locator(".select2-results__option:not(.loading-results)", has_text=text).first
+    expect(option).to_be_visible()
+    option.click()
+
+
+def step(page, name):
+    """Submit one step form on the case or referral page."""
+    page.locator(f"#step-{name} button[type=submit]").click()
+    page.wait_for_load_state("networkidle")
+
+
+def test_the_bole_case_journey(live_server, page):
+    """Register the Bole case, refer it to the court, report in and answer as the court's liaison,
+    hold an online session, conclude with the agreement and record the party's feedback."""
+    from playwright.sync_api import expect
+
+    login(page, live_server, "staff")
+    page.goto(f"{live_server}/disputemodelview/add")
+    choose(page, "centre", "博乐")
+    choose(page, "category", "民间借贷")
+    page.fill("#title", "浏览器测试：刘某英诉张某借款纠纷")
+    page.fill("#description", "2024年1月借款7.8万元用于合资开美容店，对方出疆后联系不上。")
+    page.fill("#amount", "78000")
+    page.select_option("#source", "window")
+    page.select_option("#level", "county")
+    page.select_option("#risk", "medium")
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    case = db.session.scalar(select(models.Dispute).filter_by(title="浏览器测试：刘某英诉张某借款纠纷"))
+    assert case is not None and case.status == "registered"
+    page.goto(f"{live_server}/disputemodelview/show/{case.id}")
+    step(page, "accept")
+    page.locator("#step-refer label", has_text="人民法院").locator("input").check()
+    page.fill("#step-refer textarea[name=instructions]", "请依托智慧法院平台开展线上调解。")
+    step(page, "refer")
+    expect(page.locator(".zz-case-state")).to_contain_text("已转办")
+
+    login(page, live_server, "liaison")
+    referral = db.session.scalar(select(models.Referral).filter_by(dispute_id=case.id))
+    page.goto(f"{live_server}/")
+    expect(page.locator(".zz-inbox", has_text="待报到的转办")).to_contain_text(case.case_no)
+    page.goto(f"{live_server}/referralmodelview/show/{referral.id}")
+    page.locator("form[action$='/report_in'] button").click()
+    page.wait_for_load_state("networkidle")
+    page.fill("textarea[name=result]", "已联系张某，同意线上调解。")
+    page.locator("form[action$='/answer'] button").click()
+    page.wait_for_load_state("networkidle")
+
+    login(page, live_server, "staff")
+    page.goto(f"{live_server}/disputemodelview/show/{case.id}")
+    page.fill("#step-book input[name=scheduled_at]", "2025-03-10T10:00")
+    page.select_option("#step-book select[name=mode]", "online_court")
+    page.fill("#step-book input[name=link]", "智慧法院“互联网法庭”")
+    step(page, "book")
+    page.select_option("#step-result select[name=result]", "agreed")
+    page.fill("#step-result textarea[name=agreement_text]", "张某每月按时还款，一年内还清7.8万元。")
+    page.fill("#step-result input[name=follow_up_on]", "2025-04-10")
+    step(page, "result")
+    page.select_option("#step-conclude select[name=outcome]", "resolved")
+    page.select_option("#step-conclude select[name=resolved_level]", "county")
+    page.fill("#step-conclude textarea[name=note]", "线上调解成功，达成还款协议。")
+    step(page, "conclude")
+    page.locator("#step-feedback input[name=satisfaction][value='3']").check()
+    page.select_option("#step-feedback select[name=channel]", "phone")
+    step(page, "feedback")
+    expect(page.locator(".zz-case-state")).to_contain_text("已反馈")
+    page.screenshot(path=os.path.join(ARTIFACTS, "case-journey.png"), full_page=True)
+
+    db.session.expire_all()
+    case = db.session.get(models.Dispute, case.id)
+    assert case.status == "closed" and case.outcome == "resolved"
+    assert case.sessions[0].mode == "online_court" and case.sessions[0].result == "agreed"
+    assert [e.action for e in case.events] == [
+        "register", "accept", "refer", "report_in", "answer", "book", "mediate", "conclude",
+        "feedback"]
+    assert page.outside_requests == [] and page.console_errors == []

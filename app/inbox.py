@@ -69,6 +69,15 @@ def for_user(session, user, now=None):
             and_(models.Referral.status == "reported", models.Referral.answer_due < now))],
             user_scope)))
     if "centre_admin" in roles:
+        from app import stats
+
+        rates = stats.referral_timeliness(session, user_scope)
+        units = {u.id: u for u in session.scalars(
+            select(models.StationedUnit).where(models.StationedUnit.id.in_(list(rates)))
+            .options(joinedload(models.StationedUnit.department)))}
+        boxes.append((_l("Referral timeliness by unit"), "rate", sorted(
+            ((units[k].department.name, v) for k, v in rates.items() if k in units),
+            key=lambda pair: (pair[1]["answer_rate"] is None, pair[1]["answer_rate"] or 0))))
         boxes.append((_l("Overdue in the centre"), "case", _cases(session, [overdue_case],
                                                                    user_scope)))
         boxes.append((_l("Overdue referrals"), "referral", _referrals(session, [or_(

@@ -524,6 +524,86 @@ class CaseEventModelView(ReadOnlyModelView):
     base_order = ("at", "desc")
 
 
+class CaseApi(BaseView):
+    """JSON access to a case and its workflow steps, with the same rights, scope and masking."""
+
+    route_base = "/api/v1/cases"
+    class_permission_name = "DisputeModelView"
+    method_permission_name = {"get": "show", "take_step": "step"}
+    base_permissions = ["can_show", "can_step"]
+    STEPS = {"accept", "decline", "refer", "conclude", "feedback", "reopen"}
+
+    def _case(self, pk):
+        """The case inside the caller's scope, or 404."""
+        if not scope.visible(models.Dispute, pk):
+            abort(404)
+        return self.appbuilder.session.get(models.Dispute, pk)
+
+    @staticmethod
+    def _json(case):
+        """A case as JSON: personal data masked as on the screens."""
+        return {
+            "id": case.id, "case_no": case.case_no, "title": case.title, "status": case.status,
+            "version": case.version, "centre": case.centre.name, "category": case.category.name,
+            "registered_at": case.registered_at.isoformat(),
+            "handle_due": case.handle_due.isoformat() if case.handle_due else None,
+            "parties": [{"role": p.role, "name": p.name,
+                         "id_number": personal.mask("id", p.id_number),
+                         "phone": personal.mask("phone", p.phone)} for p in case.parties],
+            "events": [{"at": e.at.isoformat(), "action": e.action, "from": e.from_status,
+                        "to": e.to_status} for e in case.events],
+        }
+
+    @expose("/<int:pk>", methods=["GET"])
+    @has_access_api
+    def get(self, pk):
+        """One case."""
+        return jsonify(self._json(self._case(pk)))
+
+    @expose("/<int:pk>/steps/<step>", methods=["POST"])
+    @has_access_api
+    def take_step(self, pk, step):
+        """A workflow step; 409 when the version sent is out of date, 422 when refused."""
+        if step not in self.STEPS:
+            abort(404)
+        case = self._case(pk)
+        body = request.get_json(silent=True) or {}
+        session = self.appbuilder.session
+        version = body.get("version")
+        if version is None:
+            return jsonify(message=str(_l("Send the version of the case you saw."))), 428
+        calls = {
+            "accept": lambda: workflow.accept(session, case, current_user, body.get("note"),
+                                              version=version),
+            "decline": lambda: workflow.decline(session, case, current_user, body.get("reason"),
+                                                version=version),
+            "refer": lambda: workflow.refer(
+                session, case, current_user,
+                [session.get(models.StationedUnit, int(u)) for u in body.get("units", [])
+                 if str(u).isdigit() and session.get(models.StationedUnit, int(u))],
+                body.get("instructions"), int(body.get("respond_hours", 24)),
+                int(body.get("answer_days", 10)), version=version),
+            "conclude": lambda: workflow.conclude(
+                session, case, current_user, body.get("outcome"), body.get("resolved_level"),
+                body.get("note"), version=version),
+            "feedback": lambda: workflow.record_feedback(
+                session, case, current_user, body.get("satisfaction", 0), body.get("channel"),
+                body.get("note"), version=version),
+            "reopen": lambda: workflow.reopen(session, case, current_user, body.get("reason"),
+                                              version=version),
+        }
+        try:
+            calls[step]()
+            session.commit()
+        except workflow.VersionConflict as error:
+            session.rollback()
+            return jsonify(message=str(error)), 409
+        except workflow.WorkflowError as error:
+            session.rollback()
+            return jsonify(message=str(error)), 422
+        return jsonify(self._json(case))
+
+
 class DispatchRuleModelView(ZongzhiModelView):
     """The weights behind dispatch suggestions, tuned by the administrator."""
 
@@ -883,6 +963,7 @@ def register(appbuilder):
     """Add every screen to the app under the Chinese menu, grouped by job."""
     appbuilder.add_view_no_menu(LookupView)
     appbuilder.add_view_no_menu(PersonalDataView)
+    appbuilder.add_view_no_menu(CaseApi)
     appbuilder.add_view(RolePermissionsView, "RolePermissions", label=_l("Role permissions"),
                         icon="fa-key", category="Security")
     for view, name, label, icon, category in MENU:

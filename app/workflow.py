@@ -34,6 +34,10 @@ class WorkflowError(Exception):
     """A step that is not allowed now, by this person, on this case; the message says why."""
 
 
+class VersionConflict(WorkflowError):
+    """The step was taken on an out-of-date copy of the case."""
+
+
 def _now(at=None):
     """The time a step happens (tests pass or freeze it)."""
     return at or models.now()
@@ -55,8 +59,12 @@ def _check_actor(actor, roles, dispute):
 
 def _check_version(dispute, version):
     """Refuse a step taken on an out-of-date copy of the case (someone else changed it)."""
-    if version is not None and int(version) != dispute.version:
-        raise WorkflowError(gettext(
+    try:
+        stale = version is not None and int(version) != dispute.version
+    except (TypeError, ValueError):
+        stale = True
+    if stale:
+        raise VersionConflict(gettext(
             "Someone else changed this case after you opened it. Reload the page and try again."))
 
 

@@ -426,7 +426,11 @@ def _demo_case(session, rng, draws, case_no, centre, category, routes, registere
                 staff=handler, scheduled_at=session_at,
                 mode="in_person" if draws[5] < 0.7 else "video" if draws[5] < 0.9 else "online_court",
                 place="综治中心调解室", result="agreed", agreement_text="双方自愿达成调解协议。",
-                follow_up_on=(concluded + datetime.timedelta(days=30)).date()))
+                follow_up_on=(concluded + datetime.timedelta(days=30)).date(),
+                # Follow-ups long past were done; the recent ones are still due.
+                followed_up_at=concluded + datetime.timedelta(days=31)
+                if (today - concluded.date()).days > 60 else None,
+                follow_up_note="协议已按期履行。" if (today - concluded.date()).days > 60 else None))
             events.append((session_at, "mediate", status, status, None))
         for referral in dispute.referrals:
             referral.status = "answered"

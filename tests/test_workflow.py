@@ -349,3 +349,42 @@ def test_the_case_page_offers_only_valid_steps(app, client, people):
     assert client.post(f"/disputemodelview/step/{case.id}/accept").status_code in (302, 403)
     db.session.expire_all()
     assert db.session.get(models.Dispute, case.id).status == "registered"
+
+
+def test_the_case_api_answers_409_on_a_stale_version(app, client, people):
+    """JSON steps carry the version: an out-of-date one gets 409 and changes nothing."""
+    case = new_case(people["bole"], at=models.now())
+    case.parties.append(models.Party(role="applicant", name="刘某英", id_number="652701198506120020",
+                                     phone="13899751234"))
+    db.session.commit()
+    client.post("/login/", data={"username": "bole", "password": PASSWORD})
+    seen = client.get(f"/api/v1/cases/{case.id}").get_json()
+    assert seen["status"] == "registered" and seen["parties"][0]["id_number"] == "6527**********0020"
+    accepted = client.post(f"/api/v1/cases/{case.id}/steps/accept",
+                           json={"version": seen["version"]})
+    assert accepted.status_code == 200 and accepted.get_json()["status"] == "accepted"
+    stale = client.post(f"/api/v1/cases/{case.id}/steps/decline",
+                        json={"version": seen["version"], "reason": "重复"})
+    assert stale.status_code == 409
+    illegal = client.post(f"/api/v1/cases/{case.id}/steps/feedback",
+                          json={"version": accepted.get_json()["version"], "satisfaction": 3,
+                                "channel": "phone"})
+    assert illegal.status_code == 422
+    db.session.expire_all()
+    assert db.session.get(models.Dispute, case.id).status == "accepted"
+
+
+def test_the_case_api_keeps_to_scope_and_rights(app, client, people):
+    """Another county's staff get 404; a leader may read but not step."""
+    case = new_case(people["bole"], at=models.now())
+    client.post("/login/", data={"username": "korla", "password": PASSWORD})
+    assert client.get(f"/api/v1/cases/{case.id}").status_code == 404
+    assert client.post(f"/api/v1/cases/{case.id}/steps/accept",
+                       json={"version": case.version}).status_code == 404
+    client.get("/logout/")
+    client.post("/login/", data={"username": "leader", "password": PASSWORD})
+    assert client.get(f"/api/v1/cases/{case.id}").status_code == 200
+    assert client.post(f"/api/v1/cases/{case.id}/steps/accept",
+                       json={"version": case.version}).status_code == 403
+    db.session.expire_all()
+    assert db.session.get(models.Dispute, case.id).status == "registered"

@@ -1,5 +1,6 @@
 """Enumerated values of the domain: codes stored in the database, labels shown through the catalogue."""
 
+from flask import has_request_context, request
 from flask_babel import lazy_gettext as _l
 
 
@@ -20,6 +21,18 @@ class Choices:
         if code is None:
             return ""
         return self.labels.get(code, code)
+
+    def label_text(self, code):
+        """The label as plain text, translated once per request rather than once per cell."""
+        if code is None:
+            return ""
+        if not has_request_context():
+            return str(self.label(code))
+        cache = request.environ.setdefault("zongzhi.labels", {})
+        key = (id(self), code)
+        if key not in cache:
+            cache[key] = str(self.label(code))
+        return cache[key]
 
     def form_choices(self, blank=False):
         """Pairs for a WTForms select field."""

@@ -56,6 +56,22 @@ def seed_demo(cases):
         click.echo(f"{model.__tablename__}: {total}")
 
 
+@seed.command("synthetic")
+@click.option("--centres", default=100, show_default=True, help="How many centres.")
+@click.option("--disputes", default=1_000_000, show_default=True, help="How many disputes to add.")
+@click.option("--seed", "seed_value", default=1, show_default=True, help="Random seed.")
+def seed_synthetic(centres, disputes, seed_value):
+    """Add synthetic centres and disputes for measuring speed (not for people to read)."""
+    import time
+
+    from seeds import synthetic
+
+    started = time.perf_counter()
+    with click.progressbar(length=disputes, label="disputes") as bar:
+        made = synthetic.generate(db.session, centres, disputes, seed_value, progress=bar.update)
+    click.echo(f"{made} disputes in {time.perf_counter() - started:.0f} s")
+
+
 def _babel(*args):
     """Run pybabel from this interpreter's environment."""
     subprocess.run([sys.executable, "-m", "babel.messages.frontend", *args], check=True)

@@ -2,7 +2,7 @@
 
 from flask_appbuilder.models.filters import Filters
 from flask_appbuilder.models.sqla.interface import SQLAInterface
-from sqlalchemy import inspect
+from sqlalchemy import func, inspect
 from sqlalchemy.orm import joinedload, selectinload
 
 from app import personal
@@ -47,8 +47,24 @@ class LenientFilters(Filters):
             super().add_filter_index(column_name, filter_instance_index, value)
 
 
+class CappedCount(int):
+    """A row count that stopped at a cap: reads "10000+" on screen, counts as cap + 1 in paging."""
+
+    def __new__(cls, cap):
+        value = super().__new__(cls, cap + 1)
+        value.cap = cap
+        return value
+
+    def __str__(self):
+        return f"{self.cap}+"
+
+
 class ZongzhiInterface(SQLAInterface):
-    """SQLAInterface whose list queries load the related rows their columns show."""
+    """SQLAInterface whose list queries load the related rows their columns show and whose
+    counts stop at a cap (an exact count of a million rows on every page costs more than it
+    tells)."""
+
+    count_cap = 10000
 
     def __init__(self, obj, session=None):
         super().__init__(obj, session)
@@ -63,6 +79,15 @@ class ZongzhiInterface(SQLAInterface):
         if col in getattr(self.obj, "personal_columns", {}):
             return personal.shown(item, col)
         return super()._get_attr_value(item, col)
+
+    def query_count(self, query, filters=None, select_columns=None):
+        """The exact count up to the cap, else a CappedCount."""
+        inner = self._apply_inner_all(query, filters, select_columns=select_columns,
+                                      aliases_mapping={})
+        # Count keys only, and stop at the cap: SELECT count(*) FROM (SELECT id … LIMIT cap+1).
+        keys = inner.with_entities(self.obj.id).order_by(None).limit(self.count_cap + 1).subquery()
+        found = self.session.query(func.count()).select_from(keys).scalar()
+        return CappedCount(self.count_cap) if found > self.count_cap else found
 
     def apply_all(self, query, *args, **kwargs):
         """Filters, order and paging as Flask-AppBuilder applies them, plus eager loading."""

@@ -2,6 +2,7 @@
 
 import datetime
 import decimal
+import functools
 
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
@@ -17,11 +18,18 @@ def _locale():
         return "zh"
 
 
+@functools.lru_cache(maxsize=16)
+def _date_pattern(locale):
+    """The locale's long date pattern, parsed once (Babel parses it on every call otherwise)."""
+    return babel_dates.parse_pattern(babel_dates.get_date_format("long", locale=locale))
+
+
 def format_date(value):
     """A date in the reader's language: 2025年3月7日."""
     if value is None:
         return ""
-    return babel_dates.format_date(value, "long", locale=_locale())
+    locale = str(_locale())
+    return _date_pattern(locale).apply(value, babel_dates.Locale.parse(locale))
 
 
 def format_datetime(value):
@@ -76,4 +84,4 @@ def formatter_for(choices=None):
     """A FAB column formatter: a code's label when the column has choices, else display_value."""
     if choices is None:
         return display_value
-    return choices.label
+    return choices.label_text

@@ -93,8 +93,23 @@ def _denied_flash(sender, message, category):
                              "anonymous": not getattr(current_user, "is_authenticated", False)})
 
 
+def health():
+    """For load balancers: 200 when this worker can reach the database, 503 when it cannot."""
+    from flask import jsonify
+    from sqlalchemy import text
+
+    try:
+        db.session.execute(text("SELECT 1"))
+        db.session.rollback()
+    except SQLAlchemyError:
+        db.session.rollback()
+        return jsonify(status="unavailable", database="unreachable"), 503
+    return jsonify(status="ok", database="ok")
+
+
 def init_app(app):
-    """Register the headers and the error pages."""
+    """Register the headers, the error pages and the health check."""
+    app.add_url_rule("/health", "health", health)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     app.after_request(security_headers)
     app.register_error_handler(SQLAlchemyError, database_error)

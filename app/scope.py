@@ -45,7 +45,8 @@ def scope_of(user):
         return NOTHING
     unit_region = aliased(models.Region)
     row = db.session.execute(
-        select(models.UserScope.unit_id, models.Region.path, unit_region.path)
+        select(models.UserScope.unit_id, models.Region.path, unit_region.path,
+               models.Region.parent_id)
         .outerjoin(models.Region, models.UserScope.region_id == models.Region.id)
         .outerjoin(models.StationedUnit, models.UserScope.unit_id == models.StationedUnit.id)
         .outerjoin(models.Centre, models.StationedUnit.centre_id == models.Centre.id)
@@ -53,10 +54,13 @@ def scope_of(user):
         .where(models.UserScope.user_id == user.id)).first()
     if row is None:
         return Scope(path="") if any(r.name == "admin" for r in user.roles) else NOTHING
-    unit_id, region_path, unit_path = row
+    unit_id, region_path, unit_path, parent_id = row
     if unit_id is not None:
         return Scope(path=unit_path, unit_id=unit_id)
-    return Scope(path=region_path) if region_path is not None else NOTHING
+    if region_path is None:
+        return NOTHING
+    # The root of the tree holds everything: "" lets queries skip the filter altogether.
+    return Scope(path="" if parent_id is None else region_path)
 
 
 def current():
@@ -98,6 +102,8 @@ def condition(model, scope=None, write=False):
         return None
     if scope.empty:
         return false()
+    if scope.path == "" and not write:
+        return None  # the whole tree: nothing to filter
     unit = scope.unit_id
     if model is models.Dispute:
         return _disputes(scope)
@@ -126,6 +132,11 @@ def condition(model, scope=None, write=False):
         return models.Expert.region_id.in_(regions)
     # Anything else (logins, roles, audit records) is guarded by permissions, not by place.
     return None
+
+
+def is_scoped(model):
+    """True when the model's rows are kept to a scope at all."""
+    return condition(model, Scope(path="-/")) is not None
 
 
 def visible(model, pk, scope=None, write=False):

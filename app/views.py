@@ -18,12 +18,12 @@ from sqlalchemy.orm.attributes import set_committed_value
 from wtforms import DateField, DateTimeLocalField, HiddenField, SelectField
 from wtforms.validators import InputRequired, NumberRange, Optional
 
-from app import audit, dispatch, display, inbox, models, personal, scope, workflow
+from app import audit, dispatch, display, inbox, models, personal, scope, search, workflow
 from app.datamodel import ZongzhiInterface as SQLAInterface
 from app.datamodel import eager_options
 from app.labels import LABELS
 from app.lookup import LookupView
-from app.widgets import RemoteSelectField
+from app.widgets import LeanListWidget, RemoteSelectField
 from flask_appbuilder.security.sqla.models import User
 
 # Related rows are chosen by typing, through these lookups, never from a box holding a whole table.
@@ -62,6 +62,7 @@ class ZongzhiModelView(ModelView):
 
     page_size = 25
     noun = None
+    list_widget = LeanListWidget
     # No file columns here: the download endpoint is left without a permission.
     base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_delete"]
 
@@ -102,9 +103,15 @@ class ZongzhiModelView(ModelView):
             **(self.validators_columns or {}),
         }
         self.datamodel.eager = eager_options(model, self.list_columns or [])
-        if scope.condition(model, scope.Scope(path="")) is not None:
+        if scope.is_scoped(model):
             self.base_filters = [["id", scope.ScopeFilter, None], *(self.base_filters or [])]
         super().__init__(**kwargs)
+        # Coded columns are matched exactly (an index lookup), never by prefix.
+        for column in getattr(model, "choice_columns", {}):
+            for offered in (self._filters.get_search_filters(), self._filters._all_filters):
+                if column in offered:
+                    offered[column] = [f for f in offered[column]
+                                       if type(f).__name__ in ("FilterEqual", "FilterNotEqual")]
         # Personal data may be searched by exact match only: no prefixes to enumerate numbers by.
         # Flask-AppBuilder reads URL filters from every column (_all_filters), not only the
         # searchable ones, so both lists are narrowed.
@@ -661,6 +668,13 @@ class DisputeModelView(ZongzhiModelView):
                      FeedbackModelView, CaseEventModelView]
     base_order = ("registered_at", "desc")
     show_template = "zongzhi/case_show.html"
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # The title column's first filter is the text search over title and description.
+        for offered in (self._filters.get_search_filters(), self._filters._all_filters):
+            offered["title"] = [search.TextSearchFilter("title", self.datamodel),
+                                *offered.get("title", [])]
 
     def pre_add(self, item):
         """Check the centre is in scope, then number and register the case through the workflow."""

@@ -40,6 +40,13 @@ target_db = current_app.extensions['migrate'].db
 # ... etc.
 
 
+def include_name(name, type_, parent_names):
+    """Leave the text-search index (an FTS5 table and its shadow tables) to its own migration."""
+    if type_ == "index" and name == "ix_dispute_text_trgm":
+        return False
+    return not (type_ == "table" and name and name.startswith("dispute_fts"))
+
+
 def get_metadata():
     # Flask-AppBuilder's models (ours and its security tables) share FAB's declarative metadata.
     from flask_appbuilder import Model
@@ -88,6 +95,7 @@ def run_migrations_online():
 
     conf_args = current_app.extensions['migrate'].configure_args
     conf_args.setdefault("compare_type", True)
+    conf_args.setdefault("include_name", include_name)
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 

@@ -44,3 +44,9 @@ def test_database_errors_never_reach_the_page(app, client, users, monkeypatch):
     html = response.get_data(as_text=True)
     assert response.status_code == 500
     assert "操作未完成" in html and "SELECT" not in html and "disk I/O" not in html
+
+
+def test_health_endpoint(client):
+    """The health check answers without a login and reports the database."""
+    response = client.get("/health")
+    assert response.status_code == 200 and response.get_json() == {"status": "ok", "database": "ok"}

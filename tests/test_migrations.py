@@ -10,7 +10,13 @@ from app.extensions import db
 def test_models_and_migrations_agree(app):
     """Autogenerate, run against the migrated database, finds nothing to add or change."""
     with db.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(conn, opts={
+            "compare_type": True,
+            # the FTS5 text index is created by its migration, outside the models
+            "include_name": lambda name, kind, parents: not (
+                (kind == "table" and name.startswith("dispute_fts"))
+                or (kind == "index" and name == "ix_dispute_text_trgm")),
+        })
         diff = compare_metadata(context, Model.metadata)
     assert diff == []
 

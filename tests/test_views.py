@@ -282,3 +282,26 @@ def test_every_role_lands_on_a_chinese_home_page(world, login_as, role):
     assert "综治中心管理平台" in html
     for link in re.findall(r'class="zz-tile" href="([^"]+)"', html):
         assert client.get(link).status_code == 200, (role, link)
+
+
+@pytest.mark.parametrize("term,expected", [("民间借贷", True), ("借贷", True), ("美容店", True),
+                                           ("房屋拆迁", False)])
+def test_text_search_finds_chinese_words(app, login_as, term, expected):
+    """The list's keyword filter finds words inside titles and descriptions (no spaces needed)."""
+    demo.load(db.session, app.appbuilder.sm, cases=0)
+    client = login_as("admin")
+    html = client.get(f"/disputemodelview/list/?_flt_0_title={term}").get_data(as_text=True)
+    assert ("652701-2025-00001" in html) is expected
+
+
+def test_text_search_follows_edits(app, login_as):
+    """A changed title is found by its new words and no longer by the old ones."""
+    demo.load(db.session, app.appbuilder.sm, cases=0)
+    case = db.session.scalar(select(models.Dispute).filter_by(case_no="652701-2025-00001"))
+    case.title = "牲畜损害赔偿纠纷"
+    db.session.commit()
+    client = login_as("admin")
+    assert "652701-2025-00001" in client.get(
+        "/disputemodelview/list/?_flt_0_title=牲畜损害").get_data(as_text=True)
+    assert "652701-2025-00001" not in client.get(
+        "/disputemodelview/list/?_flt_0_title=刘某英诉").get_data(as_text=True)

@@ -1,0 +1,214 @@
+"""Benchmark: list, paging, filters, sorting, search and the case page at N disputes.
+
+    .venv/bin/python bench/bench.py --disputes 1000000            # SQLite, builds or reuses data
+    .venv/bin/python bench/bench.py --disputes 1000000 --engine postgresql
+    .venv/bin/python bench/bench.py --disputes 10000 --gunicorn   # also 2 workers, 8 connections
+
+Prints p50 / p95 in milliseconds and SQL statements per request. The data set is generated once
+(`flask seed synthetic`) into bench/data/ (SQLite) or the database `zongzhi_bench` (PostgreSQL).
+"""
+
+import argparse
+import http.client
+import os
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+USER, PASSWORD = "bench", "Bench#Zongzhi2025"
+
+
+def database_url(engine, disputes):
+    """Where the benchmark's data lives."""
+    if engine == "postgresql":
+        return os.environ.get("BENCH_PG_URL",
+                              "postgresql+psycopg://postgres@127.0.0.1:5432/zongzhi_bench")
+    return f"sqlite:///{ROOT}/bench/data/bench-{disputes}.db"
+
+
+def ensure_data(url, disputes, centres):
+    """Build the data set unless it is already there with enough disputes."""
+    from sqlalchemy import create_engine, text
+
+    if url.startswith("postgresql"):
+        admin = create_engine(url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            name = url.rsplit("/", 1)[1]
+            if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                {"n": name}).scalar():
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    os.makedirs(os.path.join(ROOT, "bench", "data"), exist_ok=True)
+    env = {**os.environ, "DATABASE_URL": url, "FLASK_APP": "run.py"}
+    flask = [sys.executable, "-m", "flask"]
+    subprocess.run(flask + ["db", "upgrade"], cwd=ROOT, env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        have = conn.execute(text("SELECT count(*) FROM dispute")).scalar()
+    if have < disputes:
+        print(f"generating {disputes - have} disputes …", flush=True)
+        subprocess.run(flask + ["seed", "synthetic", "--centres", str(centres), "--disputes",
+                                str(disputes - have)], cwd=ROOT, env=env, check=True)
+    subprocess.run(flask + ["roles", "sync"], cwd=ROOT, env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def make_app(url):
+    """The app on the benchmark data, with a benchmark admin account."""
+    from app import create_app
+    from app.extensions import db
+
+    app = create_app(SQLALCHEMY_DATABASE_URI=url, WTF_CSRF_ENABLED=False, AUTH_RATE_LIMITED=False,
+                     RATELIMIT_ENABLED=False)
+    with app.app_context():
+        sm = app.appbuilder.sm
+        if sm.find_user(USER) is None:
+            sm.add_user(USER, "性能测试", "", "bench@zongzhi.local", sm.find_role("admin"),
+                        password=PASSWORD)
+            db.session.commit()
+    return app
+
+
+def scenarios(app):
+    """The requests measured, named."""
+    from sqlalchemy import func, select
+
+    from app import models
+    from app.extensions import db
+
+    with app.app_context():
+        case_id = db.session.scalar(select(func.max(models.Dispute.id)))
+        title_word = "借款逾期"
+    return [
+        ("list", "/disputemodelview/list/"),
+        ("page 100", "/disputemodelview/list/?page_DisputeModelView=99"),
+        ("filtered", "/disputemodelview/list/?_flt_0_status=referred"),
+        ("sorted", "/disputemodelview/list/?_oc_DisputeModelView=case_no&_od_DisputeModelView=asc"),
+        ("text search", "/disputemodelview/list/?_flt_0_title=" + urllib.parse.quote(title_word)),
+        ("case page", f"/disputemodelview/show/{case_id}"),
+    ]
+
+
+def in_process(app, repeat):
+    """Time each scenario through the test client; count SQL statements."""
+    from sqlalchemy import event
+
+    from app.extensions import db
+
+    client = app.test_client()
+    response = client.post("/login/", data={"username": USER, "password": PASSWORD})
+    assert response.status_code == 302, "benchmark login failed"
+    counted = []
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", lambda *a: counted.append(1))
+    rows = []
+    for name, url in scenarios(app):
+        client.get(url)  # warm caches
+        times, statements = [], []
+        for _ in range(repeat):
+            counted.clear()
+            started = time.perf_counter()
+            response = client.get(url)
+            times.append((time.perf_counter() - started) * 1000)
+            statements.append(len(counted))
+            assert response.status_code == 200, (url, response.status_code)
+        times.sort()
+        rows.append((name, statistics.median(times), times[int(len(times) * 0.95) - 1],
+                     statistics.median(statements)))
+    return rows
+
+
+def under_gunicorn(url, requests, connections=8, workers=2):
+    """Throughput and latency of the list page through gunicorn on 127.0.0.1."""
+    port = 18000 + os.getpid() % 1000
+    env = {**os.environ, "DATABASE_URL": url, "AUTH_RATE_LIMITED": "0"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--bind",
+         f"127.0.0.1:{port}", "--workers", str(workers), "--access-logfile", "/dev/null",
+         "run:app"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/login/")
+                break
+            except OSError:
+                time.sleep(0.2)
+        cookie = _login(port)
+        latencies, lock = [], threading.Lock()
+
+        def worker(count):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            for _ in range(count):
+                started = time.perf_counter()
+                conn.request("GET", "/disputemodelview/list/", headers={"Cookie": cookie})
+                response = conn.getresponse()
+                response.read()
+                assert response.status == 200, response.status
+                with lock:
+                    latencies.append((time.perf_counter() - started) * 1000)
+
+        threads = [threading.Thread(target=worker, args=(requests // connections,))
+                   for _ in range(connections)]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+        latencies.sort()
+        return len(latencies) / elapsed, statistics.median(latencies), \
+            latencies[int(len(latencies) * 0.99) - 1]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _login(port):
+    """Sign in through the real form (with its CSRF token); the session cookie."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", "/login/")
+    response = conn.getresponse()
+    page = response.read().decode()
+    cookie = response.getheader("Set-Cookie", "").split(";")[0]
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    body = urllib.parse.urlencode({"username": USER, "password": PASSWORD, "csrf_token": token})
+    conn.request("POST", "/login/", body, {"Content-Type": "application/x-www-form-urlencoded",
+                                           "Cookie": cookie})
+    response = conn.getresponse()
+    response.read()
+    assert response.status == 302, response.status
+    return response.getheader("Set-Cookie").split(";")[0]
+
+
+def main():
+    """Parse arguments, build or reuse the data, measure, print."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--disputes", type=int, default=1_000_000)
+    parser.add_argument("--centres", type=int, default=100)
+    parser.add_argument("--engine", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--gunicorn", action="store_true", help="also measure under gunicorn")
+    parser.add_argument("--requests", type=int, default=800)
+    args = parser.parse_args()
+    url = database_url(args.engine, args.disputes)
+    ensure_data(url, args.disputes, args.centres)
+    app = make_app(url)
+    print(f"\n{args.engine}, {args.disputes} disputes, {args.repeat} requests each, in-process")
+    print(f"{'scenario':<14}{'p50 ms':>9}{'p95 ms':>9}{'SQL':>6}")
+    for name, p50, p95, sql in in_process(app, args.repeat):
+        print(f"{name:<14}{p50:>9.1f}{p95:>9.1f}{sql:>6.0f}")
+    if args.gunicorn:
+        rate, p50, p99 = under_gunicorn(url, args.requests)
+        print(f"\ngunicorn, 2 workers, 8 connections, list page: {rate:.0f} req/s, "
+              f"p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -538,7 +538,6 @@ class CaseApi(BaseView):
     class_permission_name = "DisputeModelView"
     method_permission_name = {"get": "show", "take_step": "step"}
     base_permissions = ["can_show", "can_step"]
-    STEPS = {"accept", "decline", "refer", "conclude", "feedback", "reopen"}
 
     def _case(self, pk):
         """The case inside the caller's scope, or 404."""
@@ -571,7 +570,7 @@ class CaseApi(BaseView):
     @has_access_api
     def take_step(self, pk, step):
         """A workflow step; 409 when the version sent is out of date, 422 when refused."""
-        if step not in self.STEPS:
+        if step not in workflow.CASE_STEPS:
             abort(404)
         case = self._case(pk)
         body = request.get_json(silent=True) or {}
@@ -579,28 +578,8 @@ class CaseApi(BaseView):
         version = body.get("version")
         if version is None:
             return jsonify(message=str(_l("Send the version of the case you saw."))), 428
-        calls = {
-            "accept": lambda: workflow.accept(session, case, current_user, body.get("note"),
-                                              version=version),
-            "decline": lambda: workflow.decline(session, case, current_user, body.get("reason"),
-                                                version=version),
-            "refer": lambda: workflow.refer(
-                session, case, current_user,
-                [session.get(models.StationedUnit, int(u)) for u in body.get("units", [])
-                 if str(u).isdigit() and session.get(models.StationedUnit, int(u))],
-                body.get("instructions"), int(body.get("respond_hours", 24)),
-                int(body.get("answer_days", 10)), version=version),
-            "conclude": lambda: workflow.conclude(
-                session, case, current_user, body.get("outcome"), body.get("resolved_level"),
-                body.get("note"), version=version),
-            "feedback": lambda: workflow.record_feedback(
-                session, case, current_user, body.get("satisfaction", 0), body.get("channel"),
-                body.get("note"), version=version),
-            "reopen": lambda: workflow.reopen(session, case, current_user, body.get("reason"),
-                                              version=version),
-        }
         try:
-            calls[step]()
+            workflow.take(session, case, current_user, step, body, version=version)
             session.commit()
         except workflow.VersionConflict as error:
             session.rollback()
@@ -733,10 +712,7 @@ class DisputeModelView(ZongzhiModelView):
         actor = current_user
 
         def number(name, default):
-            try:
-                return int(form.get(name) or default)
-            except ValueError:
-                raise workflow.WorkflowError(_l("Enter a whole number.")) from None
+            return workflow.whole_number(form, name, default)
 
         def when(name):
             try:
@@ -752,24 +728,8 @@ class DisputeModelView(ZongzhiModelView):
             return next((b for b in case.sessions if str(b.id) == form.get("session")), None)
 
         steps = {
-            "accept": lambda: workflow.accept(session, case, actor, form.get("note"),
-                                              version=version),
-            "decline": lambda: workflow.decline(session, case, actor, form.get("reason"),
-                                                version=version),
-            "refer": lambda: workflow.refer(
-                session, case, actor,
-                [u for u in (session.get(models.StationedUnit, int(k))
-                             for k in form.getlist("units") if k.isdigit()) if u is not None],
-                form.get("instructions"), number("respond_hours", 24), number("answer_days", 10),
-                in_turn=bool(form.get("in_turn")), version=version),
-            "conclude": lambda: workflow.conclude(
-                session, case, actor, form.get("outcome"), form.get("resolved_level") or None,
-                form.get("note"), row(models.LegalRoute, "route_on"), version=version),
-            "feedback": lambda: workflow.record_feedback(
-                session, case, actor, number("satisfaction", 0), form.get("channel"),
-                form.get("note"), version=version),
-            "reopen": lambda: workflow.reopen(session, case, actor, form.get("reason"),
-                                              version=version),
+            **{name: (lambda name=name: workflow.take(session, case, actor, name, form, version))
+               for name in workflow.CASE_STEPS},
             "extend": lambda: workflow.extend(session, case, actor, number("days", 0),
                                               form.get("approved_by"), version=version),
             "book": lambda: workflow.book_session(

@@ -411,6 +411,44 @@ def follow_up(session, booking, actor, note, at=None):
     return booking
 
 
+CASE_STEPS = ("accept", "decline", "refer", "conclude", "feedback", "reopen")
+
+
+def whole_number(values, name, default):
+    """A whole number from submitted values, refused with a message when it is not one."""
+    try:
+        return int(values.get(name) or default)
+    except (TypeError, ValueError):
+        raise WorkflowError(gettext("Enter a whole number.")) from None
+
+
+def take(session, dispute, actor, step, values, version=None):
+    """Run a case step as submitted from the case page (a form) or the API (JSON values)."""
+    many = values.getlist if hasattr(values, "getlist") else (lambda name: values.get(name) or [])
+    if step == "accept":
+        return accept(session, dispute, actor, values.get("note"), version=version)
+    if step == "decline":
+        return decline(session, dispute, actor, values.get("reason"), version=version)
+    if step == "refer":
+        keys = [int(k) for k in many("units") if str(k).isdigit()]
+        units = [u for u in (session.get(models.StationedUnit, k) for k in keys) if u is not None]
+        return refer(session, dispute, actor, units, values.get("instructions"),
+                     whole_number(values, "respond_hours", 24), whole_number(values, "answer_days", 10),
+                     in_turn=bool(values.get("in_turn")), version=version)
+    if step == "conclude":
+        route = values.get("route_on")
+        route = session.get(models.LegalRoute, int(route)) if str(route or "").isdigit() else None
+        return conclude(session, dispute, actor, values.get("outcome"),
+                        values.get("resolved_level") or None, values.get("note"), route,
+                        version=version)
+    if step == "feedback":
+        return record_feedback(session, dispute, actor, whole_number(values, "satisfaction", 0),
+                               values.get("channel"), values.get("note"), version=version)
+    if step == "reopen":
+        return reopen(session, dispute, actor, values.get("reason"), version=version)
+    raise ValueError(step)
+
+
 def find_repeat(session, dispute, months=12, at=None):
     """An open or recent case sharing a party's ID number with this one, or None."""
     numbers = [p.id_number for p in dispute.parties if p.id_number]

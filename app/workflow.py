@@ -449,14 +449,19 @@ def take(session, dispute, actor, step, values, version=None):
     raise ValueError(step)
 
 
+def _cases_of(numbers):
+    """The cases a set of ID numbers appear in (found through the ID number index first)."""
+    return select(models.Party.dispute_id).where(models.Party.id_number.in_(numbers))
+
+
 def find_repeat(session, dispute, months=12, at=None):
     """An open or recent case sharing a party's ID number with this one, or None."""
     numbers = [p.id_number for p in dispute.parties if p.id_number]
     if not numbers:
         return None
     since = _now(at) - datetime.timedelta(days=30 * months)
-    query = (select(models.Dispute).join(models.Party)
-             .where(models.Party.id_number.in_(numbers), models.Dispute.id != dispute.id,
+    query = (select(models.Dispute)
+             .where(models.Dispute.id.in_(_cases_of(numbers)), models.Dispute.id != dispute.id,
                     or_(models.Dispute.status.in_(OPEN), models.Dispute.registered_at >= since))
              .order_by(models.Dispute.registered_at.desc()).limit(1))
     return session.scalar(query)
@@ -475,11 +480,10 @@ def parallel_tracks(session, dispute):
     numbers = [p.id_number for p in dispute.parties if p.id_number]
     if not numbers:
         return []
-    query = (select(models.Dispute).join(models.Party)
-             .where(models.Party.id_number.in_(numbers), models.Dispute.id != dispute.id,
+    query = (select(models.Dispute)
+             .where(models.Dispute.id.in_(_cases_of(numbers)), models.Dispute.id != dispute.id,
                     models.Dispute.category_id == dispute.category_id,
                     models.Dispute.status.in_(OPEN),
                     or_(models.Dispute.route_id != dispute.route_id,
-                        and_(models.Dispute.route_id.is_(None), dispute.route_id is not None)))
-             .distinct())
+                        and_(models.Dispute.route_id.is_(None), dispute.route_id is not None))))
     return list(session.scalars(query))

@@ -84,13 +84,15 @@ def scenarios(app):
 
     with app.app_context():
         case_id = db.session.scalar(select(func.max(models.Dispute.id)))
-        title_word = "借款逾期"
+        title_word = "借款逾期"  # in about one title in eight
     return [
         ("list", "/disputemodelview/list/"),
         ("page 100", "/disputemodelview/list/?page_DisputeModelView=99"),
         ("filtered", "/disputemodelview/list/?_flt_0_status=referred"),
         ("sorted", "/disputemodelview/list/?_oc_DisputeModelView=case_no&_od_DisputeModelView=asc"),
-        ("text search", "/disputemodelview/list/?_flt_0_title=" + urllib.parse.quote(title_word)),
+        ("search common", "/disputemodelview/list/?_flt_0_title=" + urllib.parse.quote(title_word)),
+        ("search rare", "/disputemodelview/list/?_flt_0_title="
+         + urllib.parse.quote(f"纠纷{case_id - 7}号")),
         ("case page", f"/disputemodelview/show/{case_id}"),
     ]
 

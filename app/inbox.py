@@ -37,6 +37,9 @@ def for_user(session, user, now=None):
     roles = {role.name for role in user.roles}
     boxes = []
     open_case = models.Dispute.status.in_(("accepted", "referred"))
+    overdue_referral = or_(
+        and_(models.Referral.status == "sent", models.Referral.respond_due < now),
+        and_(models.Referral.status == "reported", models.Referral.answer_due < now))
     overdue_case = or_(and_(models.Dispute.status == "registered", models.Dispute.accept_due < now),
                        and_(open_case, models.Dispute.handle_due < now))
     if roles & {"staff", "admin"}:
@@ -64,10 +67,8 @@ def for_user(session, user, now=None):
             session, [models.Referral.status == "sent"], user_scope)))
         boxes.append((_l("Referrals to answer"), "referral", _referrals(
             session, [models.Referral.status == "reported"], user_scope)))
-        boxes.append((_l("Overdue referrals"), "referral", _referrals(session, [or_(
-            and_(models.Referral.status == "sent", models.Referral.respond_due < now),
-            and_(models.Referral.status == "reported", models.Referral.answer_due < now))],
-            user_scope)))
+        boxes.append((_l("Overdue referrals"), "referral", _referrals(
+            session, [overdue_referral], user_scope)))
     if "centre_admin" in roles:
         from app import stats
 
@@ -80,10 +81,8 @@ def for_user(session, user, now=None):
             key=lambda pair: (pair[1]["answer_rate"] is None, pair[1]["answer_rate"] or 0))))
         boxes.append((_l("Overdue in the centre"), "case", _cases(session, [overdue_case],
                                                                    user_scope)))
-        boxes.append((_l("Overdue referrals"), "referral", _referrals(session, [or_(
-            and_(models.Referral.status == "sent", models.Referral.respond_due < now),
-            and_(models.Referral.status == "reported", models.Referral.answer_due < now))],
-            user_scope)))
+        boxes.append((_l("Overdue referrals"), "referral", _referrals(
+            session, [overdue_referral], user_scope)))
     return boxes
 
 

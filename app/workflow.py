@@ -195,11 +195,6 @@ def refer(session, dispute, actor, units, instructions=None, respond_hours=24, a
     return dispute
 
 
-def _referral_case(referral):
-    """The case a referral belongs to."""
-    return referral.dispute
-
-
 def _check_unit_actor(referral, actor):
     """A liaison acts only for their own unit; an admin for any unit."""
     _check_actor(actor, UNIT_ROLES, referral.dispute)
@@ -237,6 +232,15 @@ def _send_next(referral, at=None):
     return following
 
 
+def _finish_referral(referral, actor, status, action, text, at):
+    """Close a referral with the unit's words, note it on the timeline, send the next in turn."""
+    referral.status = status
+    _event(referral.dispute, actor, action, referral.dispute.status, referral.dispute.status,
+           text, at)
+    _send_next(referral, at)
+    return referral
+
+
 def answer(session, referral, actor, result, at=None):
     """The unit answers back with what it did."""
     _check_unit_actor(referral, actor)
@@ -244,13 +248,8 @@ def answer(session, referral, actor, result, at=None):
         raise WorkflowError(gettext("Report in before answering."))
     if not (result or "").strip():
         raise WorkflowError(gettext("Write what the unit did."))
-    referral.status = "answered"
-    referral.answered_at = _now(at)
-    referral.result = result
-    _event(referral.dispute, actor, "answer", referral.dispute.status, referral.dispute.status,
-           result, at)
-    _send_next(referral, at)
-    return referral
+    referral.answered_at, referral.result = _now(at), result
+    return _finish_referral(referral, actor, "answered", "answer", result, at)
 
 
 def return_referral(session, referral, actor, reason, at=None):
@@ -260,13 +259,8 @@ def return_referral(session, referral, actor, reason, at=None):
         raise WorkflowError(gettext("Only an open referral can be returned."))
     if not (reason or "").strip():
         raise WorkflowError(gettext("Give the reason for returning the referral."))
-    referral.status = "returned"
-    referral.returned_at = _now(at)
-    referral.return_reason = reason
-    _event(referral.dispute, actor, "return", referral.dispute.status, referral.dispute.status,
-           reason, at)
-    _send_next(referral, at)
-    return referral
+    referral.returned_at, referral.return_reason = _now(at), reason
+    return _finish_referral(referral, actor, "returned", "return", reason, at)
 
 
 def conclude(session, dispute, actor, outcome, resolved_level=None, note=None, route_on=None,
@@ -365,15 +359,13 @@ def book_session(session, dispute, actor, scheduled_at, mode, expert=None, staff
     return booking
 
 
-def expert_busy(session, expert, start, end, ignore_id=None):
+def expert_busy(session, expert, start, end):
     """True when the expert has a session overlapping [start, end)."""
     # Sessions last less than a day: only those starting in the day before can still be running.
     sessions = select(models.MediationSession).where(
         models.MediationSession.expert_id == expert.id,
         models.MediationSession.scheduled_at < end,
         models.MediationSession.scheduled_at > start - datetime.timedelta(days=1))
-    if ignore_id is not None:
-        sessions = sessions.where(models.MediationSession.id != ignore_id)
     for other in session.scalars(sessions):
         if other.scheduled_at + datetime.timedelta(minutes=other.duration_minutes) > start:
             return True

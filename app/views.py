@@ -108,17 +108,19 @@ class ZongzhiModelView(ModelView):
         super().__init__(**kwargs)
         # Coded columns are matched exactly (an index lookup), never by prefix.
         for column in getattr(model, "choice_columns", {}):
-            for offered in (self._filters.get_search_filters(), self._filters._all_filters):
-                if column in offered:
-                    offered[column] = [f for f in offered[column]
-                                       if type(f).__name__ in ("FilterEqual", "FilterNotEqual")]
+            self._set_filters(column, lambda found: [
+                f for f in found if type(f).__name__ in ("FilterEqual", "FilterNotEqual")])
         # Personal data may be searched by exact match only: no prefixes to enumerate numbers by.
-        # Flask-AppBuilder reads URL filters from every column (_all_filters), not only the
-        # searchable ones, so both lists are narrowed.
         for column in getattr(model, "personal_columns", {}):
-            for offered in (self._filters.get_search_filters(), self._filters._all_filters):
-                if column in offered:
-                    offered[column] = [f for f in offered[column] if isinstance(f, FilterEqual)]
+            self._set_filters(column, lambda found: [f for f in found
+                                                     if isinstance(f, FilterEqual)])
+
+    def _set_filters(self, column, change):
+        """Change the filters a column offers, in the search form and in URLs alike
+        (Flask-AppBuilder reads URL filters from every column, not only the searchable ones)."""
+        for offered in (self._filters.get_search_filters(), self._filters._all_filters):
+            if column in offered:
+                offered[column] = change(offered[column])
 
     def _check_scope(self, item):
         """Refuse, with a message, a write that would leave the user's scope."""
@@ -651,9 +653,8 @@ class DisputeModelView(ZongzhiModelView):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         # The title column's first filter is the text search over title and description.
-        for offered in (self._filters.get_search_filters(), self._filters._all_filters):
-            offered["title"] = [search.TextSearchFilter("title", self.datamodel),
-                                *offered.get("title", [])]
+        self._set_filters("title", lambda found: [
+            search.TextSearchFilter("title", self.datamodel), *found])
 
     def pre_add(self, item):
         """Check the centre is in scope, then number and register the case through the workflow."""

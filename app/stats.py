@@ -1,18 +1,656 @@
-"""Every figure the platform shows is computed here, in SQL, for a scope and a period."""
+"""Every figure the platform shows is computed here, in SQL, for an area and a period.
 
-from sqlalchemy import case, func, select
+Figures are aggregated by the database (COUNT, SUM, GROUP BY, ORDER BY … LIMIT/OFFSET for
+the median and p90); case rows are never brought into Python to be counted. Durations are
+summed in whole seconds so that SQLite, PostgreSQL and MariaDB give identical results.
+"""
 
-from app import models, scope
+import datetime
+import math
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import BigInteger, and_, case, func, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import FunctionElement
+
+from app import choices, models, scope
+
+# Which feedback answers count as satisfied: 满意 and 基本满意.
+SATISFIED = (3, 2)
+# Levels that count as resolved at the grassroots: village and township.
+GRASSROOTS = ("village", "township")
+# Outcomes that count towards the success rate (withdrawn cases are left out).
+JUDGED_OUTCOMES = ("resolved", "routed_on")
+OPEN_STATUSES = ("registered", "accepted", "referred")
+# A centre enters the ranking with at least this many concluded cases in the period.
+RANKING_MIN_CASES = 10
+TREND_MONTHS = 12
+# The steps of the status funnel: the column that is set once a case has reached the step.
+FUNNEL = (("registered", "registered_at"), ("accepted", "accepted_at"),
+          ("referred", "referred_at"), ("concluded", "concluded_at"), ("closed", "closed_at"))
 
 
-def referral_timeliness(session, user_scope, start=None, end=None):
+class seconds_between(FunctionElement):
+    """Whole seconds from the first timestamp to the second, on every supported engine."""
+
+    type = BigInteger()
+    inherit_cache = True
+    name = "seconds_between"
+
+
+@compiles(seconds_between)
+def _seconds_sqlite(element, compiler, **kw):
+    start, end = list(element.clauses)
+    return (f"CAST(ROUND((julianday({compiler.process(end, **kw)}) - "
+            f"julianday({compiler.process(start, **kw)})) * 86400) AS INTEGER)")
+
+
+@compiles(seconds_between, "postgresql")
+def _seconds_postgresql(element, compiler, **kw):
+    start, end = list(element.clauses)
+    return (f"CAST(EXTRACT(EPOCH FROM ({compiler.process(end, **kw)} - "
+            f"{compiler.process(start, **kw)})) AS BIGINT)")
+
+
+@compiles(seconds_between, "mysql")
+@compiles(seconds_between, "mariadb")
+def _seconds_mysql(element, compiler, **kw):
+    start, end = list(element.clauses)
+    return f"TIMESTAMPDIFF(SECOND, {compiler.process(start, **kw)}, {compiler.process(end, **kw)})"
+
+
+# --------------------------------------------------------------------------- periods
+
+QUARTER_NAMES = {1: _l("first quarter"), 2: _l("second quarter"), 3: _l("third quarter"),
+                 4: _l("fourth quarter")}
+
+
+def _shift_year(day, years):
+    """The same calendar day some years away (29 February becomes the 28th)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
+def _add_months(day, months):
+    """The first day of the month some months away from the given first of a month."""
+    index = day.year * 12 + day.month - 1 + months
+    return datetime.date(index // 12, index % 12 + 1, 1)
+
+
+class BadPeriod(ValueError):
+    """A period text that cannot be read."""
+
+
+@dataclass(frozen=True)
+class Period:
+    """A span of days [start, end) named as a day, a month, a quarter, a year or a day range."""
+
+    kind: str
+    start: datetime.date
+    end: datetime.date
+
+    @classmethod
+    def parse(cls, text):
+        """Read 2025, 2025-Q1, 2025-03, 2025-03-07 or 2025-03-01~2025-03-15 (end included)."""
+        text = (text or "").strip()
+        try:
+            if m := re.fullmatch(r"(\d{4})", text):
+                year = int(m[1])
+                return cls("year", datetime.date(year, 1, 1), datetime.date(year + 1, 1, 1))
+            if m := re.fullmatch(r"(\d{4})-?[Qq]([1-4])", text):
+                start = datetime.date(int(m[1]), 3 * int(m[2]) - 2, 1)
+                return cls("quarter", start, _add_months(start, 3))
+            if m := re.fullmatch(r"(\d{4})-(\d{1,2})", text):
+                start = datetime.date(int(m[1]), int(m[2]), 1)
+                return cls("month", start, _add_months(start, 1))
+            if m := re.fullmatch(r"(\d{4}-\d{1,2}-\d{1,2})", text):
+                day = datetime.date.fromisoformat(_iso(m[1]))
+                return cls("day", day, day + datetime.timedelta(days=1))
+            if m := re.fullmatch(r"(\d{4}-\d{1,2}-\d{1,2})\s*(?:~|\.\.|至)\s*(\d{4}-\d{1,2}-\d{1,2})",
+                                 text):
+                start = datetime.date.fromisoformat(_iso(m[1]))
+                last = datetime.date.fromisoformat(_iso(m[2]))
+                if last < start:
+                    raise BadPeriod(gettext("The period ends before it starts."))
+                return cls("range", start, last + datetime.timedelta(days=1))
+        except ValueError as error:
+            if isinstance(error, BadPeriod):
+                raise
+            raise BadPeriod(gettext("There is no such date.")) from None
+        raise BadPeriod(gettext("Write the period as 2025, 2025-Q1, 2025-03, 2025-03-07 or "
+                                "2025-03-01~2025-03-15."))
+
+    @classmethod
+    def month_of(cls, day):
+        """The calendar month holding the day."""
+        start = day.replace(day=1)
+        return cls("month", start, _add_months(start, 1))
+
+    @property
+    def code(self):
+        """The text that parses back to this period."""
+        if self.kind == "year":
+            return f"{self.start.year}"
+        if self.kind == "quarter":
+            return f"{self.start.year}-Q{(self.start.month + 2) // 3}"
+        if self.kind == "month":
+            return f"{self.start:%Y-%m}"
+        if self.kind == "day":
+            return self.start.isoformat()
+        return f"{self.start.isoformat()}~{self.last.isoformat()}"
+
+    @property
+    def last(self):
+        """The last day inside the period."""
+        return self.end - datetime.timedelta(days=1)
+
+    @property
+    def label(self):
+        """The period in words, for screens and reports."""
+        start = self.start
+        if self.kind == "year":
+            return gettext("Year %(year)d", year=start.year)
+        if self.kind == "quarter":
+            return gettext("%(year)d, %(quarter)s", year=start.year,
+                           quarter=QUARTER_NAMES[(start.month + 2) // 3])
+        if self.kind == "month":
+            return gettext("%(year)d-%(month)d", year=start.year, month=start.month)
+        if self.kind == "day":
+            return gettext("%(year)d-%(month)d-%(day)d", year=start.year, month=start.month,
+                           day=start.day)
+        last = self.last
+        return gettext("%(y1)d-%(m1)d-%(d1)d to %(y2)d-%(m2)d-%(d2)d", y1=start.year,
+                       m1=start.month, d1=start.day, y2=last.year, m2=last.month, d2=last.day)
+
+    @property
+    def days(self):
+        """How many days the period spans."""
+        return (self.end - self.start).days
+
+    def days_elapsed(self, today):
+        """Days of the period up to and including today (a period still running is not over)."""
+        end = min(self.end, today + datetime.timedelta(days=1))
+        return max((end - self.start).days, 0)
+
+    def previous(self):
+        """The period just before: the previous month, quarter or year, or as many days."""
+        if self.kind == "year":
+            return Period("year", _shift_year(self.start, -1), self.start)
+        if self.kind in ("quarter", "month"):
+            months = 3 if self.kind == "quarter" else 1
+            return Period(self.kind, _add_months(self.start, -months), self.start)
+        return Period(self.kind, self.start - datetime.timedelta(days=self.days), self.start)
+
+    def year_before(self):
+        """The same period one year earlier."""
+        return Period(self.kind, _shift_year(self.start, -1), _shift_year(self.end, -1))
+
+    def bounds(self):
+        """The period as [start, end) timestamps."""
+        return (datetime.datetime.combine(self.start, datetime.time()),
+                datetime.datetime.combine(self.end, datetime.time()))
+
+    def months(self, count=TREND_MONTHS):
+        """The `count` calendar months ending with the period's last month."""
+        last = self.last.replace(day=1)
+        return [_add_months(last, -i) for i in range(count - 1, -1, -1)]
+
+
+def _iso(text):
+    """2025-3-7 as 2025-03-07."""
+    year, month, day = text.split("-")
+    return f"{int(year):04d}-{int(month):02d}-{int(day):02d}"
+
+
+# --------------------------------------------------------------------------- areas
+
+@dataclass(frozen=True)
+class Area:
+    """A node of the region tree whose centres the figures cover."""
+
+    region_id: int | None
+    name: str
+    path: str
+    level: str
+
+    @property
+    def scope(self):
+        """The scope rule for this area (the whole tree needs no filter)."""
+        return scope.Scope(path="" if self.level == "region" else self.path)
+
+
+def areas_within(session, user_scope):
+    """The areas a scope may choose: its own node and the prefectures and counties below it."""
+    if user_scope.empty or user_scope.unit_id is not None:
+        return []
+    query = (select(models.Region).where(models.Region.level.in_(("region", "prefecture",
+                                                                   "county")))
+             .where(models.Region.path.startswith(user_scope.path))
+             .order_by(models.Region.path))
+    found = []
+    for region in session.scalars(query):
+        if region.level == "county" and not session.scalar(
+                select(models.Centre.id).where(models.Centre.region_id == region.id)):
+            continue
+        found.append(Area(region.id, region.name, region.path, region.level))
+    return found
+
+
+def area_for(session, user_scope, region_id=None):
+    """The chosen area if the scope covers it, else the scope's own (top) area; None if none."""
+    choices_ = areas_within(session, user_scope)
+    if not choices_:
+        return None
+    for area in choices_:
+        if region_id is not None and str(area.region_id) == str(region_id):
+            return area
+    return choices_[0]
+
+
+def area_by_code(session, text):
+    """An area from a region code, a region name or a centre name (for the command line)."""
+    region = session.scalar(select(models.Region).where(
+        (models.Region.code == text) | (models.Region.name == text)))
+    if region is None:
+        centre = session.scalar(select(models.Centre).where(
+            (models.Centre.name == text) | (models.Centre.short_name == text)))
+        region = centre.region if centre is not None else None
+    if region is None:
+        return None
+    return Area(region.id, region.name, region.path, region.level)
+
+
+# --------------------------------------------------------------------------- definitions
+
+@dataclass(frozen=True)
+class Figure:
+    """A figure's name, unit and plain definition, shown on the 指标说明 page and in reports."""
+
+    code: str
+    name: object
+    unit: object
+    definition: object
+
+    def explain(self):
+        """The definition with the codes the computation really uses filled in."""
+        return str(self.definition) % {
+            "satisfied": "、".join(str(choices.SATISFACTION.label(c)) for c in SATISFIED),
+            "grassroots": "、".join(str(choices.HANDLING_LEVEL.label(c)) for c in GRASSROOTS),
+            "judged": "、".join(str(choices.OUTCOME.label(c)) for c in JUDGED_OUTCOMES),
+            "open": "、".join(str(choices.DISPUTE_STATUS.label(c)) for c in OPEN_STATUSES),
+            "minimum": RANKING_MIN_CASES,
+            "months": TREND_MONTHS,
+        }
+
+
+FIGURES = [
+    Figure("registered", _l("Cases registered"), _l("cases"),
+           _l("Disputes whose registration time falls in the period.")),
+    Figure("accepted", _l("Cases accepted"), _l("cases"),
+           _l("Disputes whose acceptance time falls in the period.")),
+    Figure("declined", _l("Cases declined"), _l("cases"),
+           _l("Disputes declined (not accepted, with a reason) in the period.")),
+    Figure("concluded", _l("Cases concluded"), _l("cases"),
+           _l("Disputes whose conclusion time falls in the period, whatever the outcome; a case "
+              "reopened later is counted again when it is concluded again.")),
+    Figure("resolved", _l("Cases resolved"), _l("cases"),
+           _l("Cases concluded in the period with the outcome “resolved by mediation”.")),
+    Figure("success_rate", _l("Success rate"), "%",
+           _l("Resolved cases ÷ cases concluded in the period with the outcome %(judged)s; "
+              "withdrawn cases are left out.")),
+    Figure("days_mean", _l("Average days to conclude"), _l("days"),
+           _l("For cases concluded in the period: the time from registration to conclusion, in "
+              "days (to the second, summed in whole seconds), averaged.")),
+    Figure("days_median", _l("Median days to conclude"), _l("days"),
+           _l("The middle value of the same durations; with an even number of cases, the "
+              "average of the two middle values.")),
+    Figure("days_p90", _l("90th percentile of days to conclude"), _l("days"),
+           _l("The duration that 90%% of the cases concluded in the period do not exceed "
+              "(nearest rank: the value at position ⌈0.9 × n⌉ in ascending order).")),
+    Figure("days_change", _l("Change in average days"), "%",
+           _l("(Average days this period − average days in the baseline period) ÷ average days "
+              "in the baseline period; the baseline is the previous period or the same period "
+              "last year. Negative means faster.")),
+    Figure("satisfaction_rate", _l("Satisfaction rate"), "%",
+           _l("Feedback collected in the period answered %(satisfied)s ÷ all feedback collected "
+              "in the period; every feedback record counts once.")),
+    Figure("grassroots_share", _l("Share resolved at village and township level"), "%",
+           _l("Cases resolved in the period at the %(grassroots)s level ÷ all cases resolved "
+              "in the period.")),
+    Figure("resolved_per_day", _l("Disputes resolved per day"), _l("cases/day"),
+           _l("Cases resolved in the period ÷ days of the period up to today.")),
+    Figure("petitions", _l("Petitions received"), _l("visits"),
+           _l("The sum of service records of the kind “petitions received” whose period starts "
+              "in the period; compared with the previous period (month on month) and the same "
+              "period last year (year on year).")),
+    Figure("overdue_cases", _l("Overdue cases"), _l("cases"),
+           _l("Open cases (%(open)s) past their acceptance or handling deadline at the time of "
+              "the statistics, whenever they were registered.")),
+    Figure("overdue_referrals", _l("Overdue referrals"), _l("referrals"),
+           _l("Referrals not reported in by their report-in deadline, or not answered by their "
+              "answer deadline, at the time of the statistics.")),
+    Figure("report_in_rate", _l("Report-in on-time rate"), "%",
+           _l("Per stationed unit, for referrals sent in the period: reported in by the "
+              "deadline ÷ referrals due (reported in, or past the deadline without it).")),
+    Figure("answer_rate", _l("Answer on-time rate"), "%",
+           _l("Per stationed unit, for referrals sent in the period: answered by the deadline ÷ "
+              "referrals due (answered, or still open past the deadline).")),
+    Figure("services", _l("Service counts"), _l("times"),
+           _l("Service records by kind (visitors, notarisations, legal aid…), summed over "
+              "records whose period starts in the period.")),
+    Figure("ranking", _l("Centre ranking"), "",
+           _l("Centres with at least %(minimum)s cases concluded in the period, ranked by "
+              "success rate (higher first), then by average days (fewer first); centres with "
+              "equal figures share a rank.")),
+    Figure("trend", _l("Monthly trend"), _l("cases"),
+           _l("Cases registered and concluded in each of the %(months)s months ending with the "
+              "period.")),
+    Figure("funnel", _l("Status funnel"), _l("cases"),
+           _l("Of the cases registered in the period, how many have reached each step: "
+              "registered, accepted, referred, concluded, feedback received.")),
+]
+FIGURE_BY_CODE = {figure.code: figure for figure in FIGURES}
+
+
+# --------------------------------------------------------------------------- figures
+
+def _ratio(part, whole):
+    """part ÷ whole, or None when there is nothing to divide by."""
+    return part / whole if whole else None
+
+
+def change(current, base):
+    """Relative change from base to current, or None when it cannot be computed."""
+    if current is None or base in (None, 0):
+        return None
+    return (current - base) / base
+
+
+def _in_period(column, period):
+    """The column's time falls in the period."""
+    start, end = period.bounds()
+    return and_(column >= start, column < end)
+
+
+def _disputes(query, area):
+    """Keep a dispute query to the area."""
+    where = scope.condition(models.Dispute, area.scope)
+    return query if where is None else query.where(where)
+
+
+def _count(area, column, period, *where):
+    """A scalar subquery counting the area's disputes whose column falls in the period."""
+    query = select(func.count()).select_from(models.Dispute).where(_in_period(column, period),
+                                                                    *where)
+    return _disputes(query, area).scalar_subquery()
+
+
+def _nth_duration(session, area, period, offset, limit):
+    """Durations (seconds) at a position in ascending order, for cases concluded in the period."""
+    dispute = models.Dispute
+    seconds = seconds_between(dispute.registered_at, dispute.concluded_at)
+    query = _disputes(select(seconds).where(_in_period(dispute.concluded_at, period),
+                                            dispute.outcome.isnot(None)), area)
+    return [int(v) for v in session.scalars(query.order_by(seconds).offset(offset).limit(limit))]
+
+
+def summary(session, area, period, today=None):
+    """The headline figures of an area over a period."""
+    today = today or datetime.date.today()
+    dispute = models.Dispute
+    counts = session.execute(select(
+        _count(area, dispute.registered_at, period),
+        _count(area, dispute.accepted_at, period),
+        _count(area, dispute.declined_at, period),
+    )).one()
+    seconds = seconds_between(dispute.registered_at, dispute.concluded_at)
+    concluded_rows = session.execute(_disputes(
+        select(dispute.outcome, dispute.resolved_level, func.count(),
+               func.sum(seconds).cast(BigInteger))
+        .where(_in_period(dispute.concluded_at, period), dispute.outcome.isnot(None))
+        .group_by(dispute.outcome, dispute.resolved_level), area)).all()
+    concluded = sum(row[2] for row in concluded_rows)
+    total_seconds = sum(int(row[3] or 0) for row in concluded_rows)
+    by_outcome = {}
+    for outcome, _level, number, _secs in concluded_rows:
+        by_outcome[outcome] = by_outcome.get(outcome, 0) + number
+    resolved = by_outcome.get("resolved", 0)
+    grassroots = sum(row[2] for row in concluded_rows
+                     if row[0] == "resolved" and row[1] in GRASSROOTS)
+    judged = sum(by_outcome.get(o, 0) for o in JUDGED_OUTCOMES)
+    median = p90 = None
+    if concluded:
+        middle = _nth_duration(session, area, period, (concluded - 1) // 2,
+                               1 if concluded % 2 else 2)
+        median = sum(middle) / len(middle) / 86400
+        p90 = _nth_duration(session, area, period, math.ceil(0.9 * concluded) - 1, 1)[0] / 86400
+    feedback = models.Feedback
+    feedback_rows = session.execute(
+        _feedback(select(func.count(), func.sum(case((feedback.satisfaction.in_(SATISFIED), 1),
+                                                     else_=0)))
+                  .where(_in_period(feedback.collected_at, period)), area)).one()
+    elapsed = period.days_elapsed(today)
+    return {
+        "registered": counts[0], "accepted": counts[1], "declined": counts[2],
+        "concluded": concluded, "resolved": resolved,
+        "withdrawn": by_outcome.get("withdrawn", 0), "routed_on": by_outcome.get("routed_on", 0),
+        "success_rate": _ratio(resolved, judged),
+        "days_mean": total_seconds / concluded / 86400 if concluded else None,
+        "days_median": median, "days_p90": p90,
+        "feedback": feedback_rows[0], "satisfied": int(feedback_rows[1] or 0),
+        "satisfaction_rate": _ratio(int(feedback_rows[1] or 0), feedback_rows[0]),
+        "grassroots": grassroots, "grassroots_share": _ratio(grassroots, resolved),
+        "resolved_per_day": _ratio(resolved, elapsed), "days_elapsed": elapsed,
+        "petitions": petitions(session, area, period),
+    }
+
+
+def _feedback(query, area):
+    """Keep a feedback query to the area."""
+    where = scope.condition(models.Feedback, area.scope)
+    return query if where is None else query.where(where)
+
+
+def _services(query, area):
+    """Keep a service-record query to the area."""
+    where = scope.condition(models.ServiceRecord, area.scope)
+    return query if where is None else query.where(where)
+
+
+def petitions(session, area, period):
+    """Petitions received: the sum of petition service records starting in the period."""
+    record = models.ServiceRecord
+    query = select(func.coalesce(func.sum(record.count), 0)).where(
+        record.kind == "petition", record.period_start >= period.start,
+        record.period_start < period.end)
+    return int(session.scalar(_services(query, area)) or 0)
+
+
+def services(session, area, period):
+    """Service counts by kind, for service records starting in the period, in the kinds' order."""
+    record = models.ServiceRecord
+    rows = dict(session.execute(_services(
+        select(record.kind, func.sum(record.count))
+        .where(record.period_start >= period.start, record.period_start < period.end)
+        .group_by(record.kind), area)).all())
+    return [{"code": code, "label": str(label), "value": int(rows.get(code) or 0)}
+            for code, label in choices.SERVICE_KIND.pairs]
+
+
+def compare(session, area, period, today=None):
+    """This period's headline figures with the previous period and the same period last year."""
+    current = summary(session, area, period, today)
+    previous = summary(session, area, period.previous(), today)
+    last_year = summary(session, area, period.year_before(), today)
+    changes = {}
+    for key in ("registered", "concluded", "resolved", "success_rate", "days_mean",
+                "satisfaction_rate", "grassroots_share", "resolved_per_day", "petitions"):
+        changes[key] = {"previous": change(current[key], previous[key]),
+                        "last_year": change(current[key], last_year[key])}
+    return {"current": current, "previous": previous, "last_year": last_year,
+            "change": changes}
+
+
+def _breakdown(session, area, period, column, labels):
+    """Cases registered in the period grouped by a column, largest first, with labels."""
+    dispute = models.Dispute
+    rows = session.execute(_disputes(
+        select(column, func.count()).where(_in_period(dispute.registered_at, period))
+        .group_by(column), area)).all()
+    found = [{"code": code, "label": labels(code), "value": number} for code, number in rows]
+    return sorted(found, key=lambda item: (-item["value"], str(item["label"])))
+
+
+def by_category(session, area, period):
+    """Cases registered in the period by category."""
+    names = dict(session.execute(select(models.Category.id, models.Category.name)).all())
+    return _breakdown(session, area, period, models.Dispute.category_id, names.get)
+
+
+def by_source(session, area, period):
+    """Cases registered in the period by source."""
+    return _breakdown(session, area, period, models.Dispute.source,
+                      lambda c: str(choices.DISPUTE_SOURCE.label(c)))
+
+
+def by_level(session, area, period):
+    """Cases registered in the period by the level where they are handled."""
+    return _breakdown(session, area, period, models.Dispute.level,
+                      lambda c: str(choices.HANDLING_LEVEL.label(c)))
+
+
+def by_centre(session, area, period):
+    """Cases registered in the period by centre."""
+    names = dict(session.execute(select(models.Centre.id, models.Centre.short_name)).all())
+    return _breakdown(session, area, period, models.Dispute.centre_id, names.get)
+
+
+def funnel(session, area, period):
+    """Of the cases registered in the period, how many reached each step."""
+    dispute = models.Dispute
+    sums = [func.count()] + [func.sum(case((getattr(dispute, column).isnot(None), 1), else_=0))
+                             for _step, column in FUNNEL[1:]]
+    row = session.execute(_disputes(
+        select(*sums).where(_in_period(dispute.registered_at, period)), area)).one()
+    return [{"code": step, "label": str(choices.DISPUTE_STATUS.label(step)),
+             "value": int(value or 0)} for (step, _c), value in zip(FUNNEL, row, strict=True)]
+
+
+def trend(session, area, period):
+    """Cases registered and concluded in each of the months ending with the period."""
+    dispute = models.Dispute
+    months = period.months()
+    columns = []
+    for first in months:
+        month = Period.month_of(first)
+        columns.append(_count(area, dispute.registered_at, month))
+        columns.append(_count(area, dispute.concluded_at, month, dispute.outcome.isnot(None)))
+    row = session.execute(select(*columns)).one()
+    return [{"month": f"{first:%Y-%m}", "registered": row[2 * i], "concluded": row[2 * i + 1]}
+            for i, first in enumerate(months)]
+
+
+def overdue(session, area, now=None):
+    """Open cases past their acceptance or handling deadline, and overdue referrals, now."""
+    now = now or models.now()
+    dispute = models.Dispute
+    late_accept = and_(dispute.status == "registered", dispute.accept_due < now)
+    late_handle = and_(dispute.status.in_(("accepted", "referred")), dispute.handle_due < now)
+    cases = session.scalar(_disputes(select(func.count()).where(late_accept | late_handle), area))
+    units = overdue_referrals(session, area, now)
+    return {"cases": cases, "referrals": sum(u["value"] for u in units), "by_unit": units}
+
+
+def _referral_area(query, area):
+    """Keep a referral query to the area."""
+    where = scope.condition(models.Referral, area.scope)
+    return query if where is None else query.where(where)
+
+
+def overdue_referrals(session, area, now=None):
+    """Per stationed unit: referrals past their report-in or answer deadline now."""
+    now = now or models.now()
+    referral = models.Referral
+    late = ((referral.status == "sent") & (referral.respond_due < now)) | (
+        referral.status.in_(("sent", "reported")) & (referral.answer_due < now))
+    rows = session.execute(_referral_area(
+        select(referral.unit_id, func.count()).where(referral.status.in_(("sent", "reported")),
+                                                     late)
+        .group_by(referral.unit_id), area)).all()
+    labels = _unit_labels(session, [unit for unit, _n in rows])
+    found = [{"code": unit, "label": labels.get(unit, ""), "value": number}
+             for unit, number in rows]
+    return sorted(found, key=lambda item: (-item["value"], item["label"]))
+
+
+def _unit_labels(session, unit_ids):
+    """"Centre·Department" for each stationed unit id."""
+    if not unit_ids:
+        return {}
+    unit = models.StationedUnit
+    rows = session.execute(
+        select(unit.id, models.Centre.short_name, models.Department.name)
+        .join(models.Centre, unit.centre_id == models.Centre.id)
+        .join(models.Department, unit.department_id == models.Department.id)
+        .where(unit.id.in_(unit_ids))).all()
+    return {uid: f"{centre}·{department}" for uid, centre, department in rows}
+
+
+def timeliness(session, area, period, now=None):
+    """Per stationed unit, for referrals sent in the period: on-time report-in and answer rates."""
+    start, end = period.bounds()
+    rates = referral_timeliness(session, area.scope, start, end, now)
+    labels = _unit_labels(session, list(rates))
+    rows = [{"code": unit, "label": labels.get(unit, ""), **figures}
+            for unit, figures in rates.items()]
+    return sorted(rows, key=lambda r: (-r["referrals"], r["label"]))
+
+
+def ranking(session, area, period, minimum=RANKING_MIN_CASES):
+    """Centres with enough concluded cases, by success rate then average days; ties share a rank."""
+    dispute = models.Dispute
+    seconds = seconds_between(dispute.registered_at, dispute.concluded_at)
+    rows = session.execute(_disputes(
+        select(dispute.centre_id, func.count(),
+               func.sum(case((dispute.outcome == "resolved", 1), else_=0)),
+               func.sum(case((dispute.outcome.in_(JUDGED_OUTCOMES), 1), else_=0)),
+               func.sum(seconds).cast(BigInteger))
+        .where(_in_period(dispute.concluded_at, period), dispute.outcome.isnot(None))
+        .group_by(dispute.centre_id).having(func.count() >= minimum), area)).all()
+    names = dict(session.execute(select(models.Centre.id, models.Centre.short_name)).all())
+    entries = []
+    for centre_id, concluded, resolved, judged, secs in rows:
+        resolved, judged, secs = int(resolved or 0), int(judged or 0), int(secs or 0)
+        # Compared as exact fractions, so that equal figures really tie on every engine.
+        order = (-Fraction(resolved, judged) if judged else Fraction(1),
+                 Fraction(secs, concluded))
+        entries.append((order, {"code": centre_id, "label": names.get(centre_id, ""),
+                                "concluded": concluded, "resolved": resolved,
+                                "success_rate": _ratio(resolved, judged),
+                                "days_mean": secs / concluded / 86400}))
+    entries.sort(key=lambda pair: (pair[0], pair[1]["label"]))
+    ranked = []
+    for position, (order, entry) in enumerate(entries, start=1):
+        tied = position > 1 and order == entries[position - 2][0]
+        entry["rank"] = ranked[-1]["rank"] if tied else position
+        ranked.append(entry)
+    return ranked
+
+
+def referral_timeliness(session, user_scope, start=None, end=None, now=None):
     """Per stationed unit: referrals, reported in on time, answered on time (counts and rates).
 
     On time means reported in by respond_due and answered by answer_due; referrals still open
     and already past a deadline count as late; those open and within it are not yet counted.
     """
     referral = models.Referral
-    now = models.now()
+    now = now or models.now()
     reported_late = case((referral.reported_at > referral.respond_due, 1),
                          (referral.reported_at.is_(None) & (referral.respond_due < now), 1),
                          else_=0)
@@ -46,3 +684,27 @@ def referral_timeliness(session, user_scope, start=None, end=None):
             "answer_rate": (a_due - a_late) / a_due if a_due else None,
         }
     return result
+
+
+def report(session, area, period, today=None, now=None):
+    """Everything the dashboard and the PDF show, for one area and period, as plain data."""
+    today = today or datetime.date.today()
+    return {
+        "area": {"id": area.region_id, "name": area.name, "level": area.level},
+        "period": {"code": period.code, "label": period.label,
+                   "start": period.start.isoformat(), "end": period.last.isoformat(),
+                   "previous": period.previous().label, "last_year": period.year_before().label},
+        "kpi": compare(session, area, period, today),
+        "trend": trend(session, area, period),
+        "by_category": by_category(session, area, period),
+        "by_source": by_source(session, area, period),
+        "by_level": by_level(session, area, period),
+        "by_centre": by_centre(session, area, period),
+        "funnel": funnel(session, area, period),
+        "overdue": overdue(session, area, now),
+        "timeliness": timeliness(session, area, period, now),
+        "services": services(session, area, period),
+        "ranking": ranking(session, area, period),
+        "ranking_minimum": RANKING_MIN_CASES,
+    }
+

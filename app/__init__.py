@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 from flask_wtf.csrf import CSRFProtect
 
-from app.extensions import db, migrate
+from app.extensions import cache, db, migrate
 
 
 def create_app(config_object="config.Config", **overrides):
@@ -78,9 +78,11 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 
 def register_extensions(app):
     """Bind the database, migrations and Flask-AppBuilder to the app."""
-    from app import models  # noqa: F401  (the mapped classes must exist before AppBuilder)
+    from app import dashboard, models  # noqa: F401  (mapped classes must exist before AppBuilder)
 
     db.init_app(app)
+    cache.init_app(app)
+    dashboard.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     appbuilder = AppBuilder(update_perms=app.config["FAB_UPDATE_PERMS"])
     appbuilder.init_app(app, db.session)

@@ -104,8 +104,40 @@ def compile_catalogues(folder):
     _babel("compile", "-d", folder)
 
 
+@click.command("report")
+@click.option("--scope", "scope_text", default="650000", show_default=True,
+              help="Region code, or the name of a region, prefecture, county or centre.")
+@click.option("--period", "period_text", required=True,
+              help="2025, 2025-Q1, 2025-03, 2025-03-07 or 2025-03-01~2025-03-15.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True),
+              help="Where to write the PDF.")
+@click.option("--register/--no-register", "with_register", default=False,
+              help="Append the case register (台账) of the period.")
+def report_command(scope_text, period_text, out, with_register):
+    """Write the PDF statistics of an area and a period."""
+    from app import reports, stats
+
+    area = stats.area_by_code(db.session, scope_text)
+    if area is None:
+        raise click.BadParameter(f"no region, county or centre called {scope_text!r}",
+                                 param_hint="--scope")
+    try:
+        period = stats.Period.parse(period_text)
+    except stats.BadPeriod as error:
+        raise click.BadParameter(str(error), param_hint="--period") from None
+    with current_app.test_request_context():
+        try:
+            content = reports.statistics_pdf(db.session, area, period, register=with_register)
+        except reports.ReportTooLarge as error:
+            raise click.ClickException(str(error)) from None
+    with open(out, "wb") as handle:
+        handle.write(content)
+    click.echo(f"{out}: {area.name} {period.code}, {len(content):,} bytes")
+
+
 def register(app):
     """Attach the command groups to the app."""
     app.cli.add_command(seed)
     app.cli.add_command(roles)
     app.cli.add_command(translate)
+    app.cli.add_command(report_command)

@@ -13,6 +13,7 @@ MENU_CASES = "(CaseWork|Disputes|Parties|Referrals|Sessions|Feedback|Timeline)"
 MENU_SETUP = ("(CentreSetup|Centres|StationedUnits|Rota|Staff|Departments|Functions|Categories"
               "|Routes|Languages|Regions)")
 MENU_OTHER = "(Experts|Statistics|ServiceRecords)"
+MENU_STATS = "(Dashboard|Chart[A-Z][a-z]+|FigureDefinitions)"
 
 # Every signed-in user may see and edit their own account and password.
 SELF = [
@@ -30,6 +31,8 @@ ROLES = {
     "centre_admin": SELF + [
         [SETUP, ALL],
         ["ServiceRecordModelView", ALL],
+        ["DashboardView", "can_(show|download)"],
+        [f"^{MENU_STATS}$", "menu_access"],
         [CASES, READ],
         ["CaseEventModelView", READ],
         [REFERENCE, READ],
@@ -57,6 +60,8 @@ ROLES = {
         [PERSONAL, "can_reveal"],
     ],
     "leader": SELF + [
+        ["DashboardView", "can_(show|download)"],
+        [f"^{MENU_STATS}$", "menu_access"],
         [CASES, READ],
         [SETUP, READ],
         [REFERENCE, READ],

@@ -312,7 +312,7 @@ FIGURES = [
               "average of the two middle values.")),
     Figure("days_p90", _l("90th percentile of days to conclude"), _l("days"),
            _l("The duration that 90%% of the cases concluded in the period do not exceed "
-              "(nearest rank: the value at position ⌈0.9 × n⌉ in ascending order).")),
+              "(nearest rank: in ascending order, the value at position 0.9 × n rounded up).")),
     Figure("days_change", _l("Change in average days"), "%",
            _l("(Average days this period − average days in the baseline period) ÷ average days "
               "in the baseline period; the baseline is the previous period or the same period "
@@ -577,16 +577,32 @@ def overdue_referrals(session, area, now=None):
     """Per stationed unit: referrals past their report-in or answer deadline now."""
     now = now or models.now()
     referral = models.Referral
-    late = ((referral.status == "sent") & (referral.respond_due < now)) | (
-        referral.status.in_(("sent", "reported")) & (referral.answer_due < now))
     rows = session.execute(_referral_area(
-        select(referral.unit_id, func.count()).where(referral.status.in_(("sent", "reported")),
-                                                     late)
+        select(referral.unit_id, func.count()).where(overdue_referral(now))
         .group_by(referral.unit_id), area)).all()
     labels = _unit_labels(session, [unit for unit, _n in rows])
     found = [{"code": unit, "label": labels.get(unit, ""), "value": number}
              for unit, number in rows]
     return sorted(found, key=lambda item: (-item["value"], item["label"]))
+
+
+def overdue_referral(now):
+    """The condition of a referral past its report-in or answer deadline now."""
+    referral = models.Referral
+    return referral.status.in_(("sent", "reported")) & (
+        ((referral.status == "sent") & (referral.respond_due < now))
+        | (referral.answer_due < now))
+
+
+def reached(step):
+    """The condition of a dispute that has reached a step of the status funnel."""
+    column = dict(FUNNEL).get(step)
+    return None if column is None else getattr(models.Dispute, column).isnot(None)
+
+
+def in_period(column, period):
+    """The condition of a timestamp column falling in the period."""
+    return _in_period(column, period)
 
 
 def _unit_labels(session, unit_ids):
@@ -602,11 +618,15 @@ def _unit_labels(session, unit_ids):
     return {uid: f"{centre}·{department}" for uid, centre, department in rows}
 
 
-def timeliness(session, area, period, now=None):
-    """Per stationed unit, for referrals sent in the period: on-time report-in and answer rates."""
+def timeliness(session, area, period, now=None, by="unit"):
+    """Per stationed unit (or per department across the area's centres), for referrals sent in
+    the period: on-time report-in and answer rates."""
     start, end = period.bounds()
-    rates = referral_timeliness(session, area.scope, start, end, now)
-    labels = _unit_labels(session, list(rates))
+    rates = referral_timeliness(session, area.scope, start, end, now, by=by)
+    if by == "department":
+        labels = dict(session.execute(select(models.Department.id, models.Department.name)).all())
+    else:
+        labels = _unit_labels(session, list(rates))
     rows = [{"code": unit, "label": labels.get(unit, ""), **figures}
             for unit, figures in rates.items()]
     return sorted(rows, key=lambda r: (-r["referrals"], r["label"]))
@@ -643,7 +663,7 @@ def ranking(session, area, period, minimum=RANKING_MIN_CASES):
     return ranked
 
 
-def referral_timeliness(session, user_scope, start=None, end=None, now=None):
+def referral_timeliness(session, user_scope, start=None, end=None, now=None, by="unit"):
     """Per stationed unit: referrals, reported in on time, answered on time (counts and rates).
 
     On time means reported in by respond_due and answered by answer_due; referrals still open
@@ -662,10 +682,14 @@ def referral_timeliness(session, user_scope, start=None, end=None, now=None):
     answered_due = case((referral.answered_at.isnot(None), 1),
                         (referral.status.in_(("sent", "reported")) & (referral.answer_due < now), 1),
                         else_=0)
-    query = (select(referral.unit_id, func.count(), func.sum(reported_due), func.sum(reported_late),
-                    func.sum(answered_due), func.sum(answered_late))
-             .where(referral.status != "queued", referral.status != "cancelled")
-             .group_by(referral.unit_id))
+    key = referral.unit_id
+    query = select(key, func.count(), func.sum(reported_due), func.sum(reported_late),
+                   func.sum(answered_due), func.sum(answered_late))
+    if by == "department":
+        key = models.StationedUnit.department_id
+        query = query.with_only_columns(key, *query.selected_columns[1:]).join(
+            models.StationedUnit, referral.unit_id == models.StationedUnit.id)
+    query = query.where(referral.status != "queued", referral.status != "cancelled").group_by(key)
     where = scope.condition(models.Referral, user_scope)
     if where is not None:
         query = query.where(where)

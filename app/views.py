@@ -1,11 +1,10 @@
 """The screens: declarative Flask-AppBuilder views over the domain model, and their menu."""
 
 import csv
+import datetime
 import io
 
-import datetime
-
-from flask import Response, abort, flash, jsonify, redirect, request, url_for
+from flask import Response, abort, current_app, flash, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, IndexView, ModelView, expose
 from flask_appbuilder.actions import action
 from flask_appbuilder.models.sqla.filters import FilterEqual
@@ -18,7 +17,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 from wtforms import DateField, DateTimeLocalField, HiddenField, SelectField
 from wtforms.validators import InputRequired, NumberRange, Optional
 
-from app import audit, dispatch, display, inbox, models, personal, scope, search, workflow
+from app import (audit, dispatch, display, filters, inbox, models, personal, scope, search,
+                 workflow)
 from app.datamodel import ZongzhiInterface as SQLAInterface
 from app.datamodel import eager_options
 from app.labels import LABELS
@@ -449,6 +449,12 @@ class ReferralModelView(ZongzhiModelView):
     base_order = ("sent_at", "desc")
     show_template = "zongzhi/referral_show.html"
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # Overdue referrals, the dashboard's drill-down: the condition the figure counts.
+        self._set_filters("status", lambda found: [
+            *found, filters.FilterOverdue("status", self.datamodel)])
+
     @expose("/show/<pk>", methods=["GET"])
     @has_access
     def show(self, pk):
@@ -655,6 +661,13 @@ class DisputeModelView(ZongzhiModelView):
         # The title column's first filter is the text search over title and description.
         self._set_filters("title", lambda found: [
             search.TextSearchFilter("title", self.datamodel), *found])
+        # The dashboard's drill-down links: the same conditions as the figures they open.
+        for column, extra in (("centre", filters.FilterInArea),
+                              ("registered_at", filters.FilterInPeriod),
+                              ("concluded_at", filters.FilterInPeriod),
+                              ("status", filters.FilterReached)):
+            self._set_filters(column, lambda found, extra=extra, column=column: [
+                *found, extra(column, self.datamodel)])
 
     def pre_add(self, item):
         """Check the centre is in scope, then number and register the case through the workflow."""
@@ -873,6 +886,159 @@ class RolePermissionsView(BaseView):
                                     roles=readable_permissions(self.appbuilder, labels))
 
 
+class DashboardView(BaseView):
+    """Leaders' dashboard: KPI tiles and charts for an area and period, drill-down, PDF."""
+
+    route_base = "/dashboard"
+    default_view = "index"
+    base_permissions = ["can_show", "can_download"]
+    method_permission_name = {"index": "show", "chart": "show", "definitions": "show",
+                              "pdf": "download"}
+    CHARTS = {
+        "trend": _l("Monthly trend"), "category": _l("By category"), "source": _l("By source"),
+        "level": _l("By level"), "centre": _l("By centre"), "funnel": _l("Status funnel"),
+        "overdue": _l("Overdue referrals by unit"),
+    }
+
+    def _choice(self):
+        """The area and period asked for, within the user's scope; flashes a bad period."""
+        from app import stats
+
+        session = self.appbuilder.session
+        area = stats.area_for(session, scope.current(), request.args.get("area"))
+        if area is None:
+            abort(404)
+        text = request.args.get("period")
+        period = stats.Period.month_of(datetime.date.today())
+        if text:
+            try:
+                period = stats.Period.parse(text)
+            except stats.BadPeriod as error:
+                flash(str(error), "danger")
+        return session, area, period
+
+    def _page(self, only=None):
+        """The dashboard, or one of its charts, rendered."""
+        from app import dashboard, stats
+
+        session, area, period = self._choice()
+        data = dashboard.report(session, area, period)
+        payload = {**data, "links": drill_links(data, area, period), "only": only,
+                   "titles": {**{k: str(v) for k, v in self.CHARTS.items()},
+                              "registered": str(stats.FIGURE_BY_CODE["registered"].name),
+                              "concluded": str(stats.FIGURE_BY_CODE["concluded"].name)}}
+        return self.render_template(
+            "zongzhi/dashboard.html", data=data, payload=payload, area=area, period=period,
+            areas=stats.areas_within(session, scope.current()), only=only,
+            chart_title=self.CHARTS.get(only), figures=stats.FIGURE_BY_CODE,
+            presets=period_presets(datetime.date.today()))
+
+    @expose("/")
+    @has_access
+    def index(self):
+        """KPI tiles with their change, and every chart."""
+        return self._page()
+
+    @expose("/chart/<name>")
+    @has_access
+    def chart(self, name):
+        """One chart on its own page (the chart entries of the menu)."""
+        if name not in self.CHARTS:
+            abort(404)
+        return self._page(only=name)
+
+    @expose("/definitions")
+    @has_access
+    def definitions(self):
+        """指标说明: every figure defined in plain words, from the definitions the code uses."""
+        from app import stats
+
+        return self.render_template("zongzhi/definitions.html", figures=stats.FIGURES)
+
+    @expose("/pdf")
+    @has_access
+    def pdf(self):
+        """The statistics of the area and period as a PDF download."""
+        from app import reports
+
+        session, area, period = self._choice()
+        try:
+            content = reports.statistics_pdf(session, area, period, user=current_user,
+                                             register=request.args.get("register") == "1")
+        except reports.ReportTooLarge as error:
+            flash(str(error), "danger")
+            return redirect(url_for("DashboardView.index", area=area.region_id,
+                                    period=period.code))
+        audit.record("export", "report", detail={"area": area.name, "period": period.code})
+        name = f"statistics-{area.region_id}-{period.code}.pdf"
+        return Response(content, mimetype="application/pdf",
+                        headers={"Content-Disposition": f"attachment; filename={name}"})
+
+
+def period_presets(today):
+    """Quick choices for the period picker: this and last month, quarter and year."""
+    from app import stats
+
+    month = stats.Period.month_of(today)
+    quarter = stats.Period.parse(f"{today.year}-Q{(today.month + 2) // 3}")
+    year = stats.Period.parse(str(today.year))
+    return [(_l("This month"), month.code), (_l("Last month"), month.previous().code),
+            (_l("This quarter"), quarter.code), (_l("Last quarter"), quarter.previous().code),
+            (_l("This year"), year.code), (_l("Last year"), year.previous().code)]
+
+
+def _filter_url(view, args, **base):
+    """A list URL of a view with filters, each given as (column, filter class name, value)."""
+    filters = view._filters._all_filters
+    query = dict(base)
+    for column, kind, value in args:
+        index = next(i for i, f in enumerate(filters[column]) if type(f).__name__ == kind)
+        query[f"_flt_{index}_{column}"] = value
+    return url_for(f"{type(view).__name__}.list", **query)
+
+
+def drill_links(data, area, period):
+    """For each chart item, the list of the cases (or referrals) it counts."""
+    cases = _view("DisputeModelView")
+    referrals = _view("ReferralModelView")
+    common = [("centre", "FilterInArea", area.region_id),
+              ("registered_at", "FilterInPeriod", period.code)]
+
+    def cases_with(*extra, base=common):
+        return _filter_url(cases, [*base, *extra])
+
+    links = {
+        "category": {str(i["code"]): cases_with(("category", "FilterRelationOneToManyEqual",
+                                                 i["code"])) for i in data["by_category"]},
+        "source": {str(i["code"]): cases_with(("source", "FilterEqual", i["code"]))
+                   for i in data["by_source"]},
+        "level": {str(i["code"]): cases_with(("level", "FilterEqual", i["code"]))
+                  for i in data["by_level"]},
+        "centre": {str(i["code"]): cases_with(("centre", "FilterRelationOneToManyEqual",
+                                               i["code"]), base=common[1:])
+                   for i in data["by_centre"]},
+        "funnel": {i["code"]: cases_with(("status", "FilterReached", i["code"]))
+                   for i in data["funnel"]},
+        "overdue": {str(i["code"]): _filter_url(referrals, [
+            ("unit", "FilterRelationOneToManyEqual", i["code"]),
+            ("status", "FilterOverdue", "1")]) for i in data["overdue"]["by_unit"]},
+        "trend": {},
+    }
+    for point in data["trend"]:
+        links["trend"][point["month"]] = {
+            "registered": _filter_url(cases, [common[0], ("registered_at", "FilterInPeriod",
+                                                          point["month"])]),
+            "concluded": _filter_url(cases, [common[0], ("concluded_at", "FilterInPeriod",
+                                                         point["month"])]),
+        }
+    return links
+
+
+def _view(name):
+    """A registered view by class name."""
+    return next(v for v in current_app.appbuilder.baseviews if type(v).__name__ == name)
+
+
 class HomeView(IndexView):
     """The landing page: where each role starts its day."""
 
@@ -880,7 +1046,11 @@ class HomeView(IndexView):
 
     @expose("/")
     def index(self):
-        """Shortcuts to the screens this user may open."""
+        """Leaders and centre administrators land on the dashboard; others on their inbox."""
+        if current_user.is_authenticated and request.args.get("inbox") is None and \
+                {r.name for r in current_user.roles} & {"leader", "centre_admin"} and \
+                self.appbuilder.sm.has_access("can_show", "DashboardView"):
+            return redirect(url_for("DashboardView.index"))
         shortcuts = []
         if current_user.is_authenticated:
             for view, name, label, icon, _category in MENU:
@@ -945,3 +1115,11 @@ def register(appbuilder):
         category_label, category_icon = CATEGORIES[category]
         appbuilder.add_view(view, name, label=label, icon=icon, category=category,
                             category_label=category_label, category_icon=category_icon)
+    label, icon = CATEGORIES["Statistics"]
+    appbuilder.add_view(DashboardView, "Dashboard", label=_l("Dashboard"), icon="fa-dashboard",
+                        category="Statistics", category_label=label, category_icon=icon)
+    for chart, chart_label in DashboardView.CHARTS.items():
+        appbuilder.add_link(f"Chart{chart.title()}", href=f"/dashboard/chart/{chart}",
+                            label=chart_label, icon="fa-bar-chart", category="Statistics")
+    appbuilder.add_link("FigureDefinitions", href="/dashboard/definitions",
+                        label=_l("Figure definitions"), icon="fa-book", category="Statistics")

@@ -1,0 +1,70 @@
+"""List filters that the dashboard's drill-down links use: the same conditions as the figures."""
+
+from flask_appbuilder.models.filters import BaseFilter
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import false
+
+from app import models, scope, stats
+from app.extensions import db
+
+
+class FilterInPeriod(BaseFilter):
+    """A timestamp within a statistics period (2025, 2025-Q1, 2025-03, a day or a range)."""
+
+    name = _l("Within the period")
+    arg_name = "inp"
+
+    def apply(self, query, value):
+        """Keep rows whose column falls in the period; an unreadable period keeps nothing."""
+        try:
+            period = stats.Period.parse(value)
+        except stats.BadPeriod:
+            return query.filter(false())
+        return query.filter(stats.in_period(getattr(self.model, self.column_name), period))
+
+
+class FilterInArea(BaseFilter):
+    """A case whose centre lies in a region, prefecture or county (by region id)."""
+
+    name = _l("Within the area")
+    arg_name = "ina"
+
+    def apply(self, query, value):
+        """Keep the cases of centres under the region; an unknown region keeps nothing."""
+        region = db.session.get(models.Region, _number(value)) if _number(value) else None
+        if region is None:
+            return query.filter(false())
+        area = scope.Scope(path="" if region.parent_id is None else region.path)
+        where = scope.condition(models.Dispute, area)
+        return query if where is None else query.filter(where)
+
+
+class FilterReached(BaseFilter):
+    """A case that has reached a step of the status funnel (accepted, referred, concluded…)."""
+
+    name = _l("Has reached")
+    arg_name = "rch"
+
+    def apply(self, query, value):
+        """Keep the cases that reached the step."""
+        where = stats.reached(value)
+        return query.filter(false() if where is None else where)
+
+
+class FilterOverdue(BaseFilter):
+    """A referral past its report-in or answer deadline now."""
+
+    name = _l("Overdue now")
+    arg_name = "ovd"
+
+    def apply(self, query, value):
+        """Keep the overdue referrals."""
+        return query.filter(stats.overdue_referral(models.now()))
+
+
+def _number(value):
+    """An integer from a filter value, or None."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,153 @@
+"""PDF statistics: one function from an area and a period to PDF bytes, drawn by WeasyPrint.
+
+The figures come from the statistics module (the same cached report as the dashboard), the
+charts are vector SVG drawn by pygal from those figures, and the Chinese text is set in the
+Noto Sans SC font shipped in app/static/fonts, embedded and subset, so no system font is needed.
+WeasyPrint may fetch only those shipped assets: every other URL (network, file://) is refused.
+"""
+
+import datetime
+import mimetypes
+import os
+import time
+
+import pygal
+from flask import current_app, render_template
+from flask_babel import gettext
+from pygal.style import Style
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
+from weasyprint import HTML
+from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+from app import choices, dashboard, models, scope, stats
+
+ASSET_SCHEME = "zongzhi-asset:"
+ASSETS = {"fonts/NotoSansSC-Regular.ttf", "report/report.css"}
+FONT = "Zongzhi Sans"
+PALETTE = ("#2f6fb0", "#e07b39", "#3a9a5b", "#c44e52", "#8172b2", "#937860", "#da8bc3",
+           "#8c8c8c", "#ccb974", "#64b5cd")
+
+
+class ReportTooLarge(Exception):
+    """A report that would exceed the row or time cap."""
+
+
+class AssetFetcher(URLFetcher):
+    """Serves the report's own fonts and stylesheet; refuses everything else, and notes it."""
+
+    def __init__(self, static_folder, **kwargs):
+        super().__init__(**kwargs)
+        self.static_folder = static_folder
+        self.refused = []
+
+    def fetch(self, url, headers=None):
+        """The asset's bytes, or an error (WeasyPrint then leaves the resource out)."""
+        name = url[len(ASSET_SCHEME):] if url.startswith(ASSET_SCHEME) else None
+        if name not in ASSETS:
+            self.refused.append(url)
+            raise ValueError(f"refused: {url}")
+        path = os.path.join(self.static_folder, name)
+        with open(path, "rb") as handle:
+            body = handle.read()
+        mime = mimetypes.guess_type(path)[0] or "application/octet-stream"
+        return URLFetcherResponse(url, body, headers={"Content-Type": mime})
+
+
+def _style():
+    """The charts' look: the report's font, white background, our palette."""
+    return Style(font_family=FONT, background="white", plot_background="white",
+                 colors=PALETTE, guide_stroke_color="#dde3ea", guide_stroke_dasharray="0",
+                 major_guide_stroke_color="#c9d3de", major_guide_stroke_dasharray="0", label_font_size=11, major_label_font_size=11,
+                 value_font_size=10, legend_font_size=11, title_font_size=13)
+
+
+def _svg(chart):
+    """A pygal chart as inline SVG (no scripts, no XML declaration)."""
+    return chart.render(is_unicode=True)
+
+
+def charts(data):
+    """The report's charts as SVG, drawn from the same figures as the tables."""
+    common = {"style": _style(), "js": [], "disable_xml_declaration": True, "width": 760,
+              "height": 300, "print_values": True, "margin": 10}
+    drawn = {}
+    trend = pygal.Bar(**common, legend_at_bottom=True, x_label_rotation=0)
+    trend.x_labels = [p["month"][2:] for p in data["trend"]]
+    trend.add(str(stats.FIGURE_BY_CODE["registered"].name), [p["registered"] for p in data["trend"]])
+    trend.add(str(stats.FIGURE_BY_CODE["concluded"].name), [p["concluded"] for p in data["trend"]])
+    drawn["trend"] = _svg(trend)
+    for name, key in (("category", "by_category"), ("centre", "by_centre")):
+        items = data[key][:20]
+        chart = pygal.HorizontalBar(**{**common, "height": max(160, 22 * len(items) + 40)},
+                                    show_legend=False)
+        chart.x_labels = [i["label"] for i in reversed(items)]
+        chart.add("", [i["value"] for i in reversed(items)])
+        drawn[name] = _svg(chart)
+    for name, key in (("source", "by_source"), ("level", "by_level")):
+        chart = pygal.Pie(**{**common, "width": 370, "height": 310}, inner_radius=0.45,
+                          legend_at_bottom=True, legend_at_bottom_columns=3)
+        for item in data[key]:
+            chart.add(item["label"], item["value"])
+        drawn[name] = _svg(chart)
+    funnel = pygal.HorizontalBar(**{**common, "height": 200}, show_legend=False)
+    funnel.x_labels = [i["label"] for i in reversed(data["funnel"])]
+    funnel.add("", [i["value"] for i in reversed(data["funnel"])])
+    drawn["funnel"] = _svg(funnel)
+    return drawn
+
+
+def register_rows(session, area, period, limit):
+    """The case register (台账) of the period: cases registered in it, oldest first."""
+    dispute = models.Dispute
+    query = select(dispute).where(stats.in_period(dispute.registered_at, period))
+    where = scope.condition(models.Dispute, area.scope)
+    if where is not None:
+        query = query.where(where)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    if total > limit:
+        raise ReportTooLarge(gettext(
+            "The case register of this period has %(count)d cases, more than the %(limit)d a "
+            "report may hold. Choose a shorter period or a smaller area.", count=total,
+            limit=limit))
+    rows = session.scalars(query.options(joinedload(dispute.centre), joinedload(dispute.category))
+                           .order_by(dispute.registered_at, dispute.id)).all()
+    return [{"case_no": d.case_no, "registered": f"{d.registered_at:%Y-%m-%d}",
+             "centre": d.centre.short_name, "category": d.category.name, "title": d.title,
+             "status": str(choices.DISPUTE_STATUS.label(d.status)),
+             "outcome": str(choices.OUTCOME.label(d.outcome)),
+             "concluded": f"{d.concluded_at:%Y-%m-%d}" if d.concluded_at else ""}
+            for d in rows]
+
+
+def statistics_html(session, area, period, user=None, register=False, now=None):
+    """The report as HTML (escaped by Jinja), ready for WeasyPrint."""
+    now = now or datetime.datetime.now()
+    data = dashboard.report(session, area, period)
+    # Above a county, units are many (one per department per centre): departments summarise them.
+    by_department = area.level != "county"
+    if by_department:
+        data = {**data, "timeliness": stats.timeliness(session, area, period, by="department")}
+    limit = current_app.config["REPORT_MAX_ROWS"]
+    rows = register_rows(session, area, period, limit) if register else None
+    return render_template(
+        "reports/statistics.html", data=data, area=area, period=period, charts=charts(data),
+        figures=stats.FIGURES, by_code=stats.FIGURE_BY_CODE, register=rows,
+        generated=now, user=user, asset=ASSET_SCHEME, font=FONT, by_department=by_department)
+
+
+def render_pdf(html, static_folder, max_seconds):
+    """PDF bytes from report HTML, with only the shipped assets; refused past the time cap."""
+    fetcher = AssetFetcher(static_folder)
+    started = time.monotonic()
+    document = HTML(string=html, base_url=ASSET_SCHEME, url_fetcher=fetcher).render()
+    if time.monotonic() - started > max_seconds:
+        raise ReportTooLarge(gettext("The report took too long to lay out. Choose a shorter "
+                                     "period or a smaller area."))
+    return document.write_pdf()
+
+
+def statistics_pdf(session, area, period, user=None, register=False, now=None):
+    """The statistics of an area over a period as PDF bytes."""
+    html = statistics_html(session, area, period, user, register, now)
+    return render_pdf(html, current_app.static_folder, current_app.config["REPORT_MAX_SECONDS"])

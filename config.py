@@ -93,6 +93,19 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL", "memory://")
     RATELIMIT_ENABLED = AUTH_RATE_LIMITED
 
+    # Dashboard figures are cached briefly and dropped on every write to cases, referrals,
+    # feedback or service records: in Redis when REDIS_URL is set (shared by all workers and
+    # hosts), in each process otherwise (then another worker's cache may lag by the timeout).
+    CACHE_TYPE = "RedisCache" if os.environ.get("REDIS_URL") else "SimpleCache"
+    CACHE_REDIS_URL = os.environ.get("REDIS_URL")
+    CACHE_DEFAULT_TIMEOUT = int(os.environ.get("STATS_CACHE_SECONDS", "60"))
+    CACHE_KEY_PREFIX = "zongzhi:"
+
+    # PDF statistics: the most case rows in the register appendix, and the longest a render may
+    # take before it is refused with a message.
+    REPORT_MAX_ROWS = int(os.environ.get("REPORT_MAX_ROWS", "2000"))
+    REPORT_MAX_SECONDS = int(os.environ.get("REPORT_MAX_SECONDS", "30"))
+
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = env_flag("SESSION_COOKIE_SECURE", False)

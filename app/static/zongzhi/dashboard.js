@@ -45,14 +45,14 @@
       return {
         color: palette,
         tooltip: { trigger: "axis" },
-        legend: { data: [data.titles.registered || "登记", data.titles.concluded || "办结"] },
-        grid: { left: 50, right: 30, top: 40, bottom: 40 },
+        legend: { top: 0, data: [data.titles.registered, data.titles.concluded] },
+        grid: { left: 50, right: 30, top: 36, bottom: 30 },
         xAxis: { type: "category", data: months },
         yAxis: { type: "value", minInterval: 1 },
         series: [
-          { name: data.titles.registered || "登记", key: "registered", type: "bar",
+          { name: data.titles.registered, key: "registered", type: "bar",
             data: data.trend.map(function (p) { return { value: p.registered, code: p.month }; }) },
-          { name: data.titles.concluded || "办结", key: "concluded", type: "line",
+          { name: data.titles.concluded, key: "concluded", type: "line",
             data: data.trend.map(function (p) { return { value: p.concluded, code: p.month }; }) }
         ]
       };
@@ -68,15 +68,7 @@
       }
       return option;
     },
-    funnel: function () {
-      return {
-        color: palette,
-        tooltip: { trigger: "item", formatter: "{b}: {c}" },
-        series: [{ type: "funnel", sort: "none", left: "10%", width: "80%", minSize: "10%",
-                   label: { position: "inside", formatter: "{b} {c}" },
-                   data: data.funnel.map(function (i) { return { name: i.label, value: i.value, code: i.code }; }) }]
-      };
-    },
+    funnel: function () { return bars(data.funnel, true); },
     overdue: function () { return bars(data.overdue.by_unit, true, 20); }
   };
 
@@ -89,7 +81,7 @@
     option.animation = false;
     chart.setOption(option);
     if (!option.series.some(function (s) { return s.data && s.data.some(function (d) { return d.value; }); })) {
-      chart.setOption({ title: { text: el.getAttribute("data-empty") || "本期无数据", left: "center", top: "middle",
+      chart.setOption({ title: { text: el.getAttribute("data-empty"), left: "center", top: "middle",
                                  textStyle: { color: "#999", fontSize: 14 } } });
     }
     chart.on("click", function (params) {

@@ -33,9 +33,9 @@ def add_case(centre, registered, concluded=None, outcome=None, level="village",
     category = category or db.session.scalar(select(models.Category).order_by(models.Category.id))
     if status is None:
         status = "concluded" if concluded else "registered"
+    extra = {"title": "测试案件", "description": "测试", **extra}
     case = models.Dispute(
-        case_no=f"T-{number[0]:06d}", centre=centre, category=category, title="测试案件",
-        description="测试", source=source, level=level, status=status, registered_at=registered,
+        case_no=f"T-{number[0]:06d}", centre=centre, category=category, source=source, level=level, status=status, registered_at=registered,
         concluded_at=concluded, outcome=outcome,
         resolved_level=resolved_level or (level if outcome == "resolved" else None), **extra)
     db.session.add(case)

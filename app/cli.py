@@ -69,6 +69,10 @@ def seed_synthetic(centres, disputes, seed_value):
     started = time.perf_counter()
     with click.progressbar(length=disputes, label="disputes") as bar:
         made = synthetic.generate(db.session, centres, disputes, seed_value, progress=bar.update)
+    from seeds import demo
+
+    demo.load_petitions(db.session)  # monthly petition counts for every centre
+    db.session.commit()
     click.echo(f"{made} disputes in {time.perf_counter() - started:.0f} s")
 
 

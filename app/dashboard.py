@@ -14,7 +14,8 @@ from app import models, stats
 from app.extensions import cache
 
 COUNTED = (models.Dispute, models.Referral, models.Feedback, models.ServiceRecord,
-           models.Centre, models.StationedUnit, models.Category)
+           models.Centre, models.StationedUnit, models.Category, models.Department,
+           models.Region)
 GENERATION = "stats-generation"
 
 
@@ -28,15 +29,27 @@ def invalidate():
     cache.cache.inc(GENERATION)
 
 
+def cached(name, make, *parts):
+    """A value from the cache under this generation and locale, made and stored when missing."""
+    key = ":".join(str(p) for p in (name, generation(), get_locale(), *parts))
+    found = cache.get(key)
+    if found is None:
+        found = make()
+        cache.set(key, found)
+    return found
+
+
 def report(session, area, period, today=None):
     """stats.report for the area and period, from the cache when the data has not changed."""
     today = today or datetime.date.today()
-    key = f"stats:{generation()}:{area.region_id}:{period.code}:{today}:{get_locale()}"
-    found = cache.get(key)
-    if found is None:
-        found = stats.report(session, area, period, today)
-        cache.set(key, found)
-    return found
+    return cached("stats", lambda: stats.report(session, area, period, today),
+                  area.region_id, period.code, today)
+
+
+def areas(session, user_scope):
+    """The areas a scope may choose (stats.areas_within), cached."""
+    return cached("areas", lambda: stats.areas_within(session, user_scope),
+                  user_scope.path, user_scope.unit_id)
 
 
 def _note_changes(session, flush_context, instances):

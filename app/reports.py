@@ -9,6 +9,7 @@ WeasyPrint may fetch only those shipped assets: every other URL (network, file:/
 import datetime
 import mimetypes
 import os
+import re
 import time
 
 import pygal
@@ -62,15 +63,21 @@ def _style():
                  value_font_size=10, legend_font_size=11, title_font_size=13)
 
 
+TOOLTIPS = re.compile(r"<(desc|title)\b.*?</\1>", re.S)
+
+
 def _svg(chart):
-    """A pygal chart as inline SVG (no scripts, no XML declaration)."""
-    return chart.render(is_unicode=True)
+    """A pygal chart as inline SVG: no scripts, no XML declaration, and no tooltips (on paper
+    they are invisible; WeasyPrint would still lay out every one of them)."""
+    return TOOLTIPS.sub("", chart.render(is_unicode=True))
 
 
 def charts(data):
     """The report's charts as SVG, drawn from the same figures as the tables."""
+    # Values are printed in the tables beside each chart; the charts carry few labels, since
+    # every SVG text costs WeasyPrint a Pango layout.
     common = {"style": _style(), "js": [], "disable_xml_declaration": True, "width": 760,
-              "height": 300, "print_values": True, "margin": 10}
+              "height": 300, "print_values": False, "margin": 10, "max_scale": 5}
     drawn = {}
     trend = pygal.Bar(**common, legend_at_bottom=True, x_label_rotation=0)
     trend.x_labels = [p["month"][2:] for p in data["trend"]]
@@ -95,6 +102,22 @@ def charts(data):
     funnel.add("", [i["value"] for i in reversed(data["funnel"])])
     drawn["funnel"] = _svg(funnel)
     return drawn
+
+
+def centre_rows(data):
+    """One row per centre: registered, concluded, success rate, average days and rank (ranked
+    centres first, by rank; then the others by cases registered)."""
+    registered = {item["code"]: item for item in data["by_centre"]}
+    rows = []
+    for entry in data["ranking"]:
+        rows.append({**entry, "registered": registered.get(entry["code"], {}).get("value", 0)})
+    ranked_codes = {entry["code"] for entry in data["ranking"]}
+    for item in data["by_centre"]:
+        if item["code"] not in ranked_codes:
+            rows.append({"code": item["code"], "label": item["label"], "registered": item["value"],
+                         "concluded": 0, "success_rate": None, "days_mean": None, "rank": None})
+    return sorted(rows, key=lambda r: (r["rank"] is None, r["rank"] or 0, -r["registered"],
+                                       str(r["label"])))
 
 
 def register_rows(session, area, period, limit):
@@ -129,11 +152,13 @@ def statistics_html(session, area, period, user=None, register=False, now=None):
     if by_department:
         data = {**data, "timeliness": stats.timeliness(session, area, period, by="department")}
     limit = current_app.config["REPORT_MAX_ROWS"]
+    centres = centre_rows(data)
     rows = register_rows(session, area, period, limit) if register else None
     return render_template(
         "reports/statistics.html", data=data, area=area, period=period, charts=charts(data),
         figures=stats.FIGURES, by_code=stats.FIGURE_BY_CODE, register=rows,
-        generated=now, user=user, asset=ASSET_SCHEME, font=FONT, by_department=by_department)
+        generated=now, user=user, asset=ASSET_SCHEME, font=FONT, by_department=by_department,
+        centres=centres)
 
 
 def render_pdf(html, static_folder, max_seconds):

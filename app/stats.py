@@ -1,8 +1,9 @@
 """Every figure the platform shows is computed here, in SQL, for an area and a period.
 
-Figures are aggregated by the database (COUNT, SUM, GROUP BY, ORDER BY … LIMIT/OFFSET for
-the median and p90); case rows are never brought into Python to be counted. Durations are
-summed in whole seconds so that SQLite, PostgreSQL and MariaDB give identical results.
+Figures are aggregated by the database (COUNT, SUM, GROUP BY, a window function for the median
+and p90), each from one covering index; case rows are never brought into Python to be counted.
+Durations are the stored whole seconds of Dispute.conclude_seconds, so SQLite, PostgreSQL and
+MariaDB give identical results.
 """
 
 import datetime
@@ -14,8 +15,6 @@ from fractions import Fraction
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import BigInteger, and_, case, func, select
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import FunctionElement
 
 from app import choices, models, scope
 
@@ -29,38 +28,8 @@ OPEN_STATUSES = ("registered", "accepted", "referred")
 # A centre enters the ranking with at least this many concluded cases in the period.
 RANKING_MIN_CASES = 10
 TREND_MONTHS = 12
-# The steps of the status funnel: the column that is set once a case has reached the step.
-FUNNEL = (("registered", "registered_at"), ("accepted", "accepted_at"),
-          ("referred", "referred_at"), ("concluded", "concluded_at"), ("closed", "closed_at"))
-
-
-class seconds_between(FunctionElement):
-    """Whole seconds from the first timestamp to the second, on every supported engine."""
-
-    type = BigInteger()
-    inherit_cache = True
-    name = "seconds_between"
-
-
-@compiles(seconds_between)
-def _seconds_sqlite(element, compiler, **kw):
-    start, end = list(element.clauses)
-    return (f"CAST(ROUND((julianday({compiler.process(end, **kw)}) - "
-            f"julianday({compiler.process(start, **kw)})) * 86400) AS INTEGER)")
-
-
-@compiles(seconds_between, "postgresql")
-def _seconds_postgresql(element, compiler, **kw):
-    start, end = list(element.clauses)
-    return (f"CAST(EXTRACT(EPOCH FROM ({compiler.process(end, **kw)} - "
-            f"{compiler.process(start, **kw)})) AS BIGINT)")
-
-
-@compiles(seconds_between, "mysql")
-@compiles(seconds_between, "mariadb")
-def _seconds_mysql(element, compiler, **kw):
-    start, end = list(element.clauses)
-    return f"TIMESTAMPDIFF(SECOND, {compiler.process(start, **kw)}, {compiler.process(end, **kw)})"
+# The steps of the status funnel, in order.
+FUNNEL = ("registered", "accepted", "referred", "concluded", "closed")
 
 
 # --------------------------------------------------------------------------- periods
@@ -226,25 +195,23 @@ class Area:
 
 
 def areas_within(session, user_scope):
-    """The areas a scope may choose: its own node and the prefectures and counties below it."""
+    """The areas a scope may choose, in one query: its own node, and the prefectures and the
+    counties with a centre below it, in tree order."""
     if user_scope.empty or user_scope.unit_id is not None:
         return []
-    query = (select(models.Region).where(models.Region.level.in_(("region", "prefecture",
-                                                                   "county")))
-             .where(models.Region.path.startswith(user_scope.path))
-             .order_by(models.Region.path))
-    found = []
-    for region in session.scalars(query):
-        if region.level == "county" and not session.scalar(
-                select(models.Centre.id).where(models.Centre.region_id == region.id)):
-            continue
-        found.append(Area(region.id, region.name, region.path, region.level))
-    return found
+    region = models.Region
+    has_centre = select(models.Centre.id).where(models.Centre.region_id == region.id).exists()
+    query = (select(region.id, region.name, region.path, region.level)
+             .where(region.path.startswith(user_scope.path),
+                    region.level.in_(("region", "prefecture")) | (
+                        (region.level == "county") & has_centre))
+             .order_by(region.path))
+    return [Area(*row) for row in session.execute(query)]
 
 
-def area_for(session, user_scope, region_id=None):
+def area_for(session, user_scope, region_id=None, choices_=None):
     """The chosen area if the scope covers it, else the scope's own (top) area; None if none."""
-    choices_ = areas_within(session, user_scope)
+    choices_ = areas_within(session, user_scope) if choices_ is None else choices_
     if not choices_:
         return None
     for area in choices_:
@@ -391,17 +358,22 @@ def _count(area, column, period, *where):
     return _disputes(query, area).scalar_subquery()
 
 
-def _nth_duration(session, area, period, offset, limit):
-    """Durations (seconds) at a position in ascending order, for cases concluded in the period."""
+def _durations_at(session, area, period, ranks):
+    """{rank: duration in seconds} at 1-based ranks in ascending order, for cases concluded in
+    the period: one sort in the database (a window function), only those rows returned."""
     dispute = models.Dispute
-    seconds = seconds_between(dispute.registered_at, dispute.concluded_at)
-    query = _disputes(select(seconds).where(_in_period(dispute.concluded_at, period),
-                                            dispute.outcome.isnot(None)), area)
-    return [int(v) for v in session.scalars(query.order_by(seconds).offset(offset).limit(limit))]
+    seconds = dispute.conclude_seconds
+    ordered = _disputes(select(seconds.label("seconds"),
+                               func.row_number().over(order_by=seconds).label("position"))
+                        .where(_in_period(dispute.concluded_at, period),
+                               dispute.outcome.isnot(None)), area).subquery()
+    rows = session.execute(select(ordered.c.position, ordered.c.seconds)
+                           .where(ordered.c.position.in_(sorted(set(ranks))))).all()
+    return {int(position): int(value) for position, value in rows}
 
 
-def summary(session, area, period, today=None):
-    """The headline figures of an area over a period."""
+def summary(session, area, period, today=None, detail=True):
+    """The headline figures of an area over a period (median and p90 only with detail)."""
     today = today or datetime.date.today()
     dispute = models.Dispute
     counts = session.execute(select(
@@ -409,7 +381,7 @@ def summary(session, area, period, today=None):
         _count(area, dispute.accepted_at, period),
         _count(area, dispute.declined_at, period),
     )).one()
-    seconds = seconds_between(dispute.registered_at, dispute.concluded_at)
+    seconds = dispute.conclude_seconds
     concluded_rows = session.execute(_disputes(
         select(dispute.outcome, dispute.resolved_level, func.count(),
                func.sum(seconds).cast(BigInteger))
@@ -425,11 +397,14 @@ def summary(session, area, period, today=None):
                      if row[0] == "resolved" and row[1] in GRASSROOTS)
     judged = sum(by_outcome.get(o, 0) for o in JUDGED_OUTCOMES)
     median = p90 = None
-    if concluded:
-        middle = _nth_duration(session, area, period, (concluded - 1) // 2,
-                               1 if concluded % 2 else 2)
-        median = sum(middle) / len(middle) / 86400
-        p90 = _nth_duration(session, area, period, math.ceil(0.9 * concluded) - 1, 1)[0] / 86400
+    if concluded and detail:
+        middle = [(concluded + 1) // 2, concluded // 2 + 1]
+        if concluded % 2:
+            middle = middle[:1]
+        p90_rank = math.ceil(0.9 * concluded)
+        found = _durations_at(session, area, period, [*middle, p90_rank])
+        median = sum(found[rank] for rank in middle) / len(middle) / 86400
+        p90 = found[p90_rank] / 86400
     feedback = models.Feedback
     feedback_rows = session.execute(
         _feedback(select(func.count(), func.sum(case((feedback.satisfaction.in_(SATISFIED), 1),
@@ -486,8 +461,8 @@ def services(session, area, period):
 def compare(session, area, period, today=None):
     """This period's headline figures with the previous period and the same period last year."""
     current = summary(session, area, period, today)
-    previous = summary(session, area, period.previous(), today)
-    last_year = summary(session, area, period.year_before(), today)
+    previous = summary(session, area, period.previous(), today, detail=False)
+    last_year = summary(session, area, period.year_before(), today, detail=False)
     changes = {}
     for key in ("registered", "concluded", "resolved", "success_rate", "days_mean",
                 "satisfaction_rate", "grassroots_share", "resolved_per_day", "petitions"):
@@ -497,49 +472,66 @@ def compare(session, area, period, today=None):
             "change": changes}
 
 
-def _breakdown(session, area, period, column, labels):
-    """Cases registered in the period grouped by a column, largest first, with labels."""
+def registered_breakdowns(session, area, period):
+    """Cases registered in the period by category, source and level, and the status funnel,
+    counted in one pass over the statistics index (a conditional sum per code)."""
     dispute = models.Dispute
-    rows = session.execute(_disputes(
-        select(column, func.count()).where(_in_period(dispute.registered_at, period))
-        .group_by(column), area)).all()
-    found = [{"code": code, "label": labels(code), "value": number} for code, number in rows]
-    return sorted(found, key=lambda item: (-item["value"], str(item["label"])))
+    categories = session.execute(select(models.Category.id, models.Category.name)
+                                 .order_by(models.Category.id)).all()
+    parts = [
+        ("category", [(cid, name, dispute.category_id == cid) for cid, name in categories]),
+        ("source", [(code, str(label), dispute.source == code)
+                    for code, label in choices.DISPUTE_SOURCE.pairs]),
+        ("level", [(code, str(label), dispute.level == code)
+                   for code, label in choices.HANDLING_LEVEL.pairs]),
+        ("funnel", [(step, str(choices.DISPUTE_STATUS.label(step)), reached(step))
+                    for step in FUNNEL]),
+    ]
+    sums = [func.sum(case((condition, 1), else_=0)) for _name, items in parts
+            for _code, _label, condition in items]
+    row = iter(session.execute(_disputes(
+        select(*sums).where(_in_period(dispute.registered_at, period)), area)).one())
+    found = {}
+    for name, items in parts:
+        counted = [{"code": code, "label": label, "value": int(next(row) or 0)}
+                   for code, label, _condition in items]
+        if name == "funnel":
+            found[name] = counted
+        else:
+            found[name] = sorted((item for item in counted if item["value"]),
+                                 key=lambda item: (-item["value"], item["label"]))
+    return found
 
 
 def by_category(session, area, period):
-    """Cases registered in the period by category."""
-    names = dict(session.execute(select(models.Category.id, models.Category.name)).all())
-    return _breakdown(session, area, period, models.Dispute.category_id, names.get)
+    """Cases registered in the period by category (categories with cases, largest first)."""
+    return registered_breakdowns(session, area, period)["category"]
 
 
 def by_source(session, area, period):
     """Cases registered in the period by source."""
-    return _breakdown(session, area, period, models.Dispute.source,
-                      lambda c: str(choices.DISPUTE_SOURCE.label(c)))
+    return registered_breakdowns(session, area, period)["source"]
 
 
 def by_level(session, area, period):
     """Cases registered in the period by the level where they are handled."""
-    return _breakdown(session, area, period, models.Dispute.level,
-                      lambda c: str(choices.HANDLING_LEVEL.label(c)))
-
-
-def by_centre(session, area, period):
-    """Cases registered in the period by centre."""
-    names = dict(session.execute(select(models.Centre.id, models.Centre.short_name)).all())
-    return _breakdown(session, area, period, models.Dispute.centre_id, names.get)
+    return registered_breakdowns(session, area, period)["level"]
 
 
 def funnel(session, area, period):
     """Of the cases registered in the period, how many reached each step."""
+    return registered_breakdowns(session, area, period)["funnel"]
+
+
+def by_centre(session, area, period):
+    """Cases registered in the period by centre, largest first."""
     dispute = models.Dispute
-    sums = [func.count()] + [func.sum(case((getattr(dispute, column).isnot(None), 1), else_=0))
-                             for _step, column in FUNNEL[1:]]
-    row = session.execute(_disputes(
-        select(*sums).where(_in_period(dispute.registered_at, period)), area)).one()
-    return [{"code": step, "label": str(choices.DISPUTE_STATUS.label(step)),
-             "value": int(value or 0)} for (step, _c), value in zip(FUNNEL, row, strict=True)]
+    names = dict(session.execute(select(models.Centre.id, models.Centre.short_name)).all())
+    rows = session.execute(_disputes(
+        select(dispute.centre_id, func.count()).where(_in_period(dispute.registered_at, period))
+        .group_by(dispute.centre_id), area)).all()
+    found = [{"code": code, "label": names.get(code), "value": number} for code, number in rows]
+    return sorted(found, key=lambda item: (-item["value"], str(item["label"])))
 
 
 def trend(session, area, period):
@@ -595,9 +587,17 @@ def overdue_referral(now):
 
 
 def reached(step):
-    """The condition of a dispute that has reached a step of the status funnel."""
-    column = dict(FUNNEL).get(step)
-    return None if column is None else getattr(models.Dispute, column).isnot(None)
+    """The condition of a dispute that has reached a step of the status funnel (read from the
+    status and the referral time, which the statistics index holds)."""
+    dispute = models.Dispute
+    conditions = {
+        "registered": dispute.id.isnot(None),
+        "accepted": dispute.status.notin_(("registered", "declined")),
+        "referred": dispute.referred_at.isnot(None),
+        "concluded": dispute.status.in_(("concluded", "closed")),
+        "closed": dispute.status == "closed",
+    }
+    return conditions.get(step)
 
 
 def in_period(column, period):
@@ -633,16 +633,17 @@ def timeliness(session, area, period, now=None, by="unit"):
 
 
 def ranking(session, area, period, minimum=RANKING_MIN_CASES):
-    """Centres with enough concluded cases, by success rate then average days; ties share a rank."""
+    """Centres by success rate then average days, ties sharing a rank; centres with fewer than
+    `minimum` concluded cases are listed after them without a rank."""
     dispute = models.Dispute
-    seconds = seconds_between(dispute.registered_at, dispute.concluded_at)
+    seconds = dispute.conclude_seconds
     rows = session.execute(_disputes(
         select(dispute.centre_id, func.count(),
                func.sum(case((dispute.outcome == "resolved", 1), else_=0)),
                func.sum(case((dispute.outcome.in_(JUDGED_OUTCOMES), 1), else_=0)),
                func.sum(seconds).cast(BigInteger))
         .where(_in_period(dispute.concluded_at, period), dispute.outcome.isnot(None))
-        .group_by(dispute.centre_id).having(func.count() >= minimum), area)).all()
+        .group_by(dispute.centre_id), area)).all()
     names = dict(session.execute(select(models.Centre.id, models.Centre.short_name)).all())
     entries = []
     for centre_id, concluded, resolved, judged, secs in rows:
@@ -654,11 +655,15 @@ def ranking(session, area, period, minimum=RANKING_MIN_CASES):
                                 "concluded": concluded, "resolved": resolved,
                                 "success_rate": _ratio(resolved, judged),
                                 "days_mean": secs / concluded / 86400}))
-    entries.sort(key=lambda pair: (pair[0], pair[1]["label"]))
+    entries.sort(key=lambda pair: (pair[1]["concluded"] < minimum, pair[0], pair[1]["label"]))
     ranked = []
     for position, (order, entry) in enumerate(entries, start=1):
-        tied = position > 1 and order == entries[position - 2][0]
-        entry["rank"] = ranked[-1]["rank"] if tied else position
+        if entry["concluded"] < minimum:
+            entry["rank"] = None
+        elif position > 1 and order == entries[position - 2][0]:
+            entry["rank"] = ranked[-1]["rank"]
+        else:
+            entry["rank"] = position
         ranked.append(entry)
     return ranked
 
@@ -713,6 +718,7 @@ def referral_timeliness(session, user_scope, start=None, end=None, now=None, by=
 def report(session, area, period, today=None, now=None):
     """Everything the dashboard and the PDF show, for one area and period, as plain data."""
     today = today or datetime.date.today()
+    breakdowns = registered_breakdowns(session, area, period)
     return {
         "area": {"id": area.region_id, "name": area.name, "level": area.level},
         "period": {"code": period.code, "label": period.label,
@@ -720,11 +726,11 @@ def report(session, area, period, today=None, now=None):
                    "previous": period.previous().label, "last_year": period.year_before().label},
         "kpi": compare(session, area, period, today),
         "trend": trend(session, area, period),
-        "by_category": by_category(session, area, period),
-        "by_source": by_source(session, area, period),
-        "by_level": by_level(session, area, period),
+        "by_category": breakdowns["category"],
+        "by_source": breakdowns["source"],
+        "by_level": breakdowns["level"],
         "by_centre": by_centre(session, area, period),
-        "funnel": funnel(session, area, period),
+        "funnel": breakdowns["funnel"],
         "overdue": overdue(session, area, now),
         "timeliness": timeliness(session, area, period, now),
         "services": services(session, area, period),

@@ -902,10 +902,11 @@ class DashboardView(BaseView):
 
     def _choice(self):
         """The area and period asked for, within the user's scope; flashes a bad period."""
-        from app import stats
+        from app import dashboard, stats
 
         session = self.appbuilder.session
-        area = stats.area_for(session, scope.current(), request.args.get("area"))
+        areas = dashboard.areas(session, scope.current())
+        area = stats.area_for(session, scope.current(), request.args.get("area"), areas)
         if area is None:
             abort(404)
         text = request.args.get("period")
@@ -915,23 +916,35 @@ class DashboardView(BaseView):
                 period = stats.Period.parse(text)
             except stats.BadPeriod as error:
                 flash(str(error), "danger")
-        return session, area, period
+        return session, area, period, areas
 
     def _page(self, only=None):
-        """The dashboard, or one of its charts, rendered."""
+        """The dashboard, or one of its charts: the body is rendered once per data generation
+        and cached; only the page around it (menu, user, tokens) is rendered per request."""
+        from app import dashboard
+
+        session, area, period, areas = self._choice()
+        body = dashboard.cached(
+            "dashboard-body", lambda: self._body(session, area, period, areas, only),
+            area.region_id, period.code, datetime.date.today(), only,
+            ",".join(str(a.region_id) for a in areas))
+        return self.render_template("zongzhi/dashboard.html", body=body, only=only)
+
+    def _body(self, session, area, period, areas, only):
+        """The dashboard's content: pickers, tiles, charts' data, tables."""
+        from flask import render_template
+
         from app import dashboard, stats
 
-        session, area, period = self._choice()
         data = dashboard.report(session, area, period)
         payload = {**data, "links": drill_links(data, area, period), "only": only,
                    "titles": {**{k: str(v) for k, v in self.CHARTS.items()},
                               "registered": str(stats.FIGURE_BY_CODE["registered"].name),
                               "concluded": str(stats.FIGURE_BY_CODE["concluded"].name)}}
-        return self.render_template(
-            "zongzhi/dashboard.html", data=data, payload=payload, area=area, period=period,
-            areas=stats.areas_within(session, scope.current()), only=only,
-            chart_title=self.CHARTS.get(only), figures=stats.FIGURE_BY_CODE,
-            presets=period_presets(datetime.date.today()))
+        return render_template(
+            "zongzhi/dashboard_body.html", data=data, payload=payload, area=area,
+            period=period, areas=areas, only=only, chart_title=self.CHARTS.get(only),
+            figures=stats.FIGURE_BY_CODE, presets=period_presets(datetime.date.today()))
 
     @expose("/")
     @has_access
@@ -961,7 +974,7 @@ class DashboardView(BaseView):
         """The statistics of the area and period as a PDF download."""
         from app import reports
 
-        session, area, period = self._choice()
+        session, area, period, _areas = self._choice()
         try:
             content = reports.statistics_pdf(session, area, period, user=current_user,
                                              register=request.args.get("register") == "1")

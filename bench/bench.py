@@ -1,14 +1,17 @@
-"""Benchmark: list, paging, filters, sorting, search and the case page at N disputes.
+"""Benchmark: lists, search, the case page, the dashboard and the PDF statistics at N disputes.
 
     .venv/bin/python bench/bench.py --disputes 1000000            # SQLite, builds or reuses data
     .venv/bin/python bench/bench.py --disputes 1000000 --engine postgresql
     .venv/bin/python bench/bench.py --disputes 10000 --gunicorn   # also 2 workers, 8 connections
 
-Prints p50 / p95 in milliseconds and SQL statements per request. The data set is generated once
+Prints p50 / p95 in milliseconds and SQL statements per request; then the region dashboard of
+last month cold (cache cleared before each request) and cached, the monthly region PDF, a PDF
+with a case register of about 500 cases, and this process's resident memory. The data set is generated once
 (`flask seed synthetic`) into bench/data/ (SQLite) or the database `zongzhi_bench` (PostgreSQL).
 """
 
 import argparse
+import datetime
 import http.client
 import os
 import re
@@ -127,6 +130,92 @@ def in_process(app, repeat):
     return rows
 
 
+def resident_mb():
+    """This process's resident memory now, in MB (what one gunicorn worker would hold)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def register_period(app, target=500):
+    """An area and day range whose case register holds about `target` cases."""
+    from sqlalchemy import func, select
+
+    from app import models, stats
+    from app.extensions import db
+
+    with app.app_context():
+        last = db.session.scalar(select(func.max(models.Dispute.registered_at))).date()
+        prefecture = db.session.scalar(select(models.Region).where(
+            models.Region.level == "prefecture").order_by(models.Region.id))
+        area = stats.Area(prefecture.id, prefecture.name, prefecture.path, prefecture.level)
+        best = None
+        for days in range(1, 60):
+            period = stats.Period("range", last - datetime.timedelta(days=days + 7),
+                                  last - datetime.timedelta(days=7))
+            where = stats.in_period(models.Dispute.registered_at, period)
+            count = db.session.scalar(select(func.count()).select_from(models.Dispute).where(
+                where, models.Dispute.centre_id.in_(
+                    select(models.Centre.id).join(models.Region).where(
+                        models.Region.path.startswith(area.path)))))
+            if best is None or abs(count - target) < abs(best[2] - target):
+                best = (area, period, count)
+            if count >= target:
+                break
+        return best
+
+
+def measure_statistics(app, repeat):
+    """The dashboard (cold: cache cleared; cached), and the PDF statistics, for the region."""
+    from app import reports, stats
+    from app.extensions import cache, db
+
+    client = app.test_client()
+    response = client.post("/login/", data={"username": USER, "password": PASSWORD})
+    assert response.status_code == 302, "benchmark login failed"
+    with app.app_context():
+        month = stats.Period.month_of(datetime.date.today()).previous()
+    url = f"/dashboard/?period={month.code}"
+    rows = []
+    for name, clear in (("dashboard cold", True), ("dashboard cached", False)):
+        times = []
+        client.get(url)
+        for _ in range(repeat):
+            if clear:
+                with app.app_context():
+                    cache.clear()
+            started = time.perf_counter()
+            response = client.get(url)
+            times.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, response.status_code
+        times.sort()
+        rows.append((f"{name} ({month.code})", statistics.median(times),
+                     times[int(len(times) * 0.95) - 1]))
+    pdf_times = []
+    for _ in range(max(3, repeat // 10)):
+        with app.app_context():
+            cache.clear()
+        started = time.perf_counter()
+        response = client.get(f"/dashboard/pdf?period={month.code}")
+        pdf_times.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200 and response.data.startswith(b"%PDF")
+    pdf_times.sort()
+    rows.append((f"PDF region month ({month.code})", statistics.median(pdf_times), pdf_times[-1]))
+    area, period, count = register_period(app)
+    register_times = []
+    for _ in range(3):
+        with app.app_context(), app.test_request_context():
+            started = time.perf_counter()
+            reports.statistics_pdf(db.session, area, period, register=True)
+            register_times.append((time.perf_counter() - started) * 1000)
+    register_times.sort()
+    rows.append((f"PDF + register of {count} cases", statistics.median(register_times),
+                 register_times[-1]))
+    return rows, resident_mb()
+
+
 def under_gunicorn(url, requests, connections=8, workers=2):
     """Throughput and latency of the list page through gunicorn on 127.0.0.1."""
     port = 18000 + os.getpid() % 1000
@@ -198,6 +287,8 @@ def main():
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--gunicorn", action="store_true", help="also measure under gunicorn")
     parser.add_argument("--requests", type=int, default=800)
+    parser.add_argument("--no-stats", action="store_true",
+                        help="skip the dashboard and PDF measurements")
     args = parser.parse_args()
     url = database_url(args.engine, args.disputes)
     ensure_data(url, args.disputes, args.centres)
@@ -206,6 +297,12 @@ def main():
     print(f"{'scenario':<14}{'p50 ms':>9}{'p95 ms':>9}{'SQL':>6}")
     for name, p50, p95, sql in in_process(app, args.repeat):
         print(f"{name:<14}{p50:>9.1f}{p95:>9.1f}{sql:>6.0f}")
+    if not args.no_stats:
+        rows, rss = measure_statistics(app, args.repeat)
+        print(f"\n{'statistics':<34}{'p50 ms':>9}{'max/p95':>9}")
+        for name, p50, p95 in rows:
+            print(f"{name:<34}{p50:>9.1f}{p95:>9.1f}")
+        print(f"resident memory of this process after the statistics: {rss:.0f} MB")
     if args.gunicorn:
         rate, p50, p99 = under_gunicorn(url, args.requests)
         print(f"\ngunicorn, 2 workers, 8 connections, list page: {rate:.0f} req/s, "

@@ -157,6 +157,8 @@ def generate(session, centres=100, disputes=1_000_000, seed=1, progress=None, to
             "resolved_level": resolved,
             "registered_at": registered, "accepted_at": accepted, "referred_at": referred,
             "concluded_at": concluded if status in ("concluded", "closed") else None,
+            "conclude_seconds": models.conclude_seconds(
+                registered, concluded if status in ("concluded", "closed") else None),
             "closed_at": closed if status == "closed" else None,
             "declined_at": registered if status == "declined" else None,
             "accept_due": registered + datetime.timedelta(days=3),

@@ -1063,7 +1063,11 @@ class HomeView(IndexView):
         if current_user.is_authenticated and request.args.get("inbox") is None and \
                 {r.name for r in current_user.roles} & {"leader", "centre_admin"} and \
                 self.appbuilder.sm.has_access("can_show", "DashboardView"):
-            return redirect(url_for("DashboardView.index"))
+            from app import dashboard
+
+            # Only with an area to show: a login without a scope keeps the plain home page.
+            if dashboard.areas(self.appbuilder.session, scope.current()):
+                return redirect(url_for("DashboardView.index"))
         shortcuts = []
         if current_user.is_authenticated:
             for view, name, label, icon, _category in MENU:

@@ -284,7 +284,7 @@ def test_list_filters_narrow_the_cases(app, login_as):
 def test_every_role_lands_on_a_chinese_home_page(world, login_as, role):
     """Each role signs in and gets the home page with shortcuts it may open."""
     client = login_as(role)
-    html = client.get("/").get_data(as_text=True)
+    html = client.get("/", follow_redirects=True).get_data(as_text=True)
     assert "综治中心管理平台" in html
     for link in re.findall(r'class="zz-tile" href="([^"]+)"', html):
         assert client.get(link).status_code == 200, (role, link)

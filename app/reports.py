@@ -152,7 +152,7 @@ def charts(data):
         chart.add("", [i["value"] for i in reversed(items)])
         drawn[name] = _svg(chart)
     for name, key in (("source", "by_source"), ("level", "by_level")):
-        chart = pygal.Pie(**{**common, "width": 370, "height": 310}, inner_radius=0.45,
+        chart = pygal.Pie(**{**common, "width": 370, "height": 330}, inner_radius=0.45,
                           legend_at_bottom=True, legend_at_bottom_columns=3)
         for item in data[key]:
             chart.add(item["label"], item["value"])
@@ -225,7 +225,8 @@ def statistics_html(session, area, period, user=None, register=False, now=None):
                                 (_l("Status"), 52), (_l("Outcome"), 57),
                                 (_l("Concluded"), 64)], font_path)
     return render_template(
-        "reports/statistics.html", centre_table=centre_table, register_table=register_table, data=data, area=area, period=period, charts=charts(data),
+        "reports/statistics.html", centre_table=centre_table, register_table=register_table,
+        line_table=functools.partial(LineTable, font_path=font_path), data=data, area=area, period=period, charts=charts(data),
         figures=stats.FIGURES, by_code=stats.FIGURE_BY_CODE, register=rows,
         generated=now, user=user, asset=ASSET_SCHEME, font=FONT, by_department=by_department,
         centres=centres)

@@ -218,14 +218,14 @@ def load_petitions(session, today=None):
     fifths over the period (the article: 信访量下降五分之二); deterministic."""
     today = today or datetime.date.today()
     for centre in session.scalars(select(models.Centre).order_by(models.Centre.id)):
-        rng = random.Random(f"petitions-{centre.id}")
-        base = rng.randrange(30, 60)
+        rng = random.Random(f"petitions-{centre.name}")
+        base = rng.randrange(40, 80)
         months = (today.year - 2024) * 12 + today.month
         for index in range(months):
             first = datetime.date(2024 + (index // 12), index % 12 + 1, 1)
             last = (first.replace(day=28) + datetime.timedelta(days=4)).replace(day=1) \
                 - datetime.timedelta(days=1)
-            count = round(base * (1 - 0.4 * index / max(months - 1, 1)) + rng.randrange(-4, 5))
+            count = round(base * (1 - 0.4 * index / max(months - 1, 1)) + rng.randrange(-3, 4))
             get_or_create(session, models.ServiceRecord, centre_id=centre.id, kind="petition",
                           period_start=first, defaults={
                               "period_end": min(last, today), "count": max(count, 0),

@@ -148,6 +148,7 @@ def test_the_download_button_gives_the_pdf_and_audits_it(app, march, users, logi
     response = client.get(f"/dashboard/pdf?area={area}&period=2025-03")
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     assert "博乐市" in _text(response.data)
+    db.session.rollback()  # a fresh snapshot (MariaDB reads repeatably within a transaction)
     assert db.session.scalar(select(models.AuditLog).where(
         models.AuditLog.action == "export", models.AuditLog.object_type == "report"))
     app.config["REPORT_MAX_ROWS"] = 1

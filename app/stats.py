@@ -472,34 +472,32 @@ def compare(session, area, period, today=None):
             "change": changes}
 
 
-def registered_breakdowns(session, area, period):
-    """Cases registered in the period by category, source and level, and the status funnel,
-    counted in one pass over the statistics index (a conditional sum per code)."""
+def _grouped(session, area, period, column):
+    """{code: cases} for cases registered in the period, grouped by a column."""
     dispute = models.Dispute
-    categories = session.execute(select(models.Category.id, models.Category.name)
-                                 .order_by(models.Category.id)).all()
-    parts = [
-        ("category", [(cid, name, dispute.category_id == cid) for cid, name in categories]),
-        ("source", [(code, str(label), dispute.source == code)
-                    for code, label in choices.DISPUTE_SOURCE.pairs]),
-        ("level", [(code, str(label), dispute.level == code)
-                   for code, label in choices.HANDLING_LEVEL.pairs]),
-        ("funnel", [(step, str(choices.DISPUTE_STATUS.label(step)), reached(step))
-                    for step in FUNNEL]),
-    ]
-    sums = [func.sum(case((condition, 1), else_=0)) for _name, items in parts
-            for _code, _label, condition in items]
-    row = iter(session.execute(_disputes(
-        select(*sums).where(_in_period(dispute.registered_at, period)), area)).one())
+    return dict(session.execute(_disputes(
+        select(column, func.count()).where(_in_period(dispute.registered_at, period))
+        .group_by(column), area)).all())
+
+
+def registered_breakdowns(session, area, period):
+    """Cases registered in the period by category, source and level (a GROUP BY each over the
+    statistics index), and the status funnel (one pass of conditional sums)."""
+    dispute = models.Dispute
+    categories = dict(session.execute(select(models.Category.id, models.Category.name)).all())
     found = {}
-    for name, items in parts:
-        counted = [{"code": code, "label": label, "value": int(next(row) or 0)}
-                   for code, label, _condition in items]
-        if name == "funnel":
-            found[name] = counted
-        else:
-            found[name] = sorted((item for item in counted if item["value"]),
-                                 key=lambda item: (-item["value"], item["label"]))
+    for name, column, labels in (
+            ("category", dispute.category_id, categories.get),
+            ("source", dispute.source, lambda c: str(choices.DISPUTE_SOURCE.label(c))),
+            ("level", dispute.level, lambda c: str(choices.HANDLING_LEVEL.label(c)))):
+        counted = [{"code": code, "label": labels(code), "value": number}
+                   for code, number in _grouped(session, area, period, column).items()]
+        found[name] = sorted(counted, key=lambda item: (-item["value"], str(item["label"])))
+    sums = [func.count()] + [func.sum(case((reached(step), 1), else_=0)) for step in FUNNEL[1:]]
+    row = session.execute(_disputes(
+        select(*sums).where(_in_period(dispute.registered_at, period)), area)).one()
+    found["funnel"] = [{"code": step, "label": str(choices.DISPUTE_STATUS.label(step)),
+                        "value": int(value or 0)} for step, value in zip(FUNNEL, row, strict=True)]
     return found
 
 
@@ -525,12 +523,10 @@ def funnel(session, area, period):
 
 def by_centre(session, area, period):
     """Cases registered in the period by centre, largest first."""
-    dispute = models.Dispute
     names = dict(session.execute(select(models.Centre.id, models.Centre.short_name)).all())
-    rows = session.execute(_disputes(
-        select(dispute.centre_id, func.count()).where(_in_period(dispute.registered_at, period))
-        .group_by(dispute.centre_id), area)).all()
-    found = [{"code": code, "label": names.get(code), "value": number} for code, number in rows]
+    found = [{"code": code, "label": names.get(code), "value": number}
+             for code, number in _grouped(session, area, period,
+                                          models.Dispute.centre_id).items()]
     return sorted(found, key=lambda item: (-item["value"], str(item["label"])))
 
 

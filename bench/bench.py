@@ -254,11 +254,34 @@ def under_gunicorn(url, requests, connections=8, workers=2):
             thread.join()
         elapsed = time.perf_counter() - started
         latencies.sort()
+        # Then every worker serves the dashboard and the monthly PDF, and we read its memory.
+        month = datetime.date.today().replace(day=1) - datetime.timedelta(days=1)
+        for path in (f"/dashboard/?period={month:%Y-%m}", f"/dashboard/pdf?period={month:%Y-%m}"):
+            for _ in range(workers * 2):
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+                conn.request("GET", path, headers={"Cookie": cookie})
+                conn.getresponse().read()
         return len(latencies) / elapsed, statistics.median(latencies), \
-            latencies[int(len(latencies) * 0.99) - 1]
+            latencies[int(len(latencies) * 0.99) - 1], _worker_rss(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def _worker_rss(master):
+    """Resident memory (MB) of each gunicorn worker of a master process."""
+    sizes = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/status") as status:
+                fields = dict(line.split(":", 1) for line in status if ":" in line)
+        except OSError:
+            continue
+        if fields.get("PPid", "").strip() == str(master):
+            sizes.append(int(fields["VmRSS"].split()[0]) / 1024)
+    return sizes
 
 
 def _login(port):
@@ -304,9 +327,11 @@ def main():
             print(f"{name:<34}{p50:>9.1f}{p95:>9.1f}")
         print(f"resident memory of this process after the statistics: {rss:.0f} MB")
     if args.gunicorn:
-        rate, p50, p99 = under_gunicorn(url, args.requests)
+        rate, p50, p99, rss = under_gunicorn(url, args.requests)
         print(f"\ngunicorn, 2 workers, 8 connections, list page: {rate:.0f} req/s, "
               f"p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+        print("resident memory of each worker after the list, the dashboard and the PDF: "
+              + ", ".join(f"{size:.0f} MB" for size in rss))
 
 
 if __name__ == "__main__":

@@ -176,3 +176,27 @@ def test_flask_report_writes_the_pdf(app, march, tmp_path):
     assert bad.exit_code != 0 and "nowhere" in bad.output
     bad = runner.invoke(args=["report", "--period", "2025-13", "--out", str(out)])
     assert bad.exit_code != 0
+
+
+def test_a_machine_without_any_font_still_renders_chinese(app, march, tmp_path):
+    """With fontconfig knowing no font at all, `flask report` embeds the shipped font and the
+    Chinese text reads back (WeasyPrint would otherwise draw empty boxes, silently)."""
+    import os
+    import subprocess
+    import sys
+
+    config = tmp_path / "fonts.conf"
+    config.write_text('<?xml version="1.0"?><fontconfig><cachedir>'
+                      f'{tmp_path}/cache</cachedir></fontconfig>')
+    out = tmp_path / "bole.pdf"
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "FONTCONFIG_FILE": str(config), "FLASK_APP": "run.py",
+           "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"]}
+    subprocess.run([sys.executable, "-m", "flask", "report", "--scope", "652701", "--period",
+                    "2025-03", "--out", str(out)], cwd=root, env=env, check=True,
+                   capture_output=True)
+    content = out.read_bytes()
+    assert "博乐市" in _text(content) and "登记案件数" in _text(content)
+    fonts = _fonts(content)
+    assert fonts and all(embedded for embedded in fonts.values())
+    assert all(name.lstrip("/").endswith("+Zongzhi-Sans") for name in fonts)

@@ -78,11 +78,12 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 
 def register_extensions(app):
     """Bind the database, migrations and Flask-AppBuilder to the app."""
-    from app import dashboard, models  # noqa: F401  (mapped classes must exist before AppBuilder)
+    from app import dashboard, models, rollup  # noqa: F401  (models before AppBuilder)
 
     db.init_app(app)
     cache.init_app(app)
     dashboard.init_app(app)
+    rollup.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     appbuilder = AppBuilder(update_perms=app.config["FAB_UPDATE_PERMS"])
     appbuilder.init_app(app, db.session)

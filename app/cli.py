@@ -72,6 +72,9 @@ def seed_synthetic(centres, disputes, seed_value):
     from seeds import demo
 
     demo.load_petitions(db.session)  # monthly petition counts for every centre
+    from app import rollup
+
+    rollup.rebuild(db.session)  # the bulk insert bypassed the session's rollup upkeep
     db.session.commit()
     click.echo(f"{made} disputes in {time.perf_counter() - started:.0f} s")
 

@@ -4,6 +4,7 @@ import datetime
 
 from flask_appbuilder import Model
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -623,6 +624,30 @@ class ServiceRecord(Model):
 
     def __str__(self):
         return f"{choices.SERVICE_KIND.label(self.kind)} {self.count}"
+
+
+class StatMonth(Model):
+    """Monthly counts per centre, the statistics' rollup: kept exact by app/rollup.py on every
+    write (recomputed from the case rows for the months and centres a flush touched)."""
+
+    __tablename__ = "stat_month"
+
+    month = Column(Date, primary_key=True)
+    centre_id = Column(Integer, ForeignKey("centre.id", ondelete="CASCADE"), primary_key=True)
+    registered = Column(Integer, nullable=False, default=0)
+    accepted = Column(Integer, nullable=False, default=0)
+    declined = Column(Integer, nullable=False, default=0)
+    concluded = Column(Integer, nullable=False, default=0)
+    resolved = Column(Integer, nullable=False, default=0)
+    routed_on = Column(Integer, nullable=False, default=0)
+    withdrawn = Column(Integer, nullable=False, default=0)
+    grassroots = Column(Integer, nullable=False, default=0)
+    conclude_seconds = Column(BigInteger, nullable=False, default=0)
+    feedback = Column(Integer, nullable=False, default=0)
+    satisfied = Column(Integer, nullable=False, default=0)
+
+    COUNTS = ("registered", "accepted", "declined", "concluded", "resolved", "routed_on",
+              "withdrawn", "grassroots", "conclude_seconds", "feedback", "satisfied")
 
 
 class UserScope(Model):

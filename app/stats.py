@@ -372,55 +372,112 @@ def _durations_at(session, area, period, ranks):
     return {int(position): int(value) for position, value in rows}
 
 
+ZERO_COUNTS = ("registered", "accepted", "declined", "concluded", "resolved", "routed_on",
+               "withdrawn", "grassroots", "conclude_seconds", "feedback", "satisfied")
+
+
+def counts(session, area, period):
+    """The raw counts behind the headline figures, from the case rows of the area."""
+    where = scope.condition(models.Dispute, area.scope)
+    return _counting(session, period, where, None).get(None, dict.fromkeys(ZERO_COUNTS, 0))
+
+
+def counts_by_centre(session, period, centre_ids):
+    """The same counts for each of these centres (what the monthly rollup stores): one
+    GROUP BY centre per measure."""
+    # Grouped over the whole month and picked here: a centre condition would lead the planner
+    # to a centre index and a walk through each centre's whole history.
+    found = _counting(session, period, None, models.Dispute.centre_id)
+    return {centre: found.get(centre, dict.fromkeys(ZERO_COUNTS, 0)) for centre in centre_ids}
+
+
+def _counting(session, period, where, group):
+    """{group value: counts} ({None: counts} without a group) from the case rows matching
+    `where` (a condition on the case, or None for all)."""
+    dispute, feedback = models.Dispute, models.Feedback
+    key = [] if group is None else [group]
+    found = {}
+
+    def slot(values):
+        return found.setdefault(values[0] if values else None, dict.fromkeys(ZERO_COUNTS, 0))
+
+    def run(query):
+        query = query if where is None else query.where(where)
+        return session.execute(query.group_by(*key) if key else query)
+
+    for name, column in (("registered", dispute.registered_at),
+                         ("accepted", dispute.accepted_at), ("declined", dispute.declined_at)):
+        for *values, number in run(select(*key, func.count()).select_from(dispute)
+                                   .where(_in_period(column, period))):
+            slot(values)[name] = number
+    concluded = (select(*key, dispute.outcome, dispute.resolved_level, func.count(),
+                        func.sum(dispute.conclude_seconds).cast(BigInteger))
+                 .where(_in_period(dispute.concluded_at, period), dispute.outcome.isnot(None))
+                 .group_by(dispute.outcome, dispute.resolved_level))
+    for *values, outcome, level, number, seconds in run(concluded):
+        row = slot(values)
+        row["concluded"] += number
+        row["conclude_seconds"] += int(seconds or 0)
+        if outcome in ("resolved", "routed_on", "withdrawn"):
+            row[outcome] += number
+        if outcome == "resolved" and level in GRASSROOTS:
+            row["grassroots"] += number
+    answers = select(*key, func.count(),
+                     func.sum(case((feedback.satisfaction.in_(SATISFIED), 1), else_=0))).where(
+        _in_period(feedback.collected_at, period))
+    if where is not None or key:
+        answers = answers.join(dispute, feedback.dispute_id == dispute.id)
+    for *values, total, satisfied in run(answers):
+        if total:
+            row = slot(values)
+            row["feedback"], row["satisfied"] = total, int(satisfied or 0)
+    return found
+
+
+def rolled_up(session, area, period):
+    """The same counts summed from the monthly rollup, for a period of whole months."""
+    rollup = models.StatMonth
+    query = select(*[func.coalesce(func.sum(getattr(rollup, name)), 0)
+                     for name in rollup.COUNTS]).where(
+        rollup.month >= period.start, rollup.month < period.end)
+    if area.level != "region":
+        query = query.where(rollup.centre_id.in_(
+            select(models.Centre.id).join(models.Region, models.Centre.region_id ==
+                                          models.Region.id)
+            .where(models.Region.path.startswith(area.path))))
+    row = session.execute(query).one()
+    return {name: int(value) for name, value in zip(rollup.COUNTS, row, strict=True)}
+
+
 def summary(session, area, period, today=None, detail=True):
-    """The headline figures of an area over a period (median and p90 only with detail)."""
+    """The headline figures of an area over a period (median and p90 only with detail).
+    Whole months, quarters and years read the monthly rollup; other periods the case rows."""
     today = today or datetime.date.today()
-    dispute = models.Dispute
-    counts = session.execute(select(
-        _count(area, dispute.registered_at, period),
-        _count(area, dispute.accepted_at, period),
-        _count(area, dispute.declined_at, period),
-    )).one()
-    seconds = dispute.conclude_seconds
-    concluded_rows = session.execute(_disputes(
-        select(dispute.outcome, dispute.resolved_level, func.count(),
-               func.sum(seconds).cast(BigInteger))
-        .where(_in_period(dispute.concluded_at, period), dispute.outcome.isnot(None))
-        .group_by(dispute.outcome, dispute.resolved_level), area)).all()
-    concluded = sum(row[2] for row in concluded_rows)
-    total_seconds = sum(int(row[3] or 0) for row in concluded_rows)
-    by_outcome = {}
-    for outcome, _level, number, _secs in concluded_rows:
-        by_outcome[outcome] = by_outcome.get(outcome, 0) + number
-    resolved = by_outcome.get("resolved", 0)
-    grassroots = sum(row[2] for row in concluded_rows
-                     if row[0] == "resolved" and row[1] in GRASSROOTS)
-    judged = sum(by_outcome.get(o, 0) for o in JUDGED_OUTCOMES)
+    found = (rolled_up(session, area, period) if period.kind in ("month", "quarter", "year")
+             else counts(session, area, period))
+    concluded, resolved = found["concluded"], found["resolved"]
     median = p90 = None
     if concluded and detail:
         middle = [(concluded + 1) // 2, concluded // 2 + 1]
         if concluded % 2:
             middle = middle[:1]
         p90_rank = math.ceil(0.9 * concluded)
-        found = _durations_at(session, area, period, [*middle, p90_rank])
-        median = sum(found[rank] for rank in middle) / len(middle) / 86400
-        p90 = found[p90_rank] / 86400
-    feedback = models.Feedback
-    feedback_rows = session.execute(
-        _feedback(select(func.count(), func.sum(case((feedback.satisfaction.in_(SATISFIED), 1),
-                                                     else_=0)))
-                  .where(_in_period(feedback.collected_at, period)), area)).one()
+        ranked = _durations_at(session, area, period, [*middle, p90_rank])
+        median = sum(ranked[rank] for rank in middle) / len(middle) / 86400
+        p90 = ranked[p90_rank] / 86400
     elapsed = period.days_elapsed(today)
+    judged = resolved + found["routed_on"]
     return {
-        "registered": counts[0], "accepted": counts[1], "declined": counts[2],
-        "concluded": concluded, "resolved": resolved,
-        "withdrawn": by_outcome.get("withdrawn", 0), "routed_on": by_outcome.get("routed_on", 0),
+        "registered": found["registered"], "accepted": found["accepted"],
+        "declined": found["declined"], "concluded": concluded, "resolved": resolved,
+        "withdrawn": found["withdrawn"], "routed_on": found["routed_on"],
         "success_rate": _ratio(resolved, judged),
-        "days_mean": total_seconds / concluded / 86400 if concluded else None,
+        "days_mean": found["conclude_seconds"] / concluded / 86400 if concluded else None,
         "days_median": median, "days_p90": p90,
-        "feedback": feedback_rows[0], "satisfied": int(feedback_rows[1] or 0),
-        "satisfaction_rate": _ratio(int(feedback_rows[1] or 0), feedback_rows[0]),
-        "grassroots": grassroots, "grassroots_share": _ratio(grassroots, resolved),
+        "feedback": found["feedback"], "satisfied": found["satisfied"],
+        "satisfaction_rate": _ratio(found["satisfied"], found["feedback"]),
+        "grassroots": found["grassroots"], "grassroots_share": _ratio(found["grassroots"],
+                                                                      resolved),
         "resolved_per_day": _ratio(resolved, elapsed), "days_elapsed": elapsed,
         "petitions": petitions(session, area, period),
     }
@@ -531,17 +588,37 @@ def by_centre(session, area, period):
 
 
 def trend(session, area, period):
-    """Cases registered and concluded in each of the months ending with the period."""
-    dispute = models.Dispute
+    """Cases registered and concluded in each of the months ending with the period (from the
+    monthly rollup)."""
     months = period.months()
-    columns = []
-    for first in months:
-        month = Period.month_of(first)
-        columns.append(_count(area, dispute.registered_at, month))
-        columns.append(_count(area, dispute.concluded_at, month, dispute.outcome.isnot(None)))
-    row = session.execute(select(*columns)).one()
-    return [{"month": f"{first:%Y-%m}", "registered": row[2 * i], "concluded": row[2 * i + 1]}
-            for i, first in enumerate(months)]
+    rollup = models.StatMonth
+    query = (select(rollup.month, func.sum(rollup.registered), func.sum(rollup.concluded))
+             .where(rollup.month >= months[0], rollup.month <= months[-1])
+             .group_by(rollup.month))
+    if area.level != "region":
+        query = query.where(rollup.centre_id.in_(
+            select(models.Centre.id).join(models.Region, models.Centre.region_id ==
+                                          models.Region.id)
+            .where(models.Region.path.startswith(area.path))))
+    found = {_as_date(month): (int(r or 0), int(c or 0)) for month, r, c in session.execute(query)}
+    return [{"month": f"{first:%Y-%m}", "registered": found.get(first, (0, 0))[0],
+             "concluded": found.get(first, (0, 0))[1]} for first in months]
+
+
+def _as_datetime(value):
+    """A timestamp from what a driver returns (SQLite may hand back text)."""
+    if isinstance(value, str):
+        return datetime.datetime.fromisoformat(value)
+    return value
+
+
+def _as_date(value):
+    """A date from what a driver returns for a DATE column (SQLite may hand back text)."""
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    if isinstance(value, str):
+        return datetime.date.fromisoformat(value[:10])
+    return value
 
 
 def overdue(session, area, now=None):

@@ -8,7 +8,7 @@ transaction. Bulk loads that bypass the session call rebuild().
 
 import datetime
 
-from sqlalchemy import delete, event, func, insert, select
+from sqlalchemy import delete, event, func, insert, inspect, select
 from sqlalchemy.orm import Session
 
 from app import models, stats
@@ -46,11 +46,23 @@ def _feedback_pairs(connection, where):
                                .where(where))}
 
 
+# The columns the rollup counts by: an edit that changes none of them changes no count.
+COUNTED = {models.Dispute: ("centre_id", *CASE_DATES, "outcome", "resolved_level",
+                            "conclude_seconds", "status"),
+           models.Feedback: ("dispute_id", "collected_at", "satisfaction")}
+
+
+def _counted_change(item):
+    """True when a dirty row changes a column the rollup counts by."""
+    state = inspect(item)
+    return any(state.attrs[name].history.has_changes() for name in COUNTED[type(item)])
+
+
 def _before_flush(session, flush_context, instances):
     """Note the (centre, month) pairs the rows about to change count in now, before the flush
     changes or deletes them (and the feedback a cascade will delete with a case)."""
-    written = [i for i in (*session.new, *session.dirty, *session.deleted)
-               if isinstance(i, (models.Dispute, models.Feedback))]
+    written = [i for i in (*session.new, *session.deleted) if type(i) in COUNTED]
+    written += [i for i in session.dirty if type(i) in COUNTED and _counted_change(i)]
     if not written:
         return
     session.info.setdefault("rollup.items", []).extend(written)

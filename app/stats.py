@@ -434,6 +434,20 @@ def _counting(session, period, where, group):
     return found
 
 
+def _whole_months(period):
+    """True when the period is made of whole calendar months (the rollup's grain)."""
+    return period.kind in ("month", "quarter", "year")
+
+
+def _rollup_area(query, area):
+    """Keep a rollup query to the area's centres."""
+    if area.level == "region":
+        return query
+    return query.where(models.StatMonth.centre_id.in_(
+        select(models.Centre.id).join(models.Region, models.Centre.region_id == models.Region.id)
+        .where(models.Region.path.startswith(area.path))))
+
+
 def rolled_up(session, area, period):
     """The same counts summed from the monthly rollup, for a period of whole months."""
     rollup = models.StatMonth
@@ -581,9 +595,16 @@ def funnel(session, area, period):
 def by_centre(session, area, period):
     """Cases registered in the period by centre, largest first."""
     names = dict(session.execute(select(models.Centre.id, models.Centre.short_name)).all())
+    if _whole_months(period):
+        rollup = models.StatMonth
+        grouped = {centre: int(n) for centre, n in session.execute(_rollup_area(
+            select(rollup.centre_id, func.sum(rollup.registered))
+            .where(rollup.month >= period.start, rollup.month < period.end)
+            .group_by(rollup.centre_id).having(func.sum(rollup.registered) > 0), area))}
+    else:
+        grouped = _grouped(session, area, period, models.Dispute.centre_id)
     found = [{"code": code, "label": names.get(code), "value": number}
-             for code, number in _grouped(session, area, period,
-                                          models.Dispute.centre_id).items()]
+             for code, number in grouped.items()]
     return sorted(found, key=lambda item: (-item["value"], str(item["label"])))
 
 
@@ -710,13 +731,23 @@ def ranking(session, area, period, minimum=RANKING_MIN_CASES):
     `minimum` concluded cases are listed after them without a rank."""
     dispute = models.Dispute
     seconds = dispute.conclude_seconds
-    rows = session.execute(_disputes(
-        select(dispute.centre_id, func.count(),
-               func.sum(case((dispute.outcome == "resolved", 1), else_=0)),
-               func.sum(case((dispute.outcome.in_(JUDGED_OUTCOMES), 1), else_=0)),
-               func.sum(seconds).cast(BigInteger))
-        .where(_in_period(dispute.concluded_at, period), dispute.outcome.isnot(None))
-        .group_by(dispute.centre_id), area)).all()
+    if _whole_months(period):
+        rollup = models.StatMonth
+        rows = session.execute(_rollup_area(
+            select(rollup.centre_id, func.sum(rollup.concluded), func.sum(rollup.resolved),
+                   func.sum(rollup.resolved + rollup.routed_on),
+                   func.sum(rollup.conclude_seconds))
+            .where(rollup.month >= period.start, rollup.month < period.end)
+            .group_by(rollup.centre_id).having(func.sum(rollup.concluded) > 0), area)).all()
+    else:
+        rows = session.execute(_disputes(
+            select(dispute.centre_id, func.count(),
+                   func.sum(case((dispute.outcome == "resolved", 1), else_=0)),
+                   func.sum(case((dispute.outcome.in_(JUDGED_OUTCOMES), 1), else_=0)),
+                   func.sum(seconds).cast(BigInteger))
+            .where(_in_period(dispute.concluded_at, period), dispute.outcome.isnot(None))
+            .group_by(dispute.centre_id), area)).all()
+    rows = [(centre, int(n), *rest) for centre, n, *rest in rows]
     names = dict(session.execute(select(models.Centre.id, models.Centre.short_name)).all())
     entries = []
     for centre_id, concluded, resolved, judged, secs in rows:

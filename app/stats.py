@@ -332,6 +332,12 @@ def _ratio(part, whole):
     return part / whole if whole else None
 
 
+def within(model, query, area):
+    """Keep a query of a model's rows to the area (the scope rule every screen uses)."""
+    where = scope.condition(model, area.scope)
+    return query if where is None else query.where(where)
+
+
 def change(current, base):
     """Relative change from base to current, or None when it cannot be computed."""
     if current is None or base in (None, 0):
@@ -339,23 +345,10 @@ def change(current, base):
     return (current - base) / base
 
 
-def _in_period(column, period):
+def in_period(column, period):
     """The column's time falls in the period."""
     start, end = period.bounds()
     return and_(column >= start, column < end)
-
-
-def _disputes(query, area):
-    """Keep a dispute query to the area."""
-    where = scope.condition(models.Dispute, area.scope)
-    return query if where is None else query.where(where)
-
-
-def _count(area, column, period, *where):
-    """A scalar subquery counting the area's disputes whose column falls in the period."""
-    query = select(func.count()).select_from(models.Dispute).where(_in_period(column, period),
-                                                                    *where)
-    return _disputes(query, area).scalar_subquery()
 
 
 def _durations_at(session, area, period, ranks):
@@ -363,23 +356,19 @@ def _durations_at(session, area, period, ranks):
     the period: one sort in the database (a window function), only those rows returned."""
     dispute = models.Dispute
     seconds = dispute.conclude_seconds
-    ordered = _disputes(select(seconds.label("seconds"),
+    ordered = within(models.Dispute, select(seconds.label("seconds"),
                                func.row_number().over(order_by=seconds).label("position"))
-                        .where(_in_period(dispute.concluded_at, period),
+                        .where(in_period(dispute.concluded_at, period),
                                dispute.outcome.isnot(None)), area).subquery()
     rows = session.execute(select(ordered.c.position, ordered.c.seconds)
                            .where(ordered.c.position.in_(sorted(set(ranks))))).all()
     return {int(position): int(value) for position, value in rows}
 
 
-ZERO_COUNTS = ("registered", "accepted", "declined", "concluded", "resolved", "routed_on",
-               "withdrawn", "grassroots", "conclude_seconds", "feedback", "satisfied")
-
-
 def counts(session, area, period):
     """The raw counts behind the headline figures, from the case rows of the area."""
     where = scope.condition(models.Dispute, area.scope)
-    return _counting(session, period, where, None).get(None, dict.fromkeys(ZERO_COUNTS, 0))
+    return _counting(session, period, where, None).get(None, dict.fromkeys(models.StatMonth.COUNTS, 0))
 
 
 def counts_by_centre(session, period, centre_ids):
@@ -388,7 +377,7 @@ def counts_by_centre(session, period, centre_ids):
     # Grouped over the whole month and picked here: a centre condition would lead the planner
     # to a centre index and a walk through each centre's whole history.
     found = _counting(session, period, None, models.Dispute.centre_id)
-    return {centre: found.get(centre, dict.fromkeys(ZERO_COUNTS, 0)) for centre in centre_ids}
+    return {centre: found.get(centre, dict.fromkeys(models.StatMonth.COUNTS, 0)) for centre in centre_ids}
 
 
 def _counting(session, period, where, group):
@@ -399,7 +388,7 @@ def _counting(session, period, where, group):
     found = {}
 
     def slot(values):
-        return found.setdefault(values[0] if values else None, dict.fromkeys(ZERO_COUNTS, 0))
+        return found.setdefault(values[0] if values else None, dict.fromkeys(models.StatMonth.COUNTS, 0))
 
     def run(query):
         query = query if where is None else query.where(where)
@@ -408,11 +397,11 @@ def _counting(session, period, where, group):
     for name, column in (("registered", dispute.registered_at),
                          ("accepted", dispute.accepted_at), ("declined", dispute.declined_at)):
         for *values, number in run(select(*key, func.count()).select_from(dispute)
-                                   .where(_in_period(column, period))):
+                                   .where(in_period(column, period))):
             slot(values)[name] = number
     concluded = (select(*key, dispute.outcome, dispute.resolved_level, func.count(),
                         func.sum(dispute.conclude_seconds).cast(BigInteger))
-                 .where(_in_period(dispute.concluded_at, period), dispute.outcome.isnot(None))
+                 .where(in_period(dispute.concluded_at, period), dispute.outcome.isnot(None))
                  .group_by(dispute.outcome, dispute.resolved_level))
     for *values, outcome, level, number, seconds in run(concluded):
         row = slot(values)
@@ -424,7 +413,7 @@ def _counting(session, period, where, group):
             row["grassroots"] += number
     answers = select(*key, func.count(),
                      func.sum(case((feedback.satisfaction.in_(SATISFIED), 1), else_=0))).where(
-        _in_period(feedback.collected_at, period))
+        in_period(feedback.collected_at, period))
     if where is not None or key:
         answers = answers.join(dispute, feedback.dispute_id == dispute.id)
     for *values, total, satisfied in run(answers):
@@ -440,12 +429,11 @@ def _whole_months(period):
 
 
 def _rollup_area(query, area):
-    """Keep a rollup query to the area's centres."""
-    if area.level == "region":
+    """Keep a rollup query to the area's centres (the scope rule for centres)."""
+    where = scope.condition(models.Centre, area.scope)
+    if where is None:
         return query
-    return query.where(models.StatMonth.centre_id.in_(
-        select(models.Centre.id).join(models.Region, models.Centre.region_id == models.Region.id)
-        .where(models.Region.path.startswith(area.path))))
+    return query.where(models.StatMonth.centre_id.in_(select(models.Centre.id).where(where)))
 
 
 def rolled_up(session, area, period):
@@ -454,12 +442,7 @@ def rolled_up(session, area, period):
     query = select(*[func.coalesce(func.sum(getattr(rollup, name)), 0)
                      for name in rollup.COUNTS]).where(
         rollup.month >= period.start, rollup.month < period.end)
-    if area.level != "region":
-        query = query.where(rollup.centre_id.in_(
-            select(models.Centre.id).join(models.Region, models.Centre.region_id ==
-                                          models.Region.id)
-            .where(models.Region.path.startswith(area.path))))
-    row = session.execute(query).one()
+    row = session.execute(_rollup_area(query, area)).one()
     return {name: int(value) for name, value in zip(rollup.COUNTS, row, strict=True)}
 
 
@@ -497,31 +480,19 @@ def summary(session, area, period, today=None, detail=True):
     }
 
 
-def _feedback(query, area):
-    """Keep a feedback query to the area."""
-    where = scope.condition(models.Feedback, area.scope)
-    return query if where is None else query.where(where)
-
-
-def _services(query, area):
-    """Keep a service-record query to the area."""
-    where = scope.condition(models.ServiceRecord, area.scope)
-    return query if where is None else query.where(where)
-
-
 def petitions(session, area, period):
     """Petitions received: the sum of petition service records starting in the period."""
     record = models.ServiceRecord
     query = select(func.coalesce(func.sum(record.count), 0)).where(
         record.kind == "petition", record.period_start >= period.start,
         record.period_start < period.end)
-    return int(session.scalar(_services(query, area)) or 0)
+    return int(session.scalar(within(models.ServiceRecord, query, area)) or 0)
 
 
 def services(session, area, period):
     """Service counts by kind, for service records starting in the period, in the kinds' order."""
     record = models.ServiceRecord
-    rows = dict(session.execute(_services(
+    rows = dict(session.execute(within(models.ServiceRecord,
         select(record.kind, func.sum(record.count))
         .where(record.period_start >= period.start, record.period_start < period.end)
         .group_by(record.kind), area)).all())
@@ -546,8 +517,8 @@ def compare(session, area, period, today=None):
 def _grouped(session, area, period, column):
     """{code: cases} for cases registered in the period, grouped by a column."""
     dispute = models.Dispute
-    return dict(session.execute(_disputes(
-        select(column, func.count()).where(_in_period(dispute.registered_at, period))
+    return dict(session.execute(within(models.Dispute,
+        select(column, func.count()).where(in_period(dispute.registered_at, period))
         .group_by(column), area)).all())
 
 
@@ -565,31 +536,11 @@ def registered_breakdowns(session, area, period):
                    for code, number in _grouped(session, area, period, column).items()]
         found[name] = sorted(counted, key=lambda item: (-item["value"], str(item["label"])))
     sums = [func.count()] + [func.sum(case((reached(step), 1), else_=0)) for step in FUNNEL[1:]]
-    row = session.execute(_disputes(
-        select(*sums).where(_in_period(dispute.registered_at, period)), area)).one()
+    row = session.execute(within(models.Dispute,
+        select(*sums).where(in_period(dispute.registered_at, period)), area)).one()
     found["funnel"] = [{"code": step, "label": str(choices.DISPUTE_STATUS.label(step)),
                         "value": int(value or 0)} for step, value in zip(FUNNEL, row, strict=True)]
     return found
-
-
-def by_category(session, area, period):
-    """Cases registered in the period by category (categories with cases, largest first)."""
-    return registered_breakdowns(session, area, period)["category"]
-
-
-def by_source(session, area, period):
-    """Cases registered in the period by source."""
-    return registered_breakdowns(session, area, period)["source"]
-
-
-def by_level(session, area, period):
-    """Cases registered in the period by the level where they are handled."""
-    return registered_breakdowns(session, area, period)["level"]
-
-
-def funnel(session, area, period):
-    """Of the cases registered in the period, how many reached each step."""
-    return registered_breakdowns(session, area, period)["funnel"]
 
 
 def by_centre(session, area, period):
@@ -616,12 +567,8 @@ def trend(session, area, period):
     query = (select(rollup.month, func.sum(rollup.registered), func.sum(rollup.concluded))
              .where(rollup.month >= months[0], rollup.month <= months[-1])
              .group_by(rollup.month))
-    if area.level != "region":
-        query = query.where(rollup.centre_id.in_(
-            select(models.Centre.id).join(models.Region, models.Centre.region_id ==
-                                          models.Region.id)
-            .where(models.Region.path.startswith(area.path))))
-    found = {_as_date(month): (int(r or 0), int(c or 0)) for month, r, c in session.execute(query)}
+    found = {_as_date(month): (int(r or 0), int(c or 0))
+             for month, r, c in session.execute(_rollup_area(query, area))}
     return [{"month": f"{first:%Y-%m}", "registered": found.get(first, (0, 0))[0],
              "concluded": found.get(first, (0, 0))[1]} for first in months]
 
@@ -648,22 +595,17 @@ def overdue(session, area, now=None):
     dispute = models.Dispute
     late_accept = and_(dispute.status == "registered", dispute.accept_due < now)
     late_handle = and_(dispute.status.in_(("accepted", "referred")), dispute.handle_due < now)
-    cases = session.scalar(_disputes(select(func.count()).where(late_accept | late_handle), area))
+    cases = session.scalar(within(models.Dispute,
+                                  select(func.count()).where(late_accept | late_handle), area))
     units = overdue_referrals(session, area, now)
     return {"cases": cases, "referrals": sum(u["value"] for u in units), "by_unit": units}
-
-
-def _referral_area(query, area):
-    """Keep a referral query to the area."""
-    where = scope.condition(models.Referral, area.scope)
-    return query if where is None else query.where(where)
 
 
 def overdue_referrals(session, area, now=None):
     """Per stationed unit: referrals past their report-in or answer deadline now."""
     now = now or models.now()
     referral = models.Referral
-    rows = session.execute(_referral_area(
+    rows = session.execute(within(models.Referral,
         select(referral.unit_id, func.count()).where(overdue_referral(now))
         .group_by(referral.unit_id), area)).all()
     labels = _unit_labels(session, [unit for unit, _n in rows])
@@ -692,11 +634,6 @@ def reached(step):
         "closed": dispute.status == "closed",
     }
     return conditions.get(step)
-
-
-def in_period(column, period):
-    """The condition of a timestamp column falling in the period."""
-    return _in_period(column, period)
 
 
 def _unit_labels(session, unit_ids):
@@ -740,12 +677,12 @@ def ranking(session, area, period, minimum=RANKING_MIN_CASES):
             .where(rollup.month >= period.start, rollup.month < period.end)
             .group_by(rollup.centre_id).having(func.sum(rollup.concluded) > 0), area)).all()
     else:
-        rows = session.execute(_disputes(
+        rows = session.execute(within(models.Dispute,
             select(dispute.centre_id, func.count(),
                    func.sum(case((dispute.outcome == "resolved", 1), else_=0)),
                    func.sum(case((dispute.outcome.in_(JUDGED_OUTCOMES), 1), else_=0)),
                    func.sum(seconds).cast(BigInteger))
-            .where(_in_period(dispute.concluded_at, period), dispute.outcome.isnot(None))
+            .where(in_period(dispute.concluded_at, period), dispute.outcome.isnot(None))
             .group_by(dispute.centre_id), area)).all()
     rows = [(centre, int(n), *rest) for centre, n, *rest in rows]
     names = dict(session.execute(select(models.Centre.id, models.Centre.short_name)).all())

@@ -166,15 +166,16 @@ def test_breakdowns_trend_and_funnel_match(cases):
             found[key(d)] = found.get(key(d), 0) + 1
         return found
 
-    assert {i["code"]: i["value"] for i in stats.by_category(db.session, area, period)} == \
+    breakdowns = stats.registered_breakdowns(db.session, area, period)
+    assert {i["code"]: i["value"] for i in breakdowns["category"]} == \
         counts(lambda d: d.category_id)
-    assert {i["code"]: i["value"] for i in stats.by_source(db.session, area, period)} == \
+    assert {i["code"]: i["value"] for i in breakdowns["source"]} == \
         counts(lambda d: d.source)
-    assert {i["code"]: i["value"] for i in stats.by_level(db.session, area, period)} == \
+    assert {i["code"]: i["value"] for i in breakdowns["level"]} == \
         counts(lambda d: d.level)
     assert {i["code"]: i["value"] for i in stats.by_centre(db.session, area, period)} == \
         counts(lambda d: d.centre_id)
-    funnel = {i["code"]: i["value"] for i in stats.funnel(db.session, area, period)}
+    funnel = {i["code"]: i["value"] for i in breakdowns["funnel"]}
     assert funnel == {"registered": len(rows),
                       "accepted": sum(d.status not in ("registered", "declined") for d in rows),
                       "referred": sum(d.referred_at is not None for d in rows),

@@ -78,11 +78,13 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 
 def register_extensions(app):
     """Bind the database, migrations and Flask-AppBuilder to the app."""
-    from app import dashboard, models, rollup  # noqa: F401  (models before AppBuilder)
+    # Models before AppBuilder; the dashboard and fragments declare the generations they watch.
+    from app import dashboard, fragments, generations, models, rollup  # noqa: F401
 
     db.init_app(app)
     cache.init_app(app)
-    dashboard.init_app(app)
+    generations.init_app(app)
+    fragments.init_app(app)
     rollup.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     appbuilder = AppBuilder(update_perms=app.config["FAB_UPDATE_PERMS"])

@@ -46,6 +46,35 @@ class LenientFilters(Filters):
         if 0 <= filter_instance_index < len(available):
             super().add_filter_index(column_name, filter_instance_index, value)
 
+    def _blank(self):
+        """A filter set offering the same filters with none active. Flask-AppBuilder builds a
+        new one on every list request, converting every column of the model again (hundreds
+        of filter objects); the offered filters never change, so they are shared."""
+        blank = object.__new__(type(self))
+        blank.__dict__.update(self.__dict__)
+        blank.clear_filters()
+        return blank
+
+    def fresh(self):
+        """A filter set like this one with none active, whose offered filters may be changed
+        (a view narrows what some columns offer) without changing this one's."""
+        fresh = self._blank()
+        fresh._search_filters = dict(self._search_filters)
+        fresh._all_filters = dict(self._all_filters)
+        return fresh
+
+    def get_joined_filters(self, filters):
+        """These active filters followed by the other set's."""
+        joined = self._blank()
+        joined.filters, joined.values = self.filters + filters.filters, self.values + filters.values
+        return joined
+
+    def copy(self):
+        """A copy with the same active filters."""
+        copied = self._blank()
+        copied.filters, copied.values = list(self.filters), list(self.values)
+        return copied
+
 
 class CappedCount(int):
     """A row count that stopped at a cap: reads "10000+" on screen, counts as cap + 1 in paging."""
@@ -69,10 +98,18 @@ class ZongzhiInterface(SQLAInterface):
     def __init__(self, obj, session=None):
         super().__init__(obj, session)
         self.eager = []
+        self._offered = {}
 
     def get_filters(self, search_columns=None, search_filters=None):
-        """The filters of a view, lenient about malformed URL filters."""
-        return LenientFilters(self.filter_converter_class, self, search_columns, search_filters)
+        """The filters of a view, lenient about malformed URL filters. The filters each column
+        offers are worked out once per set of columns (Flask-AppBuilder converts every column
+        of the model again on each call, and calls it for every related list of a page)."""
+        if search_filters:
+            return LenientFilters(self.filter_converter_class, self, search_columns, search_filters)
+        key = tuple(search_columns or ())
+        if key not in self._offered:
+            self._offered[key] = LenientFilters(self.filter_converter_class, self, search_columns)
+        return self._offered[key].fresh()
 
     def _get_attr_value(self, item, col):
         """Personal columns are shown masked (or in full to those allowed), everywhere."""
@@ -88,6 +125,18 @@ class ZongzhiInterface(SQLAInterface):
         keys = inner.with_entities(self.obj.id).order_by(None).limit(self.count_cap + 1).subquery()
         found = self.session.query(func.count()).select_from(keys).scalar()
         return CappedCount(self.count_cap) if found > self.count_cap else found
+
+    def query(self, filters=None, order_column="", order_direction="", page=None, page_size=None,
+              select_columns=None, outer_default_load=False):
+        """Flask-AppBuilder's (count, rows), the rows read first: when the first page is not
+        full it holds every row, and no count is needed (a case's parties, its referrals…)."""
+        base = self.session.query(self.obj)
+        rows = self.apply_all(base, filters, order_column, order_direction, page, page_size,
+                              select_columns, outer_default_load).all()
+        rows = [getattr(row, self.obj.__name__, row) for row in rows]
+        if not page_size or (not page and len(rows) < page_size):
+            return len(rows), rows
+        return self.query_count(base, filters, select_columns), rows
 
     def apply_all(self, query, *args, **kwargs):
         """Filters, order and paging as Flask-AppBuilder applies them, plus eager loading."""

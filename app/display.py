@@ -20,16 +20,17 @@ def _locale():
 
 @functools.lru_cache(maxsize=16)
 def _date_pattern(locale):
-    """The locale's long date pattern, parsed once (Babel parses it on every call otherwise)."""
-    return babel_dates.parse_pattern(babel_dates.get_date_format("long", locale=locale))
+    """The locale and its long date pattern, parsed once (Babel parses both on every call)."""
+    parsed = babel_dates.Locale.parse(locale)
+    return babel_dates.parse_pattern(babel_dates.get_date_format("long", locale=parsed)), parsed
 
 
 def format_date(value):
     """A date in the reader's language: 2025年3月7日."""
     if value is None:
         return ""
-    locale = str(_locale())
-    return _date_pattern(locale).apply(value, babel_dates.Locale.parse(locale))
+    pattern, locale = _date_pattern(str(_locale()))
+    return pattern.apply(value, locale)
 
 
 def format_datetime(value):

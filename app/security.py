@@ -2,6 +2,7 @@
 
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.views import UserDBModelView
+from sqlalchemy.orm import joinedload
 
 from app import accounts, display
 
@@ -32,6 +33,13 @@ class ZongzhiSecurityManager(SecurityManager):
     userdbmodelview = ZongzhiUserDBModelView
     # Flask-AppBuilder's user chart loads Google's chart library from the internet: not here.
     userstatschartview = None
+
+    def get_user_by_id(self, pk):
+        """The user with roles and groups in one query (every request loads the signed-in user,
+        and every permission check reads the roles)."""
+        model = self.user_model
+        return self.session.get(model, pk, options=[joinedload(model.roles),
+                                                    joinedload(model.groups)])
 
     def auth_user_db(self, username, password):
         """Database sign-in, refused while the name is locked; failures counted in the database."""

@@ -9,10 +9,12 @@ from flask_appbuilder import BaseView, IndexView, ModelView, expose
 from flask_appbuilder.actions import action
 from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.security.decorators import has_access, has_access_api
-from flask_appbuilder.urltools import get_filter_args
+from flask_appbuilder.urltools import (get_filter_args, get_order_args, get_page_args,
+                                     get_page_size_args)
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import Date, DateTime, Integer, inspect, select
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from wtforms import DateField, DateTimeLocalField, HiddenField, SelectField
 from wtforms.validators import InputRequired, NumberRange, Optional
@@ -21,6 +23,7 @@ from app import (audit, dispatch, display, filters, inbox, models, personal, sco
                  workflow)
 from app.datamodel import ZongzhiInterface as SQLAInterface
 from app.datamodel import eager_options
+from app.fragments import CachedSearchWidget
 from app.labels import LABELS
 from app.lookup import LookupView
 from app.widgets import LeanListWidget, RemoteSelectField
@@ -63,6 +66,7 @@ class ZongzhiModelView(ModelView):
     page_size = 25
     noun = None
     list_widget = LeanListWidget
+    search_widget = CachedSearchWidget
     # No file columns here: the download endpoint is left without a permission.
     base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_delete"]
 
@@ -698,9 +702,13 @@ class DisputeModelView(ZongzhiModelView):
     @has_access
     def show(self, pk):
         """The case page: facts, current step, deadlines, the steps open to this user, timeline."""
-        widgets = self._show(pk)
-        case = self.datamodel.get(pk, self._base_filters)
         session = self.datamodel.session
+        case = self._case_for_page(pk)
+        widgets = self._get_show_widget(pk, case)
+        self.update_redirect()
+        widgets = self._get_related_views_widgets(
+            case, orders=get_order_args(), pages=get_page_args(), page_sizes=get_page_size_args(),
+            widgets=widgets)
         steps = workflow.allowed_actions(case, current_user)
         context = {
             "case": case, "steps": steps, "time_left": inbox.time_left,
@@ -714,6 +722,28 @@ class DisputeModelView(ZongzhiModelView):
         }
         return self.render_template(self.show_template, pk=pk, title=self.show_title,
                                     widgets=widgets, related_views=self._related_views, **context)
+
+    def _case_for_page(self, pk):
+        """The case, if the user may see it, with everything its page reads, in one query for
+        the case and its single related rows and one per list of related rows."""
+        try:
+            pk = int(pk)
+        except ValueError:
+            abort(404)
+        Dispute = models.Dispute
+        query = self.datamodel.session.query(Dispute).filter(Dispute.id == pk).options(
+            *(joinedload(getattr(Dispute, name)) for name in (
+                "centre", "category", "route", "place", "handler", "registered_by",
+                "repeat_of", "language")),
+            selectinload(Dispute.parties), selectinload(Dispute.sessions),
+            selectinload(Dispute.feedback),
+            selectinload(Dispute.referrals).joinedload(models.Referral.unit)
+            .joinedload(models.StationedUnit.department),
+            selectinload(Dispute.events).joinedload(models.CaseEvent.actor))
+        case = self._base_filters.apply_all(query).first()
+        if case is None:
+            abort(404)
+        return case
 
     @expose("/step/<int:pk>/<step>", methods=["POST"])
     @has_access

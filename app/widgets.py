@@ -112,3 +112,16 @@ class LeanListWidget(ListWidget):
     """The list table with per-page work done once: about three times faster than FAB's own."""
 
     template = "zongzhi/widgets/list.html"
+
+    def __call__(self, **kwargs):
+        """The table, its cells formatted and escaped in Python (a template loop per cell
+        costs several times more)."""
+        args = {**self.template_args, **kwargs}
+        formatters = args.get("formatters_columns") or {}
+        columns = [(column, formatters.get(column)) for column in args["include_columns"]]
+        rows = []
+        for pk, item in zip(args["pks"], args["value_columns"]):
+            cells = "".join(f"<td>{escape(shown(item[column]) if shown else item[column])}</td>"
+                            for column, shown in columns)
+            rows.append((pk, Markup(cells)))
+        return super().__call__(**kwargs, rows=rows)

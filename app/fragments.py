@@ -1,0 +1,63 @@
+"""Page parts that are the same on every request of a user or a screen, rendered once and cached.
+
+The menu bar costs a third of a list page (a permission check, a URL and a translation per menu
+entry) and changes only when permissions, roles or users do; the search form of a list screen
+changes only with the language. Both are cached under the generation of what they show.
+"""
+
+from flask import current_app, render_template, request, session
+from flask_appbuilder.security.sqla.models import (Group, Permission, PermissionView, Role, User,
+                                                   ViewMenu)
+from flask_appbuilder.widgets import SearchWidget
+from flask_babel import get_locale
+from flask_login import current_user
+from markupsafe import Markup
+
+from app.extensions import cache
+from app.generations import Generation
+
+security = Generation("security", (User, Role, Group, Permission, PermissionView, ViewMenu))
+
+
+def navbar():
+    """The menu bar for the signed-in user, from the cache while permissions are unchanged."""
+    user = "anonymous" if current_user.is_anonymous else current_user.id
+    key = f"navbar:{security.current()}:{get_locale()}:{session.get('locale')}:{user}"
+    html = cache.get(key)
+    if html is None:
+        html = render_template("appbuilder/navbar.html", appbuilder=current_app.appbuilder)
+        cache.set(key, html)
+    return Markup(html)
+
+
+class CachedSearchWidget(SearchWidget):
+    """Flask-AppBuilder's search form whose labels, fields and filter names are worked out once
+    per screen and language; with filters in the URL the fields show their values, so they are
+    rendered afresh."""
+
+    def __call__(self, **kwargs):
+        """The search form, its parts from the cache when no filter is active."""
+        if any(name.startswith("_flt_") for name in request.args):
+            return super().__call__(**kwargs)
+        key = f"search-form:{self.template_args['route_base']}:{get_locale()}"
+        parts = cache.get(key)
+        if parts is None:
+            parts = self._parts()
+            cache.set(key, parts)
+        return super(SearchWidget, self).__call__(
+            **kwargs, **parts, active_filters=self.filters.get_filters_values_tojson())
+
+    def _parts(self):
+        """Column labels, rendered empty fields and the filter names of each searchable column."""
+        form, offered = self.template_args["form"], self.filters.get_search_filters()
+        columns = self.template_args["include_cols"]
+        return {
+            "label_columns": {col: str(form[col].label.text) for col in columns},
+            "form_fields": {col: str(form[col]()) for col in columns},
+            "search_filters": {col: [str(flt.name) for flt in offered[col]] for col in columns},
+        }
+
+
+def init_app(app):
+    """Offer the cached menu bar to templates."""
+    app.jinja_env.globals["cached_navbar"] = navbar

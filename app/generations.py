@@ -1,0 +1,65 @@
+"""Generation tokens: a cached value is keyed by the token of the data it was made from, and every
+committed write to that data replaces the token, so nothing cached outlives what it shows.
+
+The token lives in the shared cache (Redis when configured) without expiry; a new token is random,
+so two workers replacing it at once cannot bring back an old one.
+"""
+
+import uuid
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from app.extensions import cache
+
+_WATCHED = {}
+
+
+class Generation:
+    """A token that changes after every committed write to rows of the given models."""
+
+    def __init__(self, name, models):
+        self.name = name
+        self.models = tuple(models)
+        self.key = f"generation:{name}"
+        _WATCHED[name] = self
+
+    def current(self):
+        """The token now ("0" before the first write)."""
+        return cache.get(self.key) or "0"
+
+    def invalidate(self):
+        """Replace the token: every value cached under the old one is stale from now."""
+        cache.set(self.key, uuid.uuid4().hex, timeout=0)
+
+    def touched_by(self, session):
+        """Whether the session's pending changes include rows of the watched models."""
+        return any(isinstance(item, self.models)
+                   for item in (*session.new, *session.dirty, *session.deleted))
+
+
+def _note_changes(session, flush_context, instances):
+    """Remember which generations this transaction's writes change."""
+    dirty = session.info.setdefault("generations.dirty", set())
+    for name, generation in _WATCHED.items():
+        if name not in dirty and generation.touched_by(session):
+            dirty.add(name)
+
+
+def _after_commit(session):
+    """Replace the tokens of what was committed."""
+    for name in session.info.pop("generations.dirty", ()):
+        _WATCHED[name].invalidate()
+
+
+def _after_rollback(session):
+    """Forget the notes of a transaction that did not happen."""
+    session.info.pop("generations.dirty", None)
+
+
+def init_app(app):
+    """Watch every session's flushes and commits."""
+    if not event.contains(Session, "before_flush", _note_changes):
+        event.listen(Session, "before_flush", _note_changes)
+        event.listen(Session, "after_commit", _after_commit)
+        event.listen(Session, "after_rollback", _after_rollback)

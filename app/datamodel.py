@@ -2,10 +2,10 @@
 
 from flask_appbuilder.models.filters import Filters
 from flask_appbuilder.models.sqla.interface import SQLAInterface
-from sqlalchemy import func, inspect
+from sqlalchemy import asc, desc, func, inspect
 from sqlalchemy.orm import joinedload, selectinload
 
-from app import personal
+from app import personal, search
 
 
 def _loader(parent, attribute, uselist):
@@ -94,6 +94,7 @@ class ZongzhiInterface(SQLAInterface):
     tells)."""
 
     count_cap = 10000
+    search_count_cap = 1000
 
     def __init__(self, obj, session=None):
         super().__init__(obj, session)
@@ -118,25 +119,61 @@ class ZongzhiInterface(SQLAInterface):
         return super()._get_attr_value(item, col)
 
     def query_count(self, query, filters=None, select_columns=None):
-        """The exact count up to the cap, else a CappedCount."""
+        """The exact count up to the cap, else a CappedCount. A text search counts to a lower
+        cap: its cases are found by testing rows, and a thousand matches say enough."""
+        cap = self.count_cap
+        if filters is not None and any(isinstance(f, search.TextSearchFilter)
+                                       for f in filters.filters):
+            cap = self.search_count_cap
         inner = self._apply_inner_all(query, filters, select_columns=select_columns,
                                       aliases_mapping={})
         # Count keys only, and stop at the cap: SELECT count(*) FROM (SELECT id … LIMIT cap+1).
-        keys = inner.with_entities(self.obj.id).order_by(None).limit(self.count_cap + 1).subquery()
+        keys = inner.with_entities(self.obj.id).order_by(None).limit(cap + 1).subquery()
         found = self.session.query(func.count()).select_from(keys).scalar()
-        return CappedCount(self.count_cap) if found > self.count_cap else found
+        return CappedCount(cap) if found > cap else found
 
     def query(self, filters=None, order_column="", order_direction="", page=None, page_size=None,
               select_columns=None, outer_default_load=False):
         """Flask-AppBuilder's (count, rows), the rows read first: when the first page is not
         full it holds every row, and no count is needed (a case's parties, its referrals…)."""
         base = self.session.query(self.obj)
-        rows = self.apply_all(base, filters, order_column, order_direction, page, page_size,
-                              select_columns, outer_default_load).all()
-        rows = [getattr(row, self.obj.__name__, row) for row in rows]
+        if page and page_size and not select_columns:
+            rows = self._page_by_keys(filters, order_column, order_direction, page, page_size)
+        else:
+            rows = self.apply_all(base, filters, order_column, order_direction, page, page_size,
+                                  select_columns, outer_default_load).all()
+            rows = [getattr(row, self.obj.__name__, row) for row in rows]
         if not page_size or (not page and len(rows) < page_size):
             return len(rows), rows
         return self.query_count(base, filters, select_columns), rows
+
+    def apply_order_by(self, query, order_column, order_direction, aliases_mapping=None,
+                       bypass_many_to_many=False, add_pk=False):
+        """Flask-AppBuilder's order, with the model's tie-breaker (order_tiebreak) before the
+        key: the indexes (column, tie-breaker) then hold the rows in the order shown, and no
+        page sorts the whole table."""
+        tiebreak = getattr(self.obj, "order_tiebreak", None)
+        if not (add_pk and tiebreak and order_column and order_column != tiebreak
+                and "." not in order_column):
+            return super().apply_order_by(query, order_column, order_direction, aliases_mapping,
+                                          bypass_many_to_many, add_pk)
+        query = super().apply_order_by(query, order_column, order_direction, aliases_mapping,
+                                       bypass_many_to_many, add_pk=False)
+        direction = asc if order_direction == "asc" else desc
+        return query.order_by(direction(getattr(self.obj, tiebreak)), direction(self.get_pk()))
+
+    def _page_by_keys(self, filters, order_column, order_direction, page, page_size):
+        """A later page in two steps: its keys (the skipped rows are read from the index
+        alone), then its rows with their related rows; an OFFSET over the joined query would
+        join every skipped row."""
+        keys = SQLAInterface.apply_all(self, self.session.query(self.obj.id), filters,
+                                       order_column, order_direction, page, page_size)
+        keys = [key for (key,) in keys]
+        if not keys:
+            return []
+        rows = self.session.query(self.obj).options(*self.eager).filter(self.obj.id.in_(keys))
+        position = {key: index for index, key in enumerate(keys)}
+        return sorted(rows, key=lambda row: position[row.id])
 
     def apply_all(self, query, *args, **kwargs):
         """Filters, order and paging as Flask-AppBuilder applies them, plus eager loading."""

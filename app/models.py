@@ -328,6 +328,9 @@ class Dispute(Model):
     """A dispute brought to a centre: the case that runs the closed loop."""
 
     __tablename__ = "dispute"
+    # Lists sorted by another column order ties by registration: the (column, registered_at)
+    # indexes keep that order.
+    order_tiebreak = "registered_at"
     id = Column(Integer, primary_key=True)
     case_no = Column(String(32), nullable=False, unique=True)
     centre_id = Column(Integer, ForeignKey("centre.id"), nullable=False)

@@ -3,23 +3,55 @@
 Chinese has no spaces between words, so word tokenizers do not work; trigrams do: SQLite's FTS5
 trigram index and PostgreSQL's pg_trgm index both find any run of three or more characters.
 Shorter terms (two-character words are common) and MariaDB fall back to a plain LIKE scan.
+
+An index pays for rare terms and costs for common ones: the list shows the newest 25 matches, and
+a term in one case out of eight has 125,000 matches at a million cases, each fetched and sorted
+(a third of a second). Walking the cases newest first and testing each finds those 25 within two
+hundred rows. So a term is first tried on the newest cases (PROBE_ROWS of them); when it is
+common there (COMMON_SHARE or more), the list walks the cases, else it asks the index. Both
+plans select the same cases.
 """
 
 from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import literal, or_, text
+from sqlalchemy import func, literal, or_, select, text
 
 from app import models
-from app.extensions import db
+from app.extensions import cache, db
 
 MIN_TRIGRAM = 3
+PROBE_ROWS = 2000
+COMMON_SHARE = 0.01
 
 
-def _like(term):
-    """A substring match on title or description (no index can help)."""
-    pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    return or_(models.Dispute.title.like(pattern, escape="\\"),
-               models.Dispute.description.like(pattern, escape="\\"))
+def _pattern(term):
+    """A LIKE pattern for a substring, with the wildcards in the term escaped."""
+    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _like(term, columns=None):
+    """A substring match on title or description, tested row by row (ignoring case, as the
+    trigram indexes do)."""
+    dispute = models.Dispute
+    columns = columns or (dispute.title, dispute.description)
+    pattern = _pattern(term)
+    if db.engine.dialect.name == "postgresql":
+        return or_(*(column.ilike(pattern, escape="\\") for column in columns))
+    return or_(*(column.like(pattern, escape="\\") for column in columns))
+
+
+def is_common(term):
+    """Whether the term is in COMMON_SHARE or more of the newest cases (kept a minute)."""
+    key = f"search-common:{term}"
+    found = cache.get(key)
+    if found is None:
+        newest = (select(models.Dispute.title, models.Dispute.description)
+                  .order_by(models.Dispute.id.desc()).limit(PROBE_ROWS).subquery())
+        matches = db.session.scalar(select(func.count()).select_from(newest).where(
+            _like(term, (newest.c.title, newest.c.description))))
+        found = "yes" if matches >= PROBE_ROWS * COMMON_SHARE else "no"
+        cache.set(key, found)
+    return found == "yes"
 
 
 def condition(term, dialect=None):
@@ -28,17 +60,15 @@ def condition(term, dialect=None):
     if not term:
         return None
     dialect = dialect or db.engine.dialect.name
-    if len(term) < MIN_TRIGRAM:
+    if len(term) < MIN_TRIGRAM or dialect not in ("sqlite", "postgresql") or is_common(term):
         return _like(term)
     if dialect == "sqlite":
         phrase = '"' + term.replace('"', '""') + '"'
         matches = text("SELECT rowid FROM dispute_fts WHERE dispute_fts MATCH :phrase")
         return models.Dispute.id.in_(matches.bindparams(phrase=phrase))
-    if dialect == "postgresql":
-        # The same expression as the trigram index of the migration, so the index is used.
-        document = models.Dispute.title + literal(" ") + models.Dispute.description
-        return document.ilike("%" + term.replace("%", "\\%").replace("_", "\\_") + "%")
-    return _like(term)
+    # The same expression as the trigram index of the migration, so the index is used.
+    document = models.Dispute.title + literal(" ") + models.Dispute.description
+    return document.ilike(_pattern(term))  # backslash is PostgreSQL's default escape
 
 
 class TextSearchFilter(BaseFilter):

@@ -638,6 +638,9 @@ class DisputeModelView(ZongzhiModelView):
     method_permission_name = {"step": "step", "accept_selected": "step"}
     list_columns = ["case_no", "title", "centre.short_name", "category.name", "source", "level",
                     "status", "registered_at"]
+    # Sorting is offered on the columns an index keeps in order: at a million cases any other
+    # order is a sort of every row the filters keep.
+    order_columns = ["case_no", "source", "level", "status", "registered_at"]
     show_fieldsets = [
         (_l("Case"), {"fields": ["case_no", "title", "centre", "category", "description",
                                  "amount", "source", "level", "risk", "place", "route",

@@ -89,8 +89,11 @@ def _empty_tables():
 @pytest.fixture(autouse=True)
 def fresh_db(app):
     """Each test starts from empty tables and the declared roles, in an app context."""
+    from app.extensions import cache
+
     with app.app_context():
         _empty_tables()
+        cache.clear()  # the tables were emptied behind the generations' backs
         yield
         db.session.rollback()
         db.session.remove()

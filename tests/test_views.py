@@ -383,3 +383,55 @@ def test_the_cached_search_form_is_the_one_flask_appbuilder_renders(app, world, 
     centre = db.session.scalar(select(models.Centre).order_by(models.Centre.id))
     chosen = search_form(f"/disputemodelview/list/?_flt_0_centre={centre.id}")
     assert f'option value=\\"{centre.id}\\"' in chosen and '[["centre"' in chosen
+
+
+@pytest.mark.parametrize("common", [True, False])
+def test_both_search_plans_find_the_same_cases(app, login_as, monkeypatch, common):
+    """Walking the newest cases (a common term) and asking the index (a rare one) select the
+    same cases as a plain substring test, on every engine."""
+    from app import search
+
+    demo.load(db.session, app.appbuilder.sm, cases=60)
+    monkeypatch.setattr(search, "COMMON_SHARE", 0.0 if common else 2.0)
+    dispute = models.Dispute
+    for term in ("纠纷", "借贷纠纷", "民间借贷", "美容店", "房屋拆迁", "100%", "a_b"):
+        truth = set(db.session.scalars(select(dispute.id).where(
+            dispute.title.contains(term, autoescape=True)
+            | dispute.description.contains(term, autoescape=True))))
+        found = set(db.session.scalars(select(dispute.id).where(search.condition(term))))
+        assert found == truth, term
+    client = login_as("admin")
+    html = client.get("/disputemodelview/list/?_flt_0_title=民间借贷").get_data(as_text=True)
+    assert "652701-2025-00001" in html
+
+
+def test_a_text_search_counts_to_a_lower_cap(app, login_as, monkeypatch):
+    """A text search with more matches than its cap says so ("5+"), and pages on."""
+    from app.datamodel import ZongzhiInterface
+
+    demo.load(db.session, app.appbuilder.sm, cases=60)
+    monkeypatch.setattr(ZongzhiInterface, "search_count_cap", 5)
+    client = login_as("admin")
+    html = client.get("/disputemodelview/list/?_flt_0_title=纠纷&psize_DisputeModelView=2"
+                      ).get_data(as_text=True)
+    assert "5+" in html
+    html = client.get("/disputemodelview/list/?_flt_0_status=registered").get_data(as_text=True)
+    assert "5+" not in html
+
+
+@pytest.mark.parametrize("order", ["status", "level", "case_no", "registered_at"])
+def test_later_pages_hold_the_right_cases_in_order(app, login_as, order):
+    """Page 3 of a sorted list (keys first, then rows) shows what OFFSET over the ordered
+    cases gives: ties ordered by registration, then key."""
+    demo.load(db.session, app.appbuilder.sm, cases=60)
+    dispute = models.Dispute
+    column = getattr(dispute, order)
+    expected = db.session.scalars(
+        select(dispute.case_no).order_by(column.asc(), dispute.registered_at.asc(),
+                                         dispute.id.asc()).offset(10).limit(5)).all()
+    client = login_as("admin")
+    html = client.get(f"/disputemodelview/list/?_oc_DisputeModelView={order}"
+                      f"&_od_DisputeModelView=asc&psize_DisputeModelView=5"
+                      f"&page_DisputeModelView=2").get_data(as_text=True)
+    shown = re.findall(r"<td>(\d{6}-\d{4}-\d{5})</td>", html)
+    assert shown == expected

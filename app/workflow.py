@@ -441,9 +441,12 @@ def take(session, dispute, actor, step, values, version=None):
     raise ValueError(step)
 
 
-def _cases_of(numbers):
-    """The cases a set of ID numbers appear in (found through the ID number index first)."""
-    return select(models.Party.dispute_id).where(models.Party.id_number.in_(numbers))
+def _cases_of(session, numbers):
+    """The keys of the cases a set of ID numbers appear in, read first through the ID number
+    index (as a subquery, planners may prefer a category or status index and walk a large
+    part of the cases)."""
+    return list(session.scalars(
+        select(models.Party.dispute_id).where(models.Party.id_number.in_(numbers)).distinct()))
 
 
 def find_repeat(session, dispute, months=12, at=None):
@@ -453,7 +456,7 @@ def find_repeat(session, dispute, months=12, at=None):
         return None
     since = _now(at) - datetime.timedelta(days=30 * months)
     query = (select(models.Dispute)
-             .where(models.Dispute.id.in_(_cases_of(numbers)), models.Dispute.id != dispute.id,
+             .where(models.Dispute.id.in_(_cases_of(session, numbers)), models.Dispute.id != dispute.id,
                     or_(models.Dispute.status.in_(OPEN), models.Dispute.registered_at >= since))
              .order_by(models.Dispute.registered_at.desc()).limit(1))
     return session.scalar(query)
@@ -473,7 +476,7 @@ def parallel_tracks(session, dispute):
     if not numbers:
         return []
     query = (select(models.Dispute)
-             .where(models.Dispute.id.in_(_cases_of(numbers)), models.Dispute.id != dispute.id,
+             .where(models.Dispute.id.in_(_cases_of(session, numbers)), models.Dispute.id != dispute.id,
                     models.Dispute.category_id == dispute.category_id,
                     models.Dispute.status.in_(OPEN),
                     or_(models.Dispute.route_id != dispute.route_id,

@@ -653,6 +653,22 @@ class StatMonth(Model):
               "withdrawn", "grassroots", "conclude_seconds", "feedback", "satisfied")
 
 
+class StatMonthPart(Model):
+    """Monthly counts per centre by a dimension, the statistics' second rollup, kept with
+    stat_month: cases registered by category, source and level, the funnel steps those cases
+    reached, and cases concluded by whole days taken (what the median and p90 are found from)."""
+
+    __tablename__ = "stat_month_part"
+
+    dimension = Column(String(16), primary_key=True)
+    month = Column(Date, primary_key=True)
+    centre_id = Column(Integer, ForeignKey("centre.id", ondelete="CASCADE"), primary_key=True)
+    code = Column(String(32), primary_key=True)
+    cases = Column(Integer, nullable=False)
+
+    DIMENSIONS = ("category", "source", "level", "funnel", "days")
+
+
 class UserScope(Model):
     """Where a login may see and change data: a subtree of the region tree, or one stationed unit."""
 

@@ -1,4 +1,5 @@
-"""The monthly rollup (stat_month) the statistics read for whole months, quarters and years.
+"""The monthly rollups (stat_month, stat_month_part) the statistics read for whole months,
+quarters and years.
 
 It is never adjusted by hand: after every flush the rows of each (centre, month) that the
 flush touched, through any timestamp of a case or a feedback record, old value or new, are
@@ -46,9 +47,10 @@ def _feedback_pairs(connection, where):
                                .where(where))}
 
 
-# The columns the rollup counts by: an edit that changes none of them changes no count.
+# The columns the rollups count by: an edit that changes none of them changes no count.
 COUNTED = {models.Dispute: ("centre_id", *CASE_DATES, "outcome", "resolved_level",
-                            "conclude_seconds", "status"),
+                            "conclude_seconds", "status", "referred_at", "category_id", "source",
+                            "level"),
            models.Feedback: ("dispute_id", "collected_at", "satisfaction")}
 
 
@@ -95,28 +97,44 @@ def _after_flush(session, flush_context):
         refresh(session, pairs)
 
 
-def refresh(session, pairs):
+def refresh(session, pairs, parts=True):
     """Recompute the rollup rows of these (centre id, first day of month) pairs: per month,
     one GROUP BY per measure over the statistics indexes."""
-    table = models.StatMonth.__table__
+    table, part = models.StatMonth.__table__, models.StatMonthPart.__table__
     # Core statements on the session's connection: nothing here may start another flush.
     connection = session.connection()
     by_month = {}
     for centre_id, month in pairs:
         by_month.setdefault(month, set()).add(centre_id)
     for month, centres in sorted(by_month.items()):
-        found = stats.counts_by_centre(connection, stats.Period.month_of(month), sorted(centres))
+        period = stats.Period.month_of(month)
+        found = stats.counts_by_centre(connection, period, sorted(centres))
         connection.execute(delete(table).where(table.c.month == month,
                                                table.c.centre_id.in_(centres)))
         rows = [{"month": month, "centre_id": centre, **values}
                 for centre, values in found.items() if any(values.values())]
         if rows:
             connection.execute(insert(table), rows)
+        if not parts:
+            continue
+        found = stats.parts_by_centre(connection, period, sorted(centres))
+        connection.execute(delete(part).where(part.c.dimension.in_(models.StatMonthPart.DIMENSIONS),
+                                              part.c.month == month,
+                                              part.c.centre_id.in_(centres)))
+        rows = [{"dimension": dimension, "month": month, "centre_id": centre, "code": code,
+                 "cases": number}
+                for centre, counted in found.items()
+                for (dimension, code), number in counted.items()]
+        if rows:
+            connection.execute(insert(part), rows)
 
 
-def rebuild(session):
-    """Recompute the whole rollup from the case rows (after bulk loads and migrations)."""
+def rebuild(session, parts=True):
+    """Recompute the whole rollup from the case rows (after bulk loads and migrations);
+    parts=False leaves stat_month_part alone (for migrations older than that table)."""
     session.connection().execute(delete(models.StatMonth.__table__))
+    if parts:
+        session.connection().execute(delete(models.StatMonthPart.__table__))
     dispute = models.Dispute
     pairs = set()
     for centre_id, *bounds in session.connection().execute(
@@ -130,7 +148,7 @@ def rebuild(session):
         while month <= last:
             pairs.add((centre_id, month))
             month = (month.replace(day=28) + datetime.timedelta(days=4)).replace(day=1)
-    refresh(session, pairs)
+    refresh(session, pairs, parts)
 
 
 def init_app(app):

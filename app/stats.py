@@ -1,7 +1,8 @@
 """Every figure the platform shows is computed here, in SQL, for an area and a period.
 
-Figures are aggregated by the database (COUNT, SUM, GROUP BY, a window function for the median
-and p90), each from one covering index; case rows are never brought into Python to be counted.
+Figures are aggregated by the database (COUNT, SUM, GROUP BY), each from one covering index or
+from the monthly rollups (stat_month, stat_month_part) for whole months; case rows are never
+brought into Python to be counted (the median and p90 fetch only the ranked durations).
 Durations are the stored whole seconds of Dispute.conclude_seconds, so SQLite, PostgreSQL and
 MariaDB give identical results.
 """
@@ -353,16 +354,34 @@ def in_period(column, period):
 
 def _durations_at(session, area, period, ranks):
     """{rank: duration in seconds} at 1-based ranks in ascending order, for cases concluded in
-    the period: one sort in the database (a window function), only those rows returned."""
+    the period. The cases per whole day taken (from stat_month_part for whole months) tell
+    which day each rank falls in; then only that day's durations are sorted, and only the
+    ranked ones returned (sorting all of a month's cases took 57 ms at a million)."""
     dispute = models.Dispute
     seconds = dispute.conclude_seconds
-    ordered = within(models.Dispute, select(seconds.label("seconds"),
-                               func.row_number().over(order_by=seconds).label("position"))
-                        .where(in_period(dispute.concluded_at, period),
-                               dispute.outcome.isnot(None)), area).subquery()
-    rows = session.execute(select(ordered.c.position, ordered.c.seconds)
-                           .where(ordered.c.position.in_(sorted(set(ranks))))).all()
-    return {int(position): int(value) for position, value in rows}
+    concluded = (in_period(dispute.concluded_at, period), dispute.outcome.isnot(None))
+    if _whole_months(period):
+        per_day = {int(day): n for day, n in rolled_up_parts(session, area, period, "days").items()}
+    else:
+        day = _day_of(seconds)
+        per_day = {int(d): int(n) for d, n in session.execute(within(
+            dispute, select(day, func.count()).where(*concluded).group_by(day), area))}
+    wanted = {}  # day -> {rank: rank within the day}
+    below = 0
+    for day in sorted(per_day):
+        for rank in ranks:
+            if below < rank <= below + per_day[day]:
+                wanted.setdefault(day, {})[rank] = rank - below
+        below += per_day[day]
+    found = {}
+    for day, within_day in wanted.items():
+        first, last = min(within_day.values()), max(within_day.values())
+        values = session.scalars(within(dispute, select(seconds).where(
+            *concluded, seconds >= day * 86400, seconds < (day + 1) * 86400), area)
+            .order_by(seconds).offset(first - 1).limit(last - first + 1)).all()
+        for rank, position in within_day.items():
+            found[rank] = int(values[position - first])
+    return found
 
 
 def counts(session, area, period):
@@ -428,12 +447,61 @@ def _whole_months(period):
     return period.kind in ("month", "quarter", "year")
 
 
-def _rollup_area(query, area):
+def _rollup_area(query, area, rollup=models.StatMonth):
     """Keep a rollup query to the area's centres (the scope rule for centres)."""
     where = scope.condition(models.Centre, area.scope)
     if where is None:
         return query
-    return query.where(models.StatMonth.centre_id.in_(select(models.Centre.id).where(where)))
+    return query.where(rollup.centre_id.in_(select(models.Centre.id).where(where)))
+
+
+def _day_of(seconds):
+    """Whole days of a duration in seconds (the grain of the duration histogram)."""
+    return seconds // 86400
+
+
+def parts_by_centre(session, period, centre_ids):
+    """What stat_month_part stores for each of these centres: {(dimension, code): cases} of
+    the cases registered in the period by category, source and level, the funnel steps they
+    reached, and the cases concluded in the period by whole days taken."""
+    dispute = models.Dispute
+    found = {}
+
+    def add(centre, dimension, code, number):
+        if number:
+            found.setdefault(centre, {})[(dimension, str(code))] = int(number)
+
+    registered = in_period(dispute.registered_at, period)
+    for dimension, column in (("category", dispute.category_id), ("source", dispute.source),
+                              ("level", dispute.level)):
+        for centre, code, number in session.execute(
+                select(dispute.centre_id, column, func.count()).where(registered)
+                .group_by(dispute.centre_id, column)):
+            add(centre, dimension, code, number)
+    sums = [func.count()] + [func.sum(case((reached(step), 1), else_=0)) for step in FUNNEL[1:]]
+    for centre, *numbers in session.execute(
+            select(dispute.centre_id, *sums).where(registered).group_by(dispute.centre_id)):
+        for step, number in zip(FUNNEL, numbers, strict=True):
+            add(centre, "funnel", step, number)
+    day = _day_of(dispute.conclude_seconds)
+    for centre, days, number in session.execute(
+            select(dispute.centre_id, day, func.count())
+            .where(in_period(dispute.concluded_at, period), dispute.outcome.isnot(None))
+            .group_by(dispute.centre_id, day)):
+        add(centre, "days", int(days), number)
+    return {centre: found.get(centre, {}) for centre in centre_ids}
+
+
+def rolled_up_parts(session, area, period, dimension):
+    """{code: cases} of one dimension of stat_month_part, over the area and the months of a
+    whole-month period."""
+    part = models.StatMonthPart
+    query = (select(part.code, func.sum(part.cases))
+             .where(part.dimension == dimension, part.month >= period.start,
+                    part.month < period.end)
+             .group_by(part.code))
+    return {code: int(number) for code, number in
+            session.execute(_rollup_area(query, area, part)) if number}
 
 
 def rolled_up(session, area, period):
@@ -523,21 +591,34 @@ def _grouped(session, area, period, column):
 
 
 def registered_breakdowns(session, area, period):
-    """Cases registered in the period by category, source and level (a GROUP BY each over the
-    statistics index), and the status funnel (one pass of conditional sums)."""
+    """Cases registered in the period by category, source and level, and the status funnel:
+    from stat_month_part for whole months, else a GROUP BY each over the statistics index and
+    one pass of conditional sums."""
     dispute = models.Dispute
     categories = dict(session.execute(select(models.Category.id, models.Category.name)).all())
+    rolled = _whole_months(period)
     found = {}
     for name, column, labels in (
             ("category", dispute.category_id, categories.get),
             ("source", dispute.source, lambda c: str(choices.DISPUTE_SOURCE.label(c))),
             ("level", dispute.level, lambda c: str(choices.HANDLING_LEVEL.label(c)))):
+        if rolled:
+            cast = int if name == "category" else str
+            grouped = {cast(code): n for code, n in
+                       rolled_up_parts(session, area, period, name).items()}
+        else:
+            grouped = _grouped(session, area, period, column)
         counted = [{"code": code, "label": labels(code), "value": number}
-                   for code, number in _grouped(session, area, period, column).items()]
+                   for code, number in grouped.items()]
         found[name] = sorted(counted, key=lambda item: (-item["value"], str(item["label"])))
-    sums = [func.count()] + [func.sum(case((reached(step), 1), else_=0)) for step in FUNNEL[1:]]
-    row = session.execute(within(models.Dispute,
-        select(*sums).where(in_period(dispute.registered_at, period)), area)).one()
+    if rolled:
+        steps = rolled_up_parts(session, area, period, "funnel")
+        row = [steps.get(step, 0) for step in FUNNEL]
+    else:
+        sums = [func.count()] + [func.sum(case((reached(step), 1), else_=0))
+                                 for step in FUNNEL[1:]]
+        row = session.execute(within(models.Dispute,
+            select(*sums).where(in_period(dispute.registered_at, period)), area)).one()
     found["funnel"] = [{"code": step, "label": str(choices.DISPUTE_STATUS.label(step)),
                         "value": int(value or 0)} for step, value in zip(FUNNEL, row, strict=True)]
     return found

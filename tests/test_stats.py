@@ -281,13 +281,33 @@ def test_every_figure_has_a_definition_with_its_parameters_filled(app):
 
 
 def _rollup_agrees(months):
-    """For each month, the rollup's counts equal the case rows' counts, for every centre."""
+    """For each month, the rollups' counts equal the case rows' counts, for every area: the
+    headline counts, the breakdowns and funnel, and the median and p90 found through the
+    duration histogram (a month read from the rollups, the same days from the case rows)."""
+    session = db.session
     for code in ("650000", "652701", "652325"):
         area = _area(code)
         for month in months:
             period = stats.Period.parse(month)
-            assert stats.rolled_up(db.session, area, period) == \
-                stats.counts(db.session, area, period), (code, month)
+            same_days = stats.Period("range", period.start, period.last)
+            assert stats.rolled_up(session, area, period) == \
+                stats.counts(session, area, period), (code, month)
+            assert stats.registered_breakdowns(session, area, period) == \
+                stats.registered_breakdowns(session, area, same_days), (code, month)
+            rolled, rows = (stats.summary(session, area, p) for p in (period, same_days))
+            assert (rolled["days_median"], rolled["days_p90"]) == \
+                (rows["days_median"], rows["days_p90"]), (code, month)
+    centres = session.scalars(select(models.Centre.id)).all()
+    for month in months:
+        period = stats.Period.parse(month)
+        stored = {}
+        for dimension, centre, code, cases in session.execute(
+                select(models.StatMonthPart.dimension, models.StatMonthPart.centre_id,
+                       models.StatMonthPart.code, models.StatMonthPart.cases)
+                .where(models.StatMonthPart.month == period.start)):
+            stored.setdefault(centre, {})[(dimension, code)] = cases
+        assert {c: stored.get(c, {}) for c in centres} == \
+            stats.parts_by_centre(session, period, centres), month
 
 
 def test_the_monthly_rollup_follows_every_kind_of_write(world):
@@ -313,6 +333,11 @@ def test_the_monthly_rollup_follows_every_kind_of_write(world):
     case.centre = qitai
     db.session.commit()
     _rollup_agrees(months)
+    # Reclassified: another category, source and level move the breakdowns' counts.
+    case.category = db.session.scalar(select(models.Category).order_by(models.Category.id.desc()))
+    case.source, case.level, case.referred_at = "hotline", "county", T(2025, 4, 5)
+    db.session.commit()
+    _rollup_agrees(months)
     db.session.add(models.Feedback(dispute=other, satisfaction=1, channel="sms",
                                    collected_at=T(2025, 6, 1)))
     db.session.commit()
@@ -321,9 +346,9 @@ def test_the_monthly_rollup_follows_every_kind_of_write(world):
     _rollup_agrees(months)
     assert stats.rolled_up(db.session, _area("652701"), stats.Period.parse("2025-06")) == \
         dict.fromkeys(models.StatMonth.COUNTS, 0)
-    before = sorted(tuple(r) for r in db.session.execute(select(models.StatMonth.__table__)))
+    tables = (models.StatMonth.__table__, models.StatMonthPart.__table__)
+    before = [sorted(tuple(r) for r in db.session.execute(select(t))) for t in tables]
     rollup.rebuild(db.session)
     db.session.commit()
-    assert sorted(tuple(r) for r in db.session.execute(select(models.StatMonth.__table__))) == \
-        before
-    assert before  # the rollup is not trivially empty
+    assert [sorted(tuple(r) for r in db.session.execute(select(t))) for t in tables] == before
+    assert all(before)  # the rollups are not trivially empty

@@ -79,9 +79,10 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 def register_extensions(app):
     """Bind the database, migrations and Flask-AppBuilder to the app."""
     # Models before AppBuilder; the dashboard and fragments declare the generations they watch.
-    from app import dashboard, fragments, generations, models, rollup  # noqa: F401
+    from app import dashboard, fragments, generations, models, rollup, transactions  # noqa: F401
 
     db.init_app(app)
+    transactions.init_app(app)
     cache.init_app(app)
     generations.init_app(app)
     fragments.init_app(app)

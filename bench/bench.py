@@ -25,6 +25,7 @@ import urllib.parse
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 USER, PASSWORD = "bench", "Bench#Zongzhi2025"
+WARM_UP = 12
 
 
 def database_url(engine, disputes):
@@ -115,7 +116,11 @@ def in_process(app, repeat):
     event.listen(engine, "before_cursor_execute", lambda *a: counted.append(1))
     rows = []
     for name, url in scenarios(app):
-        client.get(url)  # warm caches
+        # Warm up as a running server is: caches filled, statements prepared (psycopg prepares
+        # a statement on its fifth use on a connection, PostgreSQL plans it generically after
+        # five more).
+        for _ in range(WARM_UP):
+            client.get(url)
         times, statements = [], []
         for _ in range(repeat):
             counted.clear()

@@ -435,3 +435,34 @@ def test_later_pages_hold_the_right_cases_in_order(app, login_as, order):
                       f"&page_DisputeModelView=2").get_data(as_text=True)
     shown = re.findall(r"<td>(\d{6}-\d{4}-\d{5})</td>", html)
     assert shown == expected
+
+
+def test_a_read_ends_in_commit_and_an_unfinished_write_is_not_committed(app, world, login_as):
+    """Reads end their transaction with COMMIT (psycopg keeps its prepared statements);
+    changes a request flushed but did not commit are still rolled back."""
+    from sqlalchemy import event
+
+    from app import transactions
+
+    ends = []
+    engine = db.engine
+    listeners = [("commit", lambda conn: ends.append("commit")),
+                 ("rollback", lambda conn: ends.append("rollback"))]
+    for name, listener in listeners:
+        event.listen(engine, name, listener)
+    try:
+        client = login_as("admin")
+        ends.clear()
+        assert client.get("/disputemodelview/list/").status_code == 200
+        assert ends == ["commit"]
+    finally:
+        for name, listener in listeners:
+            event.remove(engine, name, listener)
+    centre = db.session.scalar(select(models.Centre).order_by(models.Centre.id))
+    old_name = centre.name
+    with app.test_request_context():
+        centre.name = "未提交的名称"
+        db.session.flush()
+        transactions.end_read_only()
+        db.session.rollback()  # what Flask-SQLAlchemy's teardown does next
+    assert db.session.get(models.Centre, centre.id).name == old_name

@@ -1,28 +1,24 @@
 """Page parts that are the same on every request of a user or a screen, rendered once and cached.
 
 The menu bar costs a third of a list page (a permission check, a URL and a translation per menu
-entry) and changes only when permissions, roles or users do; the search form of a list screen
-changes only with the language. Both are cached under the generation of what they show.
+entry) and changes only when permissions, roles or users do (scope.access); the search form of
+a list screen changes only with the language.
 """
 
 from flask import current_app, render_template, request, session
-from flask_appbuilder.security.sqla.models import (Group, Permission, PermissionView, Role, User,
-                                                   ViewMenu)
 from flask_appbuilder.widgets import SearchWidget
 from flask_babel import get_locale
 from flask_login import current_user
 from markupsafe import Markup
 
 from app.extensions import cache
-from app.generations import Generation
-
-security = Generation("security", (User, Role, Group, Permission, PermissionView, ViewMenu))
+from app.scope import access
 
 
 def navbar():
     """The menu bar for the signed-in user, from the cache while permissions are unchanged."""
     user = "anonymous" if current_user.is_anonymous else current_user.id
-    key = f"navbar:{security.current()}:{get_locale()}:{session.get('locale')}:{user}"
+    key = f"navbar:{access.current()}:{get_locale()}:{session.get('locale')}:{user}"
     html = cache.get(key)
     if html is None:
         html = render_template("appbuilder/navbar.html", appbuilder=current_app.appbuilder)

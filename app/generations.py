@@ -7,6 +7,7 @@ so two workers replacing it at once cannot bring back an old one.
 
 import uuid
 
+from flask import has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -25,12 +26,19 @@ class Generation:
         _WATCHED[name] = self
 
     def current(self):
-        """The token now ("0" before the first write)."""
-        return cache.get(self.key) or "0"
+        """The token now ("0" before the first write), read once per request."""
+        known = request.environ.setdefault("zongzhi.generations", {}) \
+            if has_request_context() else {}
+        if self.name not in known:
+            known[self.name] = cache.get(self.key) or "0"
+        return known[self.name]
 
     def invalidate(self):
         """Replace the token: every value cached under the old one is stale from now."""
-        cache.set(self.key, uuid.uuid4().hex, timeout=0)
+        token = uuid.uuid4().hex
+        cache.set(self.key, token, timeout=0)
+        if has_request_context():
+            request.environ.setdefault("zongzhi.generations", {})[self.name] = token
 
     def touched_by(self, session):
         """Whether the session's pending changes include rows of the watched models."""

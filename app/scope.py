@@ -4,12 +4,22 @@ from dataclasses import dataclass
 
 from flask import has_request_context, request
 from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.security.sqla.models import (Group, Permission, PermissionView, Role, User,
+                                                   ViewMenu)
 from flask_login import current_user
 from sqlalchemy import exists, false, literal, or_, select
 from sqlalchemy.orm import aliased
 
 from app import models
-from app.extensions import db
+from app.extensions import cache, db
+from app.generations import Generation
+
+# Who may see and open what: accounts, roles, permissions and the scopes over the region tree.
+# Every committed change to them replaces this generation's token (menus and scopes are cached
+# under it).
+access = Generation("access", (User, Role, Group, Permission, PermissionView, ViewMenu,
+                               models.UserScope, models.Region, models.Centre,
+                               models.StationedUnit))
 
 # Reference data everybody who may open the screen may read in full.
 UNSCOPED = {models.Department, models.DepartmentFunction, models.Category, models.LegalRoute,
@@ -68,11 +78,23 @@ def current():
     if not has_request_context():
         return NOTHING
     # Kept on the request itself: an app context (and g) can outlive one request.
-    cache = request.environ.setdefault("zongzhi.scope", {})
+    known = request.environ.setdefault("zongzhi.scope", {})
     user_id = getattr(current_user, "id", None)
-    if user_id not in cache:
-        cache[user_id] = scope_of(current_user)
-    return cache[user_id]
+    if user_id not in known:
+        known[user_id] = _shared_scope(current_user)
+    return known[user_id]
+
+
+def _shared_scope(user):
+    """scope_of(user), from the shared cache while nothing it depends on has changed."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return NOTHING
+    key = f"scope:{access.current()}:{user.id}"
+    found = cache.get(key)
+    if found is None:
+        found = scope_of(user)
+        cache.set(key, found)
+    return found
 
 
 def _centres(scope):

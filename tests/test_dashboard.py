@@ -174,3 +174,13 @@ def test_demo_petitions_fall_by_about_two_fifths(world):
     last = stats.petitions(db.session, area,
                            stats.Period.month_of(datetime.date.today()).previous())
     assert 0.45 < last / first < 0.75
+
+
+def test_a_changed_scope_shows_on_the_next_request(app, client, month, login_as):
+    """Scopes are cached per user; moving a login to another county shows at once."""
+    client = login_as("staff")
+    _scope("staff", "652701")  # 博乐市
+    bole = client.get("/disputemodelview/list/").get_data(as_text=True)
+    _scope("staff", "652325")  # 奇台县
+    qitai = client.get("/disputemodelview/list/").get_data(as_text=True)
+    assert COUNT.search(bole).group(1) == "8" and COUNT.search(qitai).group(1) == "4"

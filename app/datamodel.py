@@ -2,6 +2,7 @@
 
 from flask_appbuilder.models.filters import Filters
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.utils.base import get_column_root_relation, is_column_dotted
 from sqlalchemy import asc, desc, func, inspect
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -117,6 +118,20 @@ class ZongzhiInterface(SQLAInterface):
         if col in getattr(self.obj, "personal_columns", {}):
             return personal.shown(item, col)
         return super()._get_attr_value(item, col)
+
+    def get_inner_filters(self, filters):
+        """The filters of the inner (counting) query: those on the model's own columns and its
+        single related rows, as Flask-AppBuilder keeps them, on a filter set from get_filters
+        (Flask-AppBuilder's converts every column of the model again, on every count)."""
+        inner = self.get_filters()
+        if filters:
+            inner.add_filter_list([
+                (flt.column_name, type(flt), value)
+                for flt, value in zip(filters.filters, filters.values)
+                if not is_column_dotted(flt.column_name)
+                or self.is_relation_many_to_one(get_column_root_relation(flt.column_name))
+                or self.is_relation_one_to_one(get_column_root_relation(flt.column_name))])
+        return inner
 
     def query_count(self, query, filters=None, select_columns=None):
         """The exact count up to the cap, else a CappedCount. A text search counts to a lower

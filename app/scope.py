@@ -156,6 +156,15 @@ def condition(model, scope=None, write=False):
     return None
 
 
+def all_seen_with_case(model, scope=None):
+    """Whether every row of a case's child model is seen by whoever sees the case (true but
+    for referrals seen from a unit: a liaison sees only their own unit's)."""
+    scope = current() if scope is None else scope
+    if model not in CASE_CHILDREN:
+        return False
+    return not (model is models.Referral and scope.unit_id is not None)
+
+
 def is_scoped(model):
     """True when the model's rows are kept to a scope at all."""
     return condition(model, Scope(path="-/")) is not None

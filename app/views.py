@@ -126,6 +126,18 @@ class ZongzhiModelView(ModelView):
             if column in offered:
                 offered[column] = change(offered[column])
 
+    def _list_widget_of(self, rows, filters):
+        """The list widget for rows already loaded (all of them, on one page), as
+        Flask-AppBuilder's _get_list_widget builds it from a query."""
+        rows = _in_base_order(rows, self.base_order)
+        return self.list_widget(
+            label_columns=self.label_columns, include_columns=self.list_columns,
+            value_columns=self.datamodel.get_values(rows, self.list_columns),
+            order_columns=self.order_columns, formatters_columns=self.formatters_columns,
+            page=None, page_size=self.page_size, count=len(rows),
+            pks=self.datamodel.get_keys(rows), actions=self.actions, filters=filters,
+            modelview_name=self.__class__.__name__)
+
     def _check_scope(self, item):
         """Refuse, with a message, a write that would leave the user's scope."""
         try:
@@ -388,6 +400,8 @@ class ExpertModelView(ZongzhiModelView):
 
 class PartyModelView(ZongzhiModelView):
     """Parties to disputes."""
+
+    base_order = ("id", "asc")  # in the order they were entered, on every engine
 
     def pre_add(self, item):
         """Parties of a concluded case are fixed, like the case."""
@@ -726,6 +740,24 @@ class DisputeModelView(ZongzhiModelView):
         return self.render_template(self.show_template, pk=pk, title=self.show_title,
                                     widgets=widgets, related_views=self._related_views, **context)
 
+    def _get_related_view_widget(self, item, related_view, order_column="", order_direction="",
+                                 page=None, page_size=None):
+        """A related list of the case page from the rows the page loaded with the case, when
+        it shows all of them in its own order; else Flask-AppBuilder's query."""
+        model = related_view.datamodel.obj
+        rows = getattr(item, CASE_LISTS[model], None) if model in CASE_LISTS else None
+        order = related_view.base_order
+        if (rows is None or order_column or page or len(rows) > (page_size or related_view.page_size)
+                or not scope.all_seen_with_case(model)
+                # Engines place blanks differently in an order: leave that to the query.
+                or (order and any(getattr(row, order[0]) is None for row in rows))):
+            return super()._get_related_view_widget(item, related_view, order_column,
+                                                    order_direction, page, page_size)
+        filters = related_view.datamodel.get_filters()
+        filters.add_filter_related_view(related_view.datamodel.get_related_fk(models.Dispute),
+                                        self.datamodel.FilterRelationOneToManyEqual, item.id)
+        return related_view._list_widget_of(list(rows), filters)
+
     def _case_for_page(self, pk):
         """The case, if the user may see it, with everything its page reads, in one query for
         the case and its single related rows and one per list of related rows."""
@@ -740,8 +772,10 @@ class DisputeModelView(ZongzhiModelView):
             *(joinedload(getattr(Dispute, name)) for name in ("centre", "category", "route")),
             *(selectinload(getattr(Dispute, name)) for name in (
                 "place", "handler", "registered_by", "repeat_of", "language")),
-            selectinload(Dispute.parties), selectinload(Dispute.sessions),
-            selectinload(Dispute.feedback),
+            # Each list with what its related list shows (and the page's own reads).
+            *(selectinload(getattr(Dispute, name)).options(*view.datamodel.eager)
+              for name, view in ((name, self._related_view_of(model))
+                                 for model, name in CASE_LISTS.items())),
             selectinload(Dispute.referrals).joinedload(models.Referral.unit)
             .joinedload(models.StationedUnit.department),
             selectinload(Dispute.events).joinedload(models.CaseEvent.actor))
@@ -749,6 +783,10 @@ class DisputeModelView(ZongzhiModelView):
         if case is None:
             abort(404)
         return case
+
+    def _related_view_of(self, model):
+        """The related list view of a child model of the case."""
+        return next(view for view in self._related_views if view.datamodel.obj is model)
 
     @expose("/step/<int:pk>/<step>", methods=["POST"])
     @has_access
@@ -817,6 +855,22 @@ class DisputeModelView(ZongzhiModelView):
         for message in refused:
             flash(message, "warning")
         return redirect(self.get_redirect())
+
+
+# The case's lists of related rows, by model, that the case page shows.
+CASE_LISTS = {models.Party: "parties", models.Referral: "referrals",
+              models.MediationSession: "sessions", models.Feedback: "feedback",
+              models.CaseEvent: "events"}
+
+
+def _in_base_order(rows, order):
+    """Rows in a view's base order (column, direction; no blanks), ties by key in the same
+    direction, as Flask-AppBuilder orders its query; without an order, by key."""
+    if not order:
+        return sorted(rows, key=lambda row: row.id)
+    column, direction = order
+    return sorted(rows, key=lambda row: (getattr(row, column), row.id),
+                  reverse=direction == "desc")
 
 
 class CentreModelView(ZongzhiModelView):

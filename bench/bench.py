@@ -306,6 +306,14 @@ def _login(port):
     return response.getheader("Set-Cookie").split(";")[0]
 
 
+def machine_speed():
+    """Seconds for a fixed pure-Python loop: this VM's speed drifts by a third between runs,
+    so figures from different runs compare only next to it."""
+    started = time.perf_counter()
+    sum(i * i for i in range(10**7))
+    return time.perf_counter() - started
+
+
 def main():
     """Parse arguments, build or reuse the data, measure, print."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -321,6 +329,7 @@ def main():
     url = database_url(args.engine, args.disputes)
     ensure_data(url, args.disputes, args.centres)
     app = make_app(url)
+    print(f"\nmachine speed: {machine_speed():.2f} s for the reference loop (lower is faster)")
     print(f"\n{args.engine}, {args.disputes} disputes, {args.repeat} requests each, in-process")
     print(f"{'scenario':<14}{'p50 ms':>9}{'p95 ms':>9}{'SQL':>6}")
     for name, p50, p95, sql in in_process(app, args.repeat):
@@ -337,6 +346,7 @@ def main():
               f"p50 {p50:.1f} ms, p99 {p99:.1f} ms")
         print("resident memory of each worker after the list, the dashboard and the PDF: "
               + ", ".join(f"{size:.0f} MB" for size in rss))
+    print(f"\nmachine speed: {machine_speed():.2f} s for the reference loop (lower is faster)")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from fractions import Fraction
 
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import BigInteger, and_, case, func, select
+from sqlalchemy import BigInteger, and_, case, func, select, true
 
 from app import choices, models, scope
 
@@ -463,33 +463,34 @@ def _day_of(seconds):
 def parts_by_centre(session, period, centre_ids):
     """What stat_month_part stores for each of these centres: {(dimension, code): cases} of
     the cases registered in the period by category, source and level, the funnel steps they
-    reached, and the cases concluded in the period by whole days taken."""
+    reached, and the cases concluded in the period by whole days taken. Two queries: one pass
+    over the registration index (which holds every column the first four need), one over the
+    conclusion index."""
     dispute = models.Dispute
-    found = {}
+    found = {centre: {} for centre in centre_ids}
 
-    def add(centre, dimension, code, number):
-        if number:
-            found.setdefault(centre, {})[(dimension, str(code))] = int(number)
+    def add(centre, key, number):
+        if number and centre in found:
+            found[centre][key] = found[centre].get(key, 0) + int(number)
 
-    registered = in_period(dispute.registered_at, period)
-    for dimension, column in (("category", dispute.category_id), ("source", dispute.source),
-                              ("level", dispute.level)):
-        for centre, code, number in session.execute(
-                select(dispute.centre_id, column, func.count()).where(registered)
-                .group_by(dispute.centre_id, column)):
-            add(centre, dimension, code, number)
+    # A few centres (a write's refresh) are picked in the query; all of them (a rebuild) not.
+    chosen = dispute.centre_id.in_(centre_ids) if len(centre_ids) <= 20 else true()
     sums = [func.count()] + [func.sum(case((reached(step), 1), else_=0)) for step in FUNNEL[1:]]
-    for centre, *numbers in session.execute(
-            select(dispute.centre_id, *sums).where(registered).group_by(dispute.centre_id)):
+    columns = (dispute.centre_id, dispute.category_id, dispute.source, dispute.level)
+    for centre, category, source, level, *numbers in session.execute(
+            select(*columns, *sums).where(in_period(dispute.registered_at, period), chosen)
+            .group_by(*columns)):
+        for key in (("category", str(category)), ("source", source), ("level", level)):
+            add(centre, key, numbers[0])
         for step, number in zip(FUNNEL, numbers, strict=True):
-            add(centre, "funnel", step, number)
+            add(centre, ("funnel", step), number)
     day = _day_of(dispute.conclude_seconds)
     for centre, days, number in session.execute(
             select(dispute.centre_id, day, func.count())
-            .where(in_period(dispute.concluded_at, period), dispute.outcome.isnot(None))
+            .where(in_period(dispute.concluded_at, period), dispute.outcome.isnot(None), chosen)
             .group_by(dispute.centre_id, day)):
-        add(centre, "days", int(days), number)
-    return {centre: found.get(centre, {}) for centre in centre_ids}
+        add(centre, ("days", str(int(days))), number)
+    return found
 
 
 def rolled_up_parts(session, area, period, dimension):

@@ -10,8 +10,7 @@ import datetime
 from flask_babel import get_locale
 
 from app import models, stats
-from app.extensions import cache
-from app.generations import Generation
+from app.generations import Generation, remember
 
 COUNTED = (models.Dispute, models.Referral, models.Feedback, models.ServiceRecord,
            models.Centre, models.StationedUnit, models.Category, models.Department,
@@ -21,12 +20,7 @@ data = Generation("stats", COUNTED)
 
 def cached(name, make, *parts):
     """A value from the cache under this generation and locale, made and stored when missing."""
-    key = ":".join(str(p) for p in (name, data.current(), get_locale(), *parts))
-    found = cache.get(key)
-    if found is None:
-        found = make()
-        cache.set(key, found)
-    return found
+    return remember(":".join(str(p) for p in (name, data.current(), get_locale(), *parts)), make)
 
 
 def report(session, area, period, today=None):

@@ -11,7 +11,7 @@ from flask_babel import get_locale
 from flask_login import current_user
 from markupsafe import Markup
 
-from app.extensions import cache
+from app.generations import remember
 from app.scope import access
 
 
@@ -19,11 +19,8 @@ def navbar():
     """The menu bar for the signed-in user, from the cache while permissions are unchanged."""
     user = "anonymous" if current_user.is_anonymous else current_user.id
     key = f"navbar:{access.current()}:{get_locale()}:{session.get('locale')}:{user}"
-    html = cache.get(key)
-    if html is None:
-        html = render_template("appbuilder/navbar.html", appbuilder=current_app.appbuilder)
-        cache.set(key, html)
-    return Markup(html)
+    return Markup(remember(key, lambda: render_template("appbuilder/navbar.html",
+                                                        appbuilder=current_app.appbuilder)))
 
 
 class CachedSearchWidget(SearchWidget):
@@ -35,11 +32,8 @@ class CachedSearchWidget(SearchWidget):
         """The search form, its parts from the cache when no filter is active."""
         if any(name.startswith("_flt_") for name in request.args):
             return super().__call__(**kwargs)
-        key = f"search-form:{self.template_args['route_base']}:{get_locale()}"
-        parts = cache.get(key)
-        if parts is None:
-            parts = self._parts()
-            cache.set(key, parts)
+        parts = remember(f"search-form:{self.template_args['route_base']}:{get_locale()}",
+                         self._parts)
         return super(SearchWidget, self).__call__(
             **kwargs, **parts, active_filters=self.filters.get_filters_values_tojson())
 

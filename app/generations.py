@@ -16,6 +16,15 @@ from app.extensions import cache
 _WATCHED = {}
 
 
+def remember(key, make):
+    """The value cached under a key, made and stored when missing (for the cache's timeout)."""
+    found = cache.get(key)
+    if found is None:
+        found = make()
+        cache.set(key, found)
+    return found
+
+
 class Generation:
     """A token that changes after every committed write to rows of the given models."""
 

@@ -109,24 +109,26 @@ def refresh(session, pairs, parts=True):
     for month, centres in sorted(by_month.items()):
         period = stats.Period.month_of(month)
         found = stats.counts_by_centre(connection, period, sorted(centres))
-        connection.execute(delete(table).where(table.c.month == month,
-                                               table.c.centre_id.in_(centres)))
-        rows = [{"month": month, "centre_id": centre, **values}
-                for centre, values in found.items() if any(values.values())]
-        if rows:
-            connection.execute(insert(table), rows)
+        _replace(connection, table, [table.c.month == month, table.c.centre_id.in_(centres)],
+                 [{"month": month, "centre_id": centre, **values}
+                  for centre, values in found.items() if any(values.values())])
         if not parts:
             continue
         found = stats.parts_by_centre(connection, period, sorted(centres))
-        connection.execute(delete(part).where(part.c.dimension.in_(models.StatMonthPart.DIMENSIONS),
-                                              part.c.month == month,
-                                              part.c.centre_id.in_(centres)))
-        rows = [{"dimension": dimension, "month": month, "centre_id": centre, "code": code,
-                 "cases": number}
-                for centre, counted in found.items()
-                for (dimension, code), number in counted.items()]
-        if rows:
-            connection.execute(insert(part), rows)
+        # The dimension leads the key: naming them all lets the delete use it.
+        _replace(connection, part, [part.c.dimension.in_(models.StatMonthPart.DIMENSIONS),
+                                    part.c.month == month, part.c.centre_id.in_(centres)],
+                 [{"dimension": dimension, "month": month, "centre_id": centre, "code": code,
+                   "cases": number}
+                  for centre, counted in found.items()
+                  for (dimension, code), number in counted.items()])
+
+
+def _replace(connection, table, where, rows):
+    """Delete a rollup's rows matching the conditions and insert the recomputed ones."""
+    connection.execute(delete(table).where(*where))
+    if rows:
+        connection.execute(insert(table), rows)
 
 
 def rebuild(session, parts=True):

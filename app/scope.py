@@ -11,8 +11,8 @@ from sqlalchemy import exists, false, literal, or_, select
 from sqlalchemy.orm import aliased
 
 from app import models
-from app.extensions import cache, db
-from app.generations import Generation
+from app.extensions import db
+from app.generations import Generation, remember
 
 # Who may see and open what: accounts, roles, permissions and the scopes over the region tree.
 # Every committed change to them replaces this generation's token (menus and scopes are cached
@@ -89,12 +89,7 @@ def _shared_scope(user):
     """scope_of(user), from the shared cache while nothing it depends on has changed."""
     if user is None or not getattr(user, "is_authenticated", False):
         return NOTHING
-    key = f"scope:{access.current()}:{user.id}"
-    found = cache.get(key)
-    if found is None:
-        found = scope_of(user)
-        cache.set(key, found)
-    return found
+    return remember(f"scope:{access.current()}:{user.id}", lambda: scope_of(user))
 
 
 def _centres(scope):

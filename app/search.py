@@ -17,7 +17,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, literal, or_, select, text
 
 from app import models
-from app.extensions import cache, db
+from app.extensions import db
+from app.generations import remember
 
 MIN_TRIGRAM = 3
 PROBE_ROWS = 2000
@@ -29,29 +30,27 @@ def _pattern(term):
     return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _like(term, columns=None):
+def _like(term, dialect, columns=None):
     """A substring match on title or description, tested row by row (ignoring case, as the
     trigram indexes do)."""
     dispute = models.Dispute
     columns = columns or (dispute.title, dispute.description)
     pattern = _pattern(term)
-    if db.engine.dialect.name == "postgresql":
+    if dialect == "postgresql":
         return or_(*(column.ilike(pattern, escape="\\") for column in columns))
     return or_(*(column.like(pattern, escape="\\") for column in columns))
 
 
-def is_common(term):
+def is_common(term, dialect):
     """Whether the term is in COMMON_SHARE or more of the newest cases (kept a minute)."""
-    key = f"search-common:{term}"
-    found = cache.get(key)
-    if found is None:
+    def probe():
         newest = (select(models.Dispute.title, models.Dispute.description)
                   .order_by(models.Dispute.id.desc()).limit(PROBE_ROWS).subquery())
         matches = db.session.scalar(select(func.count()).select_from(newest).where(
-            _like(term, (newest.c.title, newest.c.description))))
-        found = "yes" if matches >= PROBE_ROWS * COMMON_SHARE else "no"
-        cache.set(key, found)
-    return found == "yes"
+            _like(term, dialect, (newest.c.title, newest.c.description))))
+        return matches >= PROBE_ROWS * COMMON_SHARE
+
+    return remember(f"search-common:{term}", probe)
 
 
 def condition(term, dialect=None):
@@ -60,8 +59,9 @@ def condition(term, dialect=None):
     if not term:
         return None
     dialect = dialect or db.engine.dialect.name
-    if len(term) < MIN_TRIGRAM or dialect not in ("sqlite", "postgresql") or is_common(term):
-        return _like(term)
+    if (len(term) < MIN_TRIGRAM or dialect not in ("sqlite", "postgresql")
+            or is_common(term, dialect)):
+        return _like(term, dialect)
     if dialect == "sqlite":
         phrase = '"' + term.replace('"', '""') + '"'
         matches = text("SELECT rowid FROM dispute_fts WHERE dispute_fts MATCH :phrase")

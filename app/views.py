@@ -749,8 +749,9 @@ class DisputeModelView(ZongzhiModelView):
         order = related_view.base_order
         if (rows is None or order_column or page or len(rows) > (page_size or related_view.page_size)
                 or not scope.all_seen_with_case(model)
-                # Engines place blanks differently in an order: leave that to the query.
-                or (order and any(getattr(row, order[0]) is None for row in rows))):
+                # Without an order, or with blanks in it (engines place blanks differently),
+                # the order is the query's to give.
+                or not order or any(getattr(row, order[0]) is None for row in rows)):
             return super()._get_related_view_widget(item, related_view, order_column,
                                                     order_direction, page, page_size)
         filters = related_view.datamodel.get_filters()
@@ -772,13 +773,11 @@ class DisputeModelView(ZongzhiModelView):
             *(joinedload(getattr(Dispute, name)) for name in ("centre", "category", "route")),
             *(selectinload(getattr(Dispute, name)) for name in (
                 "place", "handler", "registered_by", "repeat_of", "language")),
-            # Each list with what its related list shows (and the page's own reads).
-            *(selectinload(getattr(Dispute, name)).options(*view.datamodel.eager)
-              for name, view in ((name, self._related_view_of(model))
-                                 for model, name in CASE_LISTS.items())),
-            selectinload(Dispute.referrals).joinedload(models.Referral.unit)
-            .joinedload(models.StationedUnit.department),
-            selectinload(Dispute.events).joinedload(models.CaseEvent.actor))
+            # Each list with what its related list shows (which covers the page's own reads:
+            # each referral's unit and department, each event's actor).
+            *(selectinload(getattr(Dispute, name)).options(*self._related_view_of(model)
+                                                            .datamodel.eager)
+              for model, name in CASE_LISTS.items()))
         case = self._base_filters.apply_all(query).first()
         if case is None:
             abort(404)
@@ -865,9 +864,7 @@ CASE_LISTS = {models.Party: "parties", models.Referral: "referrals",
 
 def _in_base_order(rows, order):
     """Rows in a view's base order (column, direction; no blanks), ties by key in the same
-    direction, as Flask-AppBuilder orders its query; without an order, by key."""
-    if not order:
-        return sorted(rows, key=lambda row: row.id)
+    direction, as Flask-AppBuilder orders its query."""
     column, direction = order
     return sorted(rows, key=lambda row: (getattr(row, column), row.id),
                   reverse=direction == "desc")

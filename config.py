@@ -96,13 +96,17 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL", "memory://")
     RATELIMIT_ENABLED = AUTH_RATE_LIMITED
 
-    # Dashboard figures are cached briefly and dropped on every write to cases, referrals,
-    # feedback or service records: in Redis when REDIS_URL is set (shared by all workers and
-    # hosts), in each process otherwise (then another worker's cache may lag by the timeout).
-    CACHE_TYPE = "RedisCache" if os.environ.get("REDIS_URL") else "SimpleCache"
+    # The shared cache (dashboard figures, menus, search forms, scopes and the generation
+    # tokens that retire them on every committed write): in Redis when REDIS_URL is set (shared
+    # by all workers and hosts), else in files under the instance folder (shared by the workers
+    # of one host, the SQLite set-up).
+    CACHE_TYPE = "RedisCache" if os.environ.get("REDIS_URL") else "FileSystemCache"
     CACHE_REDIS_URL = os.environ.get("REDIS_URL")
+    CACHE_DIR = os.environ.get("CACHE_DIR", os.path.join(INSTANCE_DIR, "cache"))
+    CACHE_THRESHOLD = 20000
     CACHE_DEFAULT_TIMEOUT = int(os.environ.get("STATS_CACHE_SECONDS", "60"))
-    CACHE_KEY_PREFIX = "zongzhi:"
+    # Deployments (or databases) that share one cache need prefixes of their own.
+    CACHE_KEY_PREFIX = os.environ.get("CACHE_KEY_PREFIX", "zongzhi:")
 
     # PDF statistics: the most case rows in the register appendix, and the longest a render may
     # take before it is refused with a message.
@@ -122,3 +126,4 @@ class TestConfig(Config):
     AUTH_RATE_LIMITED = False
     RATELIMIT_ENABLED = False
     SECRET_KEY = "test-secret-not-for-production"
+    CACHE_TYPE = "SimpleCache"

@@ -17,6 +17,8 @@ from app import audit, models
 from app.extensions import db
 
 SESSION_KEY = "zz_sid"
+# The login session the user loader read with the user: (session id, row or None).
+LOADED_SESSION = "zongzhi.loaded_session"
 # Endpoints a user who must change the password may still reach.
 OPEN_ENDPOINTS = {"ResetMyPasswordView.this_form_get", "ResetMyPasswordView.this_form_post",
                   "AuthDBView.logout", "AuthDBView.login", "static", "appbuilder.static",
@@ -151,7 +153,9 @@ def check_session():
     if not current_user.is_authenticated:
         return None
     sid = session.get(SESSION_KEY)
-    row = db.session.get(models.LoginSession, sid) if sid else None
+    loaded_sid, row = request.environ.get(LOADED_SESSION, (None, None))
+    if sid and sid != loaded_sid:  # not read with the user (see the security manager)
+        row = db.session.get(models.LoginSession, sid)
     now = models.now()
     idle = datetime.timedelta(minutes=current_app.config["IDLE_TIMEOUT_MINUTES"])
     reason = None

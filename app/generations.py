@@ -1,8 +1,9 @@
 """Generation tokens: a cached value is keyed by the token of the data it was made from, and every
 committed write to that data replaces the token, so nothing cached outlives what it shows.
 
-The token lives in the shared cache (Redis when configured) without expiry; a new token is random,
-so two workers replacing it at once cannot bring back an old one.
+The token lives in the shared cache (Redis when configured, files under the instance folder
+otherwise) without expiry. Every new token is random, including the one made when the cache has
+lost it (a restart, an eviction), so no token ever comes back and brings old values with it.
 """
 
 import uuid
@@ -35,11 +36,15 @@ class Generation:
         _WATCHED[name] = self
 
     def current(self):
-        """The token now ("0" before the first write), read once per request."""
+        """The token now, read once per request (a new one when the cache holds none)."""
         known = request.environ.setdefault("zongzhi.generations", {}) \
             if has_request_context() else {}
         if self.name not in known:
-            known[self.name] = cache.get(self.key) or "0"
+            token = cache.get(self.key)
+            if token is None:
+                cache.add(self.key, uuid.uuid4().hex, timeout=0)
+                token = cache.get(self.key)
+            known[self.name] = token
         return known[self.name]
 
     def invalidate(self):

@@ -2,9 +2,11 @@
 
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.views import UserDBModelView
+from flask import request, session
+from sqlalchemy import and_, select
 from sqlalchemy.orm import joinedload
 
-from app import accounts, display
+from app import accounts, display, models
 
 
 class ZongzhiUserDBModelView(UserDBModelView):
@@ -35,11 +37,26 @@ class ZongzhiSecurityManager(SecurityManager):
     userstatschartview = None
 
     def get_user_by_id(self, pk):
-        """The user with roles and groups in one query (every request loads the signed-in user,
-        and every permission check reads the roles)."""
+        """The user with roles and groups in one query (every permission check reads the
+        roles)."""
         model = self.user_model
         return self.session.get(model, pk, options=[joinedload(model.roles),
                                                     joinedload(model.groups)])
+
+    def load_user(self, pk):
+        """The signed-in user, and in the same query the login session its cookie names, which
+        the session check then finds loaded (every request needs both)."""
+        sid = session.get(accounts.SESSION_KEY)
+        if not sid:
+            return super().load_user(pk)
+        model, login = self.user_model, models.LoginSession
+        query = (select(model, login)
+                 .outerjoin(login, and_(login.user_id == model.id, login.id == sid))
+                 .where(model.id == int(pk))
+                 .options(joinedload(model.roles), joinedload(model.groups)))
+        user, row = self.session.execute(query).unique().first() or (None, None)
+        request.environ[accounts.LOADED_SESSION] = (sid, row)
+        return user if user is not None and user.is_active else None
 
     def auth_user_db(self, username, password):
         """Database sign-in, refused while the name is locked; failures counted in the database."""

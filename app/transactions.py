@@ -32,7 +32,12 @@ def end_read_only(error=None):
         return
     if session.new or session.dirty or session.deleted:
         return
-    session.commit()
+    # The session is closed next: expiring every loaded object first would be wasted work.
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
 
 
 def init_app(app):

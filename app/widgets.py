@@ -4,7 +4,8 @@ import re
 
 from flask_appbuilder.widgets import ListWidget
 
-from flask import request, url_for
+from flask import current_app, request, url_for
+from flask_babel import lazy_gettext
 from markupsafe import Markup, escape
 from wtforms import SelectFieldBase
 from wtforms.validators import ValidationError
@@ -109,19 +110,52 @@ class RemoteSelectField(SelectFieldBase):
 
 
 class LeanListWidget(ListWidget):
-    """The list table with per-page work done once: about three times faster than FAB's own."""
+    """The list table with per-page work done once and the rows written in Python: a template
+    loop per row and cell costs several times more."""
 
     template = "zongzhi/widgets/list.html"
+    BUTTONS = (("can_show", "show", "fa-search", lazy_gettext("Show record")),
+               ("can_edit", "edit", "fa-edit", lazy_gettext("Edit record")),
+               ("can_delete", "delete", "fa-trash", lazy_gettext("Delete record")))
 
     def __call__(self, **kwargs):
-        """The table, its cells formatted and escaped in Python (a template loop per cell
-        costs several times more)."""
+        """The table, with its permissions, links and rows worked out once per page."""
         args = {**self.template_args, **kwargs}
+        name = args["modelview_name"]
+        helpers = current_app.jinja_env.filters
+        allowed = {permission: helpers["is_item_visible"](permission, name)
+                   for permission in ("can_add", "can_show", "can_edit", "can_delete")}
+        actions = helpers["get_actions_on_list"](args.get("actions") or {}, name)
+        suffix = helpers["set_link_filters"]("", args["filters"])
+        buttons = []
+        for permission, endpoint, icon, title in self.BUTTONS:
+            url = helpers["safe_url_for"](f"{name}.{endpoint}", pk=0) \
+                if allowed[permission] else None
+            if url:
+                buttons.append((endpoint, url[:-1], icon, escape(str(title))))
         formatters = args.get("formatters_columns") or {}
         columns = [(column, formatters.get(column)) for column in args["include_columns"]]
         rows = []
         for pk, item in zip(args["pks"], args["value_columns"]):
-            cells = "".join(f"<td>{escape(shown(item[column]) if shown else item[column])}</td>"
-                            for column, shown in columns)
-            rows.append((pk, Markup(cells)))
-        return super().__call__(**kwargs, rows=rows)
+            key = escape(pk)
+            row = ["<tr>"]
+            if actions:
+                row.append(f'<td><input id="{key}" class="action_check" name="rowid" '
+                           f'value="{key}" type="checkbox"></td>')
+            if buttons:
+                row.append('<td><div class="btn-group btn-group-xs" style="display: flex;">')
+                for endpoint, url, icon, title in buttons:
+                    if endpoint == "delete":
+                        row.append(f'<a href="#" data-url="{url}{key}" class="btn btn-sm '
+                                   f'btn-default zz-delete" title="{title}">')
+                    else:
+                        row.append(f'<a href="{url}{key}{escape(suffix)}" class="btn btn-sm '
+                                   f'btn-default" title="{title}">')
+                    row.append(f'<i class="fa {icon}"></i></a>')
+                row.append("</div></td>")
+            row.extend(f"<td>{escape(shown(item[column]) if shown else item[column])}</td>"
+                       for column, shown in columns)
+            row.append("</tr>")
+            rows.append("".join(row))
+        return super().__call__(**kwargs, rows=Markup("\n".join(rows)), allowed=allowed,
+                                actions=actions, buttons=bool(buttons))

@@ -12,6 +12,7 @@ with a case register of about 500 cases, and this process's resident memory. The
 
 import argparse
 import datetime
+import hashlib
 import http.client
 import os
 import re
@@ -63,14 +64,23 @@ def ensure_data(url, disputes, centres):
                    stdout=subprocess.DEVNULL)
 
 
+def cache_settings(url):
+    """A cache of the benchmark's own (files beside the data, or a Redis prefix when REDIS_URL is
+    set), so the app's own cache and another data set's are never read."""
+    name = "bench-" + hashlib.sha1(url.encode()).hexdigest()[:8]
+    return {"CACHE_DIR": os.path.join(ROOT, "bench", "data", "cache-" + name),
+            "CACHE_KEY_PREFIX": name + ":"}
+
+
 def make_app(url):
-    """The app on the benchmark data, with a benchmark admin account."""
+    """The app on the benchmark data, with a benchmark admin account; its cache starts empty."""
     from app import create_app
-    from app.extensions import db
+    from app.extensions import cache, db
 
     app = create_app(SQLALCHEMY_DATABASE_URI=url, WTF_CSRF_ENABLED=False, AUTH_RATE_LIMITED=False,
-                     RATELIMIT_ENABLED=False)
+                     RATELIMIT_ENABLED=False, **cache_settings(url))
     with app.app_context():
+        cache.clear()
         sm = app.appbuilder.sm
         if sm.find_user(USER) is None:
             sm.add_user(USER, "性能测试", "", "bench@zongzhi.local", sm.find_role("admin"),
@@ -224,7 +234,7 @@ def measure_statistics(app, repeat):
 def under_gunicorn(url, requests, connections=8, workers=2):
     """Throughput and latency of the list page through gunicorn on 127.0.0.1."""
     port = 18000 + os.getpid() % 1000
-    env = {**os.environ, "DATABASE_URL": url, "AUTH_RATE_LIMITED": "0"}
+    env = {**os.environ, "DATABASE_URL": url, "AUTH_RATE_LIMITED": "0", **cache_settings(url)}
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--bind",
          f"127.0.0.1:{port}", "--workers", str(workers), "--access-logfile", "/dev/null",
@@ -330,7 +340,9 @@ def main():
     ensure_data(url, args.disputes, args.centres)
     app = make_app(url)
     print(f"\nmachine speed: {machine_speed():.2f} s for the reference loop (lower is faster)")
-    print(f"\n{args.engine}, {args.disputes} disputes, {args.repeat} requests each, in-process")
+    shared = "Redis" if os.environ.get("REDIS_URL") else "files"
+    print(f"\n{args.engine}, {args.disputes} disputes, {args.repeat} requests each, in-process, "
+          f"cache in {shared}")
     print(f"{'scenario':<14}{'p50 ms':>9}{'p95 ms':>9}{'SQL':>6}")
     for name, p50, p95, sql in in_process(app, args.repeat):
         print(f"{name:<14}{p50:>9.1f}{p95:>9.1f}{sql:>6.0f}")

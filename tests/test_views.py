@@ -357,6 +357,57 @@ def test_the_cached_menu_follows_role_and_name_changes(app, world, login_as):
     assert "新名 王" in html  # Flask-AppBuilder's get_full_name()
 
 
+def _shared_cache(kind, folder):
+    """Cache settings two app instances share: files in a folder, or a Redis database."""
+    if kind == "files":
+        return {"CACHE_TYPE": "FileSystemCache", "CACHE_DIR": str(folder)}
+    redis = pytest.importorskip("redis")
+    try:
+        redis.Redis.from_url("redis://127.0.0.1:6379/15", socket_connect_timeout=1).ping()
+    except Exception:
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    return {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": "redis://127.0.0.1:6379/15",
+            "CACHE_KEY_PREFIX": f"test-{folder.name}:"}
+
+
+@pytest.mark.parametrize("kind", ["files", "redis"])
+def test_two_workers_share_the_cache_and_its_renewal(app, world, users, tmp_path, kind):
+    """Two app instances (two workers, or two hosts) on one cache: a role changed through one
+    shows in the other's cached menu on its very next request."""
+    from app import create_app
+    from tests.conftest import PASSWORD
+
+    settings = {"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+                **_shared_cache(kind, tmp_path)}
+    first, second = (create_app("config.TestConfig", **settings) for _ in range(2))
+    clients = [first.test_client(), second.test_client()]
+    for client in clients:
+        assert client.post("/login/", data={"username": "staff", "password": PASSWORD}) \
+            .status_code == 302
+    for client in clients:  # each fills the cache (the menu, the scope) or reads it
+        assert 'href="/expertmodelview/list/"' in client.get("/disputemodelview/list/").text
+    with first.app_context():
+        sm = first.appbuilder.sm
+        sm.find_user("staff").roles = [sm.find_role("unit_liaison")]
+        db.session.commit()
+    assert 'href="/expertmodelview/list/"' not in clients[1].get("/referralmodelview/list/").text
+
+
+def test_a_lost_generation_token_is_never_an_old_one(app):
+    """A token the cache lost (a restart, an eviction) comes back as a new random one, so values
+    cached under an earlier token are never read again."""
+    from app.extensions import cache
+    from app.scope import access
+
+    seen = []
+    for _ in range(3):
+        with app.test_request_context():
+            seen.append(access.current())
+            assert access.current() == seen[-1]  # read once per request
+        cache.delete(access.key)
+    assert len(set(seen)) == 3 and None not in seen
+
+
 def test_the_cached_search_form_is_the_one_flask_appbuilder_renders(app, world, login_as):
     """The search form built from cached parts equals Flask-AppBuilder's own; with a filter in
     the URL the form is rendered afresh and shows the chosen row."""

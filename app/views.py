@@ -734,7 +734,7 @@ class DisputeModelView(ZongzhiModelView):
             "experts": (dispatch.suggest_experts(session, case)
                         if case.status in ("accepted", "referred") and steps else []),
             "routes": session.scalars(select(models.LegalRoute).order_by(
-                models.LegalRoute.sort_order)).all(),
+                models.LegalRoute.sort_order)).all() if "conclude" in steps else [],
             "choices": models.choices,
         }
         return self.render_template(self.show_template, pk=pk, title=self.show_title,
@@ -774,14 +774,23 @@ class DisputeModelView(ZongzhiModelView):
             *(selectinload(getattr(Dispute, name)) for name in (
                 "place", "handler", "registered_by", "repeat_of", "language")),
             # Each list with what its related list shows (which covers the page's own reads:
-            # each referral's unit and department, each event's actor).
-            *(selectinload(getattr(Dispute, name)).options(*self._related_view_of(model)
-                                                            .datamodel.eager)
+            # each referral's unit and department, each event's actor), but not the case
+            # again: it is in the session already, and every row would carry its columns.
+            *(selectinload(getattr(Dispute, name)).options(*self._case_list_loads(model))
               for model, name in CASE_LISTS.items()))
         case = self._base_filters.apply_all(query).first()
         if case is None:
             abort(404)
         return case
+
+    def _case_list_loads(self, model):
+        """Loader options for a list of the case's related rows: what its related list shows,
+        less the relationship back to the case."""
+        back = {rel.key for rel in inspect(model).relationships if rel.mapper.class_ is
+                models.Dispute}
+        columns = [column for column in self._related_view_of(model).list_columns
+                   if column.split(".")[0] not in back]
+        return eager_options(model, columns)
 
     def _related_view_of(self, model):
         """The related list view of a child model of the case."""

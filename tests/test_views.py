@@ -265,6 +265,8 @@ def test_a_session_is_booked_with_the_browsers_date_inputs(app, login_as):
     db.session.commit()
     page = client.get(f"/disputemodelview/show/{case.id}").get_data(as_text=True)
     assert 'type="datetime-local" name="scheduled_at"' in page
+    routes = re.search(r'name="route_on">(.*?)</select>', page).group(1)  # the conclude form
+    assert "行政复议" in routes and "诉讼" in routes
     response = client.post(f"/disputemodelview/step/{case.id}/book", data={
         "scheduled_at": "2025-03-12T15:30", "duration_minutes": "45", "mode": "video",
         "link": "远程视频调解平台"})
@@ -486,6 +488,23 @@ def test_later_pages_hold_the_right_cases_in_order(app, login_as, order):
                       f"&page_DisputeModelView=2").get_data(as_text=True)
     shown = re.findall(r"<td>(\d{6}-\d{4}-\d{5})</td>", html)
     assert shown == expected
+
+
+def test_column_headings_link_to_their_order(app, login_as):
+    """A heading orders by its column, ascending first; the heading of the current order
+    turns it round and shows its direction; the filters in force are kept."""
+    demo.load(db.session, app.appbuilder.sm, cases=20)
+    client = login_as("admin")
+    html = client.get("/disputemodelview/list/?_flt_0_status=concluded&_oc_DisputeModelView="
+                      "case_no&_od_DisputeModelView=asc").get_data(as_text=True)
+    links = dict((column, (direction, rest)) for rest, column, direction in re.findall(
+        r'<a href="/disputemodelview/list/\?([^"]*_oc_DisputeModelView=(\w+)'
+        r'&amp;_od_DisputeModelView=(\w+)[^"]*)">', html))
+    assert links["case_no"][0] == "desc" and links["status"][0] == "asc"
+    assert links["registered_at"][0] == "asc" and "title" not in links
+    assert all("_flt_0_status=concluded" in rest for _, rest in links.values())
+    assert re.search(r"案件编号 <i class=\"fa fa-chevron-up", html)
+    assert re.search(r"状态 <i class=\"fa fa-arrows-v", html)
 
 
 def test_a_read_ends_in_commit_and_an_unfinished_write_is_not_committed(app, world, login_as):

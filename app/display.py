@@ -29,8 +29,17 @@ def format_date(value):
     """A date in the reader's language: 2025年3月7日."""
     if value is None:
         return ""
-    pattern, locale = _date_pattern(str(_locale()))
-    return pattern.apply(value, locale)
+    if isinstance(value, datetime.datetime):
+        value = value.date()
+    return _formatted_date(str(_locale()), value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _formatted_date(locale, value):
+    """A date formatted once: a list's rows mostly share a few days, and Babel's formatting
+    costs more than the rest of a cell."""
+    pattern, parsed = _date_pattern(locale)
+    return pattern.apply(value, parsed)
 
 
 def format_datetime(value):

@@ -2,7 +2,8 @@
 
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.views import UserDBModelView
-from flask import request, session
+from flask import has_request_context, request, session
+from flask_login import current_user
 from sqlalchemy import and_, select
 from sqlalchemy.orm import joinedload
 
@@ -43,6 +44,17 @@ class ZongzhiSecurityManager(SecurityManager):
         return self.session.get(model, pk, options=[joinedload(model.roles),
                                                     joinedload(model.groups)])
 
+    def has_access(self, permission_name, view_name):
+        """Flask-AppBuilder's check, worked out once per request for each user, permission and
+        view (a list asks the same four for every table it draws, the case page for six)."""
+        if not has_request_context():
+            return super().has_access(permission_name, view_name)
+        known = request.environ.setdefault("zongzhi.access", {})
+        key = (getattr(current_user, "id", None), permission_name, view_name)
+        if key not in known:
+            known[key] = super().has_access(permission_name, view_name)
+        return known[key]
+
     def load_user(self, pk):
         """The signed-in user, and in the same query the login session its cookie names, which
         the session check then finds loaded (every request needs both)."""
@@ -64,8 +76,6 @@ class ZongzhiSecurityManager(SecurityManager):
 
     def reset_password(self, userid, password):
         """Set a new password; the user's own change clears the forced-change flag."""
-        from flask_login import current_user
-
         super().reset_password(userid, password)
         user = self.get_user_by_id(userid)
         if getattr(current_user, "id", None) == userid:

@@ -1,7 +1,6 @@
 """Form fields for related rows that can be many: a select box that searches as you type."""
 
 import re
-from urllib.parse import urlencode
 
 from flask_appbuilder.widgets import ListWidget
 
@@ -11,10 +10,8 @@ from markupsafe import Markup, escape
 from wtforms import SelectFieldBase
 from wtforms.validators import ValidationError
 
-from app import scope
+from app import pagination, scope
 from app.extensions import db
-
-URL_SAFE = "!$'()*,/:;?@"  # what Werkzeug leaves unquoted in the URLs it builds
 
 
 class RemoteSelectWidget:
@@ -137,7 +134,8 @@ class LeanListWidget(ListWidget):
             if url:
                 buttons.append((endpoint, url[:-1], icon, escape(str(title))))
         formatters = args.get("formatters_columns") or {}
-        columns = [(column, formatters.get(column)) for column in args["include_columns"]]
+        columns = [(column, _cell_writer(formatters.get(column)))
+                   for column in args["include_columns"]]
         rows = []
         for pk, item in zip(args["pks"], args["value_columns"]):
             key = escape(pk)
@@ -156,8 +154,7 @@ class LeanListWidget(ListWidget):
                                    f'btn-default" title="{title}">')
                     row.append(f'<i class="fa {icon}"></i></a>')
                 row.append("</div></td>")
-            row.extend(f"<td>{escape(shown(item[column]) if shown else item[column])}</td>"
-                       for column, shown in columns)
+            row.extend(write(item[column]) for column, write in columns)
             row.append("</tr>")
             rows.append("".join(row))
         return super().__call__(**kwargs, rows=Markup("\n".join(rows)), allowed=allowed,
@@ -166,21 +163,33 @@ class LeanListWidget(ListWidget):
 
     @staticmethod
     def _heads(args):
-        """The column headings; those an index can order by link to that order (ascending
-        first, the other way when the list is already in it), built from the request's path
-        instead of a URL rebuilt per column as Flask-AppBuilder's link_order does."""
+        """The column headings; those an index can order by link to that order."""
         name, labels = args["modelview_name"], args["label_columns"]
-        order_key, direction_key = f"_oc_{name}", f"_od_{name}"
-        current, direction = request.args.get(order_key), request.args.get(direction_key)
-        base = request.script_root + request.path
+        current = request.args.get(f"_oc_{name}")
+        direction = request.args.get(f"_od_{name}")
         for column in args["include_columns"]:
             label = escape(labels.get(column))
             if column not in args["order_columns"]:
                 yield f"<th>{label}</th>"
                 continue
-            query = {**request.args.to_dict(), order_key: column,
-                     direction_key: "desc" if current == column and direction == "asc" else "asc"}
             icon = ("fa-arrows-v" if current != column
                     else "fa-chevron-up" if direction == "asc" else "fa-chevron-down")
-            href = escape(f"{base}?{urlencode(query, safe=URL_SAFE)}")
+            href = escape(pagination.link_order(column, name))
             yield f'<th><a href="{href}">{label} <i class="fa {icon} pull-right"></i></a></th>'
+
+
+def _cell_writer(formatter):
+    """A table cell for a value, written once per distinct value of the page's column (a list
+    repeats its centres, categories and codes row after row)."""
+    written = {}
+
+    def write(value):
+        try:
+            return written[value]
+        except KeyError:
+            cell = written[value] = f"<td>{escape(formatter(value) if formatter else value)}</td>"
+            return cell
+        except TypeError:  # unhashable: written each time
+            return f"<td>{escape(formatter(value) if formatter else value)}</td>"
+
+    return write

@@ -76,6 +76,9 @@ def seed_synthetic(centres, disputes, seed_value):
 
     rollup.rebuild(db.session)  # the bulk insert bypassed the session's rollup upkeep
     db.session.commit()
+    from app import generations
+
+    generations.renew_all()  # and the cached counts and figures
     click.echo(f"{made} disputes in {time.perf_counter() - started:.0f} s")
 
 

@@ -1,15 +1,21 @@
 """The data interface of our views: Flask-AppBuilder's, with related rows loaded in the same query."""
 
+import datetime
+import hashlib
 from functools import partial
 from operator import attrgetter
 
+from flask import has_request_context
+from flask_appbuilder import Model
 from flask_appbuilder.models.filters import Filters
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.utils.base import get_column_root_relation, is_column_dotted
+from flask_login import current_user
 from sqlalchemy import asc, desc, func, inspect
 from sqlalchemy.orm import joinedload, selectinload
 
-from app import personal, search
+from app import models, personal, scope, search
+from app.generations import Generation, remember
 
 
 def _loader(parent, attribute, uselist):
@@ -78,6 +84,15 @@ class LenientFilters(Filters):
         copied = self._blank()
         copied.filters, copied.values = list(self.filters), list(self.values)
         return copied
+
+
+# Every committed write to the domain's rows retires the cached list counts (sign-ins and the
+# audit trail, written by reads, do not).
+ROWS = Generation("rows", [
+    mapper.class_ for mapper in Model.registry.mappers
+    if mapper.class_.__module__ == models.__name__
+    and mapper.class_ not in (models.LoginSession, models.AuditLog, models.AccountState)])
+COUNT_KEY_VALUES = (str, int, float, datetime.date, type(None))
 
 
 class CappedCount(int):
@@ -158,17 +173,39 @@ class ZongzhiInterface(SQLAInterface):
 
     def query_count(self, query, filters=None, select_columns=None):
         """The exact count up to the cap, else a CappedCount. A text search counts to a lower
-        cap: its cases are found by testing rows, and a thousand matches say enough."""
+        cap: its cases are found by testing rows, and a thousand matches say enough. Counts
+        are cached until the next committed write to the domain's rows (or to who sees what)."""
         cap = self.count_cap
         if filters is not None and any(isinstance(f, search.TextSearchFilter)
                                        for f in filters.filters):
             cap = self.search_count_cap
-        inner = self._apply_inner_all(query, filters, select_columns=select_columns,
-                                      aliases_mapping={})
-        # Count keys only, and stop at the cap: SELECT count(*) FROM (SELECT id … LIMIT cap+1).
-        keys = inner.with_entities(self.obj.id).order_by(None).limit(cap + 1).subquery()
-        found = self.session.query(func.count()).select_from(keys).scalar()
+
+        def count():
+            inner = self._apply_inner_all(query, filters, select_columns=select_columns,
+                                          aliases_mapping={})
+            # Keys only, stopping at the cap: SELECT count(*) FROM (SELECT id … LIMIT cap+1).
+            keys = inner.with_entities(self.obj.id).order_by(None).limit(cap + 1).subquery()
+            return self.session.query(func.count()).select_from(keys).scalar()
+
+        key = self._count_key(filters, cap)
+        found = count() if key is None else remember(key, count)
         return CappedCount(cap) if found > cap else found
+
+    def _count_key(self, filters, cap):
+        """The cache key of a count: the rows' and the scopes' generations, the user and the
+        filters; None (not cached) when a filter reads the clock or holds an unusual value."""
+        if not has_request_context():
+            return None
+        parts = []
+        for flt, value in zip(filters.filters, filters.values) if filters is not None else ():
+            values = value if isinstance(value, (list, tuple)) else [value]
+            if getattr(flt, "reads_clock", False) or \
+                    not all(isinstance(one, COUNT_KEY_VALUES) for one in values):
+                return None
+            parts.append("\x1f".join([flt.column_name, type(flt).__name__, *map(repr, values)]))
+        digest = hashlib.sha1("\x1e".join(parts).encode()).hexdigest()
+        return (f"count:{ROWS.current()}:{scope.access.current()}:"
+                f"{getattr(current_user, 'id', None)}:{self.obj.__name__}:{cap}:{digest}")
 
     def query(self, filters=None, order_column="", order_direction="", page=None, page_size=None,
               select_columns=None, outer_default_load=False):

@@ -60,6 +60,12 @@ class Generation:
                    for item in (*session.new, *session.dirty, *session.deleted))
 
 
+def renew_all():
+    """Replace every token: for bulk loads that write past the session (flask seed)."""
+    for generation in _WATCHED.values():
+        generation.invalidate()
+
+
 def _note_changes(session, flush_context, instances):
     """Remember which generations this transaction's writes change."""
     dirty = session.info.setdefault("generations.dirty", set())

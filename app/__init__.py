@@ -131,6 +131,7 @@ def register_template_helpers(app):
     """Make the display helpers available to templates."""
     from app import display
 
+    app.jinja_env.globals["url_for"] = _url_for_with_static_memo()
     app.jinja_env.filters["display"] = display.display_value
     app.jinja_env.filters["cn_date"] = display.format_date
     app.jinja_env.filters["cn_datetime"] = display.format_datetime
@@ -141,3 +142,23 @@ def register_template_helpers(app):
         from flask_babel import get_locale
 
         return {"zz_locale": str(get_locale() or "zh")}
+
+
+def _url_for_with_static_memo():
+    """Templates' url_for, remembering the URLs of static files: a page links twenty of them,
+    and each costs a walk through the routing map that always gives the same answer."""
+    import functools
+
+    from flask import has_request_context, request, url_for
+
+    @functools.lru_cache(maxsize=512)
+    def static_url(script_root, endpoint, filename):
+        return url_for(endpoint, filename=filename)
+
+    def template_url_for(endpoint, **values):
+        if endpoint in ("static", "appbuilder.static") and list(values) == ["filename"] \
+                and has_request_context():
+            return static_url(request.script_root, endpoint, values["filename"])
+        return url_for(endpoint, **values)
+
+    return template_url_for

@@ -12,6 +12,7 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from app.generations import remember
+from app.http import csp_nonce
 from app.scope import access
 
 
@@ -24,18 +25,25 @@ def navbar():
 
 
 class CachedSearchWidget(SearchWidget):
-    """Flask-AppBuilder's search form whose labels, fields and filter names are worked out once
-    per screen and language; with filters in the URL the fields show their values, so they are
-    rendered afresh."""
+    """Flask-AppBuilder's search form, rendered once per screen and language; with filters in
+    the URL the fields show their values, so it is rendered afresh."""
 
     def __call__(self, **kwargs):
-        """The search form, its parts from the cache when no filter is active."""
-        if any(name.startswith("_flt_") for name in request.args):
+        """The search form, from the cache when no filter is active (its script's nonce is
+        this response's own)."""
+        active = self.filters.get_filters_values_tojson()
+        if active or any(name.startswith("_flt_") for name in request.args):
             return super().__call__(**kwargs)
-        parts = remember(f"search-form:{self.template_args['route_base']}:{get_locale()}",
-                         self._parts)
-        return super(SearchWidget, self).__call__(
-            **kwargs, **parts, active_filters=self.filters.get_filters_values_tojson())
+        nonce = csp_nonce()
+
+        def render():
+            form = super(SearchWidget, self).__call__(**kwargs, **self._parts(),
+                                                      active_filters=active)
+            return str(form), nonce
+
+        html, rendered_with = remember(
+            f"search-form:{self.template_args['route_base']}:{get_locale()}", render)
+        return Markup(html.replace(rendered_with, nonce))
 
     def _parts(self):
         """Column labels, rendered empty fields and the filter names of each searchable column."""

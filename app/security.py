@@ -1,5 +1,8 @@
 """Flask-AppBuilder's security, made to lock accounts, force password changes and read well."""
 
+import functools
+import re
+
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.views import UserDBModelView
 from flask import has_request_context, request, session
@@ -55,6 +58,11 @@ class ZongzhiSecurityManager(SecurityManager):
             known[key] = super().has_access(permission_name, view_name)
         return known[key]
 
+    def _has_access_builtin_roles(self, role, permission_name, view_name):
+        """Flask-AppBuilder's match of a declared role's patterns, remembered: the roles are
+        declared in code (app/roles.py), so the answer for a name never changes."""
+        return _builtin_role_allows(self, role.name, permission_name, view_name)
+
     def load_user(self, pk):
         """The signed-in user, and in the same query the login session its cookie names, which
         the session check then finds loaded (every request needs both)."""
@@ -82,3 +90,10 @@ class ZongzhiSecurityManager(SecurityManager):
             accounts.password_changed(user)
         else:  # an administrator set it: the user must choose their own
             accounts.require_password_change(user.username)
+
+
+@functools.lru_cache(maxsize=8192)
+def _builtin_role_allows(manager, role_name, permission_name, view_name):
+    """Whether a declared role's patterns allow a permission on a view."""
+    return any(re.match(view, view_name) and re.match(permission, permission_name)
+               for view, permission in manager.builtin_roles.get(role_name, []))

@@ -128,9 +128,11 @@ def register_commands(app):
 
 
 def register_template_helpers(app):
-    """Make the display helpers available to templates."""
-    from app import display
+    """Make the display helpers available to templates; permission checks and static URLs
+    worked out once."""
+    from app import display, security
 
+    security.init_app(app)
     app.jinja_env.globals["url_for"] = _url_for_with_static_memo()
     app.jinja_env.filters["display"] = display.display_value
     app.jinja_env.filters["cn_date"] = display.format_date

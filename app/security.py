@@ -50,13 +50,7 @@ class ZongzhiSecurityManager(SecurityManager):
     def has_access(self, permission_name, view_name):
         """Flask-AppBuilder's check, worked out once per request for each user, permission and
         view (a list asks the same four for every table it draws, the case page for six)."""
-        if not has_request_context():
-            return super().has_access(permission_name, view_name)
-        known = request.environ.setdefault("zongzhi.access", {})
-        key = (getattr(current_user, "id", None), permission_name, view_name)
-        if key not in known:
-            known[key] = super().has_access(permission_name, view_name)
-        return known[key]
+        return once_per_request(super().has_access)(permission_name, view_name)
 
     def _has_access_builtin_roles(self, role, permission_name, view_name):
         """Flask-AppBuilder's match of a declared role's patterns, remembered: the roles are
@@ -90,6 +84,29 @@ class ZongzhiSecurityManager(SecurityManager):
             accounts.password_changed(user)
         else:  # an administrator set it: the user must choose their own
             accounts.require_password_change(user.username)
+
+
+def once_per_request(check):
+    """A permission check answered once per request for the signed-in user and arguments."""
+
+    @functools.wraps(check)
+    def remembered(*args):
+        if not has_request_context():
+            return check(*args)
+        known = request.environ.setdefault("zongzhi.checks", {})
+        key = (check.__name__, getattr(current_user, "id", None), *args)
+        if key not in known:
+            known[key] = check(*args)
+        return known[key]
+
+    return remembered
+
+
+def init_app(app):
+    """Templates' visibility checks once per request (Flask-AppBuilder's looks the view up
+    among all of them on every call)."""
+    filters = app.jinja_env.filters
+    filters["is_item_visible"] = once_per_request(filters["is_item_visible"])
 
 
 @functools.lru_cache(maxsize=8192)

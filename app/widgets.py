@@ -157,7 +157,10 @@ class LeanListWidget(ListWidget):
             row.extend(write(item[column]) for column, write in columns)
             row.append("</tr>")
             rows.append("".join(row))
-        return super().__call__(**kwargs, rows=Markup("\n".join(rows)), allowed=allowed,
+        add = helpers["safe_url_for"](f"{name}.add") if allowed["can_add"] else None
+        header = pagination.list_header(name, args.get("page"), args["page_size"],
+                                        args["count"], add and add + suffix, actions)
+        return super().__call__(**kwargs, rows=Markup("\n".join(rows)), header=header,
                                 actions=actions, buttons=bool(buttons),
                                 heads=Markup("".join(self._heads(args))))
 

@@ -541,6 +541,38 @@ def test_column_headings_link_to_their_order(app, login_as):
     assert re.search(r"状态 <i class=\"fa fa-arrows-v", html)
 
 
+@pytest.mark.parametrize("page,count,related", [(5, 400, False), (0, 10, True), (0, 26, False),
+                                                (15, 400, False), (None, 0, True),
+                                                (2, 10001, True)])
+def test_the_list_bar_is_the_one_flask_appbuilder_draws(app, page, count, related):
+    """The bar above a list (pages, page size, add, back, count), written in Python, says what
+    Flask-AppBuilder's render_list_header says, link for link."""
+    from types import SimpleNamespace
+
+    from flask import render_template_string
+
+    from app.datamodel import CappedCount
+    from app.pagination import list_header
+
+    count = CappedCount(10000) if count > 10000 else count
+    # A related list (a case's parties) links its add form to the case.
+    active = [(SimpleNamespace(is_related_view=True, column_name="dispute"), 7)] if related else []
+    filters = SimpleNamespace(get_filters_values=lambda: active)
+
+    def tags(html):
+        return re.sub(r"\s*([<>])\s*", r"\1", re.sub(r"\s+", " ", str(html))).strip()
+
+    with app.test_request_context("/disputemodelview/list/?page_DisputeModelView=5"
+                                  "&_flt_0_status=referred"):
+        theirs = render_template_string(
+            "{% import 'appbuilder/general/lib.html' as lib %}{{ lib.render_list_header("
+            "True, page, 25, count, filters, {}, 'DisputeModelView') }}",
+            page=page, count=count, filters=filters)
+        add = "/disputemodelview/add" + ("?_flt_0_dispute=7" if related else "")
+        ours = list_header("DisputeModelView", page, 25, count, add, {})
+    assert tags(ours) == tags(theirs)
+
+
 def test_a_read_ends_in_commit_and_an_unfinished_write_is_not_committed(app, world, login_as):
     """Reads end their transaction with COMMIT (psycopg keeps its prepared statements);
     changes a request flushed but did not commit are still rolled back."""

@@ -87,7 +87,9 @@ class Config:
     LOCKOUT_MINUTES = int(os.environ.get("LOCKOUT_MINUTES", "15"))
     IDLE_TIMEOUT_MINUTES = int(os.environ.get("IDLE_TIMEOUT_MINUTES", "30"))
     PERMANENT_SESSION_LIFETIME = datetime.timedelta(minutes=IDLE_TIMEOUT_MINUTES)
-    SESSION_REFRESH_EACH_REQUEST = True
+    # The cookie's expiry is renewed when the session check records activity (every 30 s at
+    # most), not signed afresh on every response.
+    SESSION_REFRESH_EACH_REQUEST = False
     FAB_PASSWORD_COMPLEXITY_ENABLED = True
     # Sign-in attempts per client address, counted in Redis when REDIS_URL is set (shared by every
     # worker and host), in memory otherwise (the single-process default).

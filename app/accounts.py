@@ -176,6 +176,7 @@ def check_session():
     if (now - row.last_seen).total_seconds() > 30:  # keep writes rare: once in 30 s is enough
         row.last_seen = now
         db.session.commit()
+        session.modified = True  # and the cookie's expiry moves on with it
     request.environ["zongzhi.login_session"] = row
     return None
 

@@ -2,9 +2,11 @@
 
 import csv
 import datetime
+import functools
 import io
 
-from flask import Response, abort, current_app, flash, jsonify, redirect, request, url_for
+from flask import (Response, abort, current_app, flash, jsonify, redirect, request, session,
+                   url_for)
 from flask_appbuilder import BaseView, IndexView, ModelView, expose
 from flask_appbuilder.actions import action
 from flask_appbuilder.models.sqla.filters import FilterEqual
@@ -118,6 +120,13 @@ class ZongzhiModelView(ModelView):
         for column in getattr(model, "personal_columns", {}):
             self._set_filters(column, lambda found: [f for f in found
                                                      if isinstance(f, FilterEqual)])
+
+    def update_redirect(self):
+        """Flask-AppBuilder's back-link history, written only when it changes: rewriting it on
+        every page made every response sign and send a new session cookie."""
+        history = session.get("page_history") or []
+        if not history or history[-1] != request.url:
+            super().update_redirect()
 
     def _set_filters(self, column, change):
         """Change the filters a column offers, in the search form and in URLs alike
@@ -767,9 +776,20 @@ class DisputeModelView(ZongzhiModelView):
         except ValueError:
             abort(404)
         Dispute = models.Dispute
+        query = self.datamodel.session.query(Dispute).filter(Dispute.id == pk)
+        case = self._base_filters.apply_all(query.options(*self._case_page_loads())).first()
+        if case is None:
+            abort(404)
+        return case
+
+    @functools.cache
+    def _case_page_loads(self):
+        """The loader options of the case page, built once (building them, and SQLAlchemy's
+        walk over new ones for its cache key, cost more than the queries they make)."""
+        Dispute = models.Dispute
         # Joined loading for a few single rows only: every further join multiplies
         # PostgreSQL's planning time (eight joins took it 12 ms to plan, 0.6 ms to run).
-        query = self.datamodel.session.query(Dispute).filter(Dispute.id == pk).options(
+        return (
             *(joinedload(getattr(Dispute, name)) for name in ("centre", "category", "route")),
             *(selectinload(getattr(Dispute, name)) for name in (
                 "place", "handler", "registered_by", "repeat_of", "language")),
@@ -778,10 +798,6 @@ class DisputeModelView(ZongzhiModelView):
             # again: it is in the session already, and every row would carry its columns.
             *(selectinload(getattr(Dispute, name)).options(*self._case_list_loads(model))
               for model, name in CASE_LISTS.items()))
-        case = self._base_filters.apply_all(query).first()
-        if case is None:
-            abort(404)
-        return case
 
     def _case_list_loads(self, model):
         """Loader options for a list of the case's related rows: what its related list shows,

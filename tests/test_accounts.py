@@ -129,6 +129,20 @@ def test_idle_sessions_end(app, client, users):
     assert not signed_in(client)
 
 
+def test_the_cookie_is_renewed_with_activity_not_on_every_response(app, client, users):
+    """The session cookie's expiry moves on when the session check records activity (every
+    30 s at most), so an active user stays signed in without a cookie on every response."""
+    login(client, "staff")
+    client.get("/disputemodelview/list/")
+    assert "Set-Cookie" not in client.get("/disputemodelview/list/").headers
+    db.session.execute(update(models.LoginSession).values(
+        last_seen=models.now() - datetime.timedelta(seconds=40)))
+    db.session.commit()
+    renewed = client.get("/disputemodelview/list/").headers.get("Set-Cookie", "")
+    assert renewed.startswith("session=") and "Expires=" in renewed
+    assert signed_in(client)
+
+
 def test_deactivated_users_lose_access_at_once(app, client, users):
     """Deactivating an account ends its access on the next request."""
     login(client, "staff")

@@ -1,9 +1,11 @@
 """The data interface of our views: Flask-AppBuilder's, with related rows loaded in the same query."""
 
+import contextvars
 import datetime
 import hashlib
 from functools import partial
 from operator import attrgetter
+from types import SimpleNamespace
 
 from flask import has_request_context
 from flask_appbuilder import Model
@@ -12,7 +14,7 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.utils.base import get_column_root_relation, is_column_dotted
 from flask_login import current_user
 from sqlalchemy import asc, desc, func, inspect
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from app import models, personal, scope, search
 from app.generations import Generation, remember
@@ -93,6 +95,8 @@ ROWS = Generation("rows", [
     if mapper.class_.__module__ == models.__name__
     and mapper.class_ not in (models.LoginSession, models.AuditLog, models.AccountState)])
 COUNT_KEY_VALUES = (str, int, float, datetime.date, type(None))
+# The interface whose list is being drawn: its query may answer with plain rows.
+PLAIN_ROWS = contextvars.ContextVar("plain_rows", default=None)
 
 
 class CappedCount(int):
@@ -120,6 +124,7 @@ class ZongzhiInterface(SQLAInterface):
         self.eager = []
         self._offered = {}
         self._readers = {}
+        self._plain = None
 
     def get_filters(self, search_columns=None, search_filters=None):
         """The filters of a view, lenient about malformed URL filters. The filters each column
@@ -207,12 +212,63 @@ class ZongzhiInterface(SQLAInterface):
         return (f"count:{ROWS.current()}:{scope.access.current()}:"
                 f"{getattr(current_user, 'id', None)}:{self.obj.__name__}:{cap}:{digest}")
 
+    def plain_rows_for(self, columns):
+        """Let list pages read plain rows of these columns (no ORM objects to build) when each is
+        a column of the model, or of a single related row ("centre.short_name"), and none is
+        personal; the widget then reads them as it reads objects."""
+        entities, joins = [self.obj.id.label("id")], {}
+        for column in columns:
+            *path, name = column.split(".")
+            owner = self.obj
+            if len(path) > 1:
+                return
+            if path:
+                rel = inspect(self.obj).relationships.get(path[0])
+                if rel is None or rel.uselist:
+                    return
+                owner = joins.setdefault(path[0], aliased(rel.mapper.class_))
+            attr = inspect(owner).mapper.column_attrs.get(name)
+            if attr is None or name in getattr(self.obj if not path else rel.mapper.class_,
+                                               "personal_columns", {}):
+                return
+            entities.append(getattr(owner, name).label(column))
+        self._plain = (entities, joins)
+
+    def _plain_rows(self, query_rows):
+        """Plain rows as objects a list reads like the model's: attributes, and the related
+        row's as an attribute of its own (None when there is none)."""
+        for row in query_rows:
+            item = SimpleNamespace()
+            for key, value in row._mapping.items():
+                if "." in key:
+                    relation, name = key.split(".")
+                    if getattr(item, relation, False) is False:
+                        setattr(item, relation, SimpleNamespace())
+                    setattr(getattr(item, relation), name, value)
+                else:
+                    setattr(item, key, value)
+            for relation in self._plain[1]:  # a missing related row reads as none
+                related = getattr(item, relation)
+                if all(value is None for value in vars(related).values()):
+                    setattr(item, relation, None)
+            yield item
+
+    def _plain_query(self):
+        """A query of the plain columns, joined to the related rows they read."""
+        entities, joins = self._plain
+        query = self.session.query(*entities).select_from(self.obj)
+        for relation, alias in joins.items():
+            query = query.outerjoin(alias, getattr(self.obj, relation))
+        return query
+
     def query(self, filters=None, order_column="", order_direction="", page=None, page_size=None,
               select_columns=None, outer_default_load=False):
         """Flask-AppBuilder's (count, rows), the rows read first: when the first page is not
         full it holds every row, and no count is needed (a case's parties, its referrals…)."""
         base = self.session.query(self.obj)
-        if page and page_size and not select_columns:
+        if PLAIN_ROWS.get() is self and self._plain and not select_columns:
+            rows = self._plain_page(filters, order_column, order_direction, page, page_size)
+        elif page and page_size and not select_columns:
             rows = self._page_by_keys(filters, order_column, order_direction, page, page_size)
         else:
             rows = self.apply_all(base, filters, order_column, order_direction, page, page_size,
@@ -247,6 +303,21 @@ class ZongzhiInterface(SQLAInterface):
         if not keys:
             return []
         rows = self.session.query(self.obj).options(*self.eager).filter(self.obj.id.in_(keys))
+        position = {key: index for index, key in enumerate(keys)}
+        return sorted(rows, key=lambda row: position[row.id])
+
+    def _plain_page(self, filters, order_column, order_direction, page, page_size):
+        """A list page as plain rows: the first in one query, later ones by their keys."""
+        if not page:
+            rows = SQLAInterface.apply_all(self, self._plain_query(), filters, order_column,
+                                           order_direction, page, page_size)
+            return list(self._plain_rows(rows))
+        keys = SQLAInterface.apply_all(self, self.session.query(self.obj.id), filters,
+                                       order_column, order_direction, page, page_size)
+        keys = [key for (key,) in keys]
+        if not keys:
+            return []
+        rows = self._plain_rows(self._plain_query().filter(self.obj.id.in_(keys)))
         position = {key: index for index, key in enumerate(keys)}
         return sorted(rows, key=lambda row: position[row.id])
 

@@ -23,8 +23,8 @@ from wtforms.validators import InputRequired, NumberRange, Optional
 
 from app import (audit, dispatch, display, filters, inbox, models, personal, scope, search,
                  workflow)
+from app.datamodel import PLAIN_ROWS, eager_options
 from app.datamodel import ZongzhiInterface as SQLAInterface
-from app.datamodel import eager_options
 from app.fragments import CachedSearchWidget
 from app.labels import LABELS
 from app.lookup import LookupView
@@ -109,6 +109,7 @@ class ZongzhiModelView(ModelView):
             **(self.validators_columns or {}),
         }
         self.datamodel.eager = eager_options(model, self.list_columns or [])
+        self.datamodel.plain_rows_for(self.list_columns or [])
         if scope.is_scoped(model):
             self.base_filters = [["id", scope.ScopeFilter, None], *(self.base_filters or [])]
         super().__init__(**kwargs)
@@ -120,6 +121,14 @@ class ZongzhiModelView(ModelView):
         for column in getattr(model, "personal_columns", {}):
             self._set_filters(column, lambda found: [f for f in found
                                                      if isinstance(f, FilterEqual)])
+
+    def _get_list_widget(self, **kwargs):
+        """Flask-AppBuilder's list widget, its rows read as plain rows when its columns allow."""
+        token = PLAIN_ROWS.set(self.datamodel)
+        try:
+            return super()._get_list_widget(**kwargs)
+        finally:
+            PLAIN_ROWS.reset(token)
 
     def update_redirect(self):
         """Flask-AppBuilder's back-link history, written only when it changes: rewriting it on

@@ -573,6 +573,31 @@ def test_the_list_bar_is_the_one_flask_appbuilder_draws(app, page, count, relate
     assert tags(ours) == tags(theirs)
 
 
+@pytest.mark.parametrize("url", [
+    "/disputemodelview/list/?psize_DisputeModelView=10",
+    "/disputemodelview/list/?psize_DisputeModelView=10&page_DisputeModelView=2"
+    "&_oc_DisputeModelView=status&_od_DisputeModelView=asc",
+    "/feedbackmodelview/list/", "/disputemodelview/list/?_flt_0_status=concluded"])
+def test_lists_read_as_plain_rows_show_what_objects_show(app, login_as, monkeypatch, statements,
+                                                          url):
+    """A list whose columns are plain (the cases, the feedback) is read as rows of those
+    columns, not as objects, and shows the same table, page for page."""
+    from app.views import _view
+
+    demo.load(db.session, app.appbuilder.sm, cases=60)
+    client = login_as("admin")
+    tables = re.compile(r'<table class="table table-bordered table-hover zz-list">.*?</table>',
+                        re.S)
+    table = "dispute" if "dispute" in url else "feedback"
+    statements.clear()
+    plain = tables.findall(client.get(url).get_data(as_text=True))
+    objects = [s for s in statements if f"{table}.id AS {table}_id, " in s]  # an ORM row
+    assert objects == []
+    view = _view(f"{table.capitalize()}ModelView")
+    monkeypatch.setattr(view.datamodel, "_plain", None)
+    assert len(plain) == 1 and plain == tables.findall(client.get(url).get_data(as_text=True))
+
+
 def test_a_read_ends_in_commit_and_an_unfinished_write_is_not_committed(app, world, login_as):
     """Reads end their transaction with COMMIT (psycopg keeps its prepared statements);
     changes a request flushed but did not commit are still rolled back."""

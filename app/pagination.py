@@ -49,21 +49,21 @@ def guard_page_arguments():
     return redirect(f"{request.base_url}?{urlencode(args, doseq=True)}")
 
 
-def this_url_with(name, value):
-    """This request's URL with one query argument set: what Flask-AppBuilder's link filters
+def this_url_with(**changes):
+    """This request's URL with some query arguments set: what Flask-AppBuilder's link filters
     build with url_for (a dozen times per list), from the request's own path."""
-    query = {**request.args.to_dict(), name: value}
+    query = {**request.args.to_dict(), **changes}
     return f"{request.script_root}{request.path}?{urlencode(query, safe=URL_SAFE)}"
 
 
 def link_page(page, view_name):
     """The link to a page of a list."""
-    return this_url_with(f"page_{view_name}", page)
+    return this_url_with(**{f"page_{view_name}": page})
 
 
 def link_page_size(page_size, view_name):
     """The link to a list with another page size."""
-    return this_url_with(f"psize_{view_name}", page_size)
+    return this_url_with(**{f"psize_{view_name}": page_size})
 
 
 def link_order(column, view_name):
@@ -71,9 +71,8 @@ def link_order(column, view_name):
     is in that order already (Flask-AppBuilder's turns a new column descending half the time)."""
     ordered = (request.args.get(f"_oc_{view_name}") == column
                and request.args.get(f"_od_{view_name}") == "asc")
-    query = {**request.args.to_dict(), f"_oc_{view_name}": column,
-             f"_od_{view_name}": "desc" if ordered else "asc"}
-    return f"{request.script_root}{request.path}?{urlencode(query, safe=URL_SAFE)}"
+    return this_url_with(**{f"_oc_{view_name}": column,
+                            f"_od_{view_name}": "desc" if ordered else "asc"})
 
 
 def list_header(view_name, page, page_size, count, add_url, actions):

@@ -136,33 +136,36 @@ class LeanListWidget(ListWidget):
         formatters = args.get("formatters_columns") or {}
         columns = [(column, _cell_writer(formatters.get(column)))
                    for column in args["include_columns"]]
-        rows = []
-        for pk, item in zip(args["pks"], args["value_columns"]):
-            key = escape(pk)
-            row = ["<tr>"]
-            if actions:
-                row.append(f'<td><input id="{key}" class="action_check" name="rowid" '
-                           f'value="{key}" type="checkbox"></td>')
-            if buttons:
-                row.append('<td><div class="btn-group btn-group-xs" style="display: flex;">')
-                for endpoint, url, icon, title in buttons:
-                    if endpoint == "delete":
-                        row.append(f'<a href="#" data-url="{url}{key}" class="btn btn-sm '
-                                   f'btn-default zz-delete" title="{title}">')
-                    else:
-                        row.append(f'<a href="{url}{key}{escape(suffix)}" class="btn btn-sm '
-                                   f'btn-default" title="{title}">')
-                    row.append(f'<i class="fa {icon}"></i></a>')
-                row.append("</div></td>")
-            row.extend(write(item[column]) for column, write in columns)
-            row.append("</tr>")
-            rows.append("".join(row))
+        rows = [self._row(escape(pk), item, columns, bool(actions), buttons, escape(suffix))
+                for pk, item in zip(args["pks"], args["value_columns"])]
         add = helpers["safe_url_for"](f"{name}.add") if allowed["can_add"] else None
         header = pagination.list_header(name, args.get("page"), args["page_size"],
                                         args["count"], add and add + suffix, actions)
         return super().__call__(**kwargs, rows=Markup("\n".join(rows)), header=header,
                                 actions=actions, buttons=bool(buttons),
                                 heads=Markup("".join(self._heads(args))))
+
+    @staticmethod
+    def _row(key, item, columns, tick, buttons, suffix):
+        """One row: its tick box, its show, edit and delete buttons, its cells."""
+        row = ["<tr>"]
+        if tick:
+            row.append(f'<td><input id="{key}" class="action_check" name="rowid" '
+                       f'value="{key}" type="checkbox"></td>')
+        if buttons:
+            row.append('<td><div class="btn-group btn-group-xs" style="display: flex;">')
+            for endpoint, url, icon, title in buttons:
+                if endpoint == "delete":
+                    row.append(f'<a href="#" data-url="{url}{key}" class="btn btn-sm '
+                               f'btn-default zz-delete" title="{title}">')
+                else:
+                    row.append(f'<a href="{url}{key}{suffix}" class="btn btn-sm btn-default" '
+                               f'title="{title}">')
+                row.append(f'<i class="fa {icon}"></i></a>')
+            row.append("</div></td>")
+        row.extend(write(item[column]) for column, write in columns)
+        row.append("</tr>")
+        return "".join(row)
 
     @staticmethod
     def _heads(args):

@@ -449,14 +449,20 @@ def _cases_of(session, numbers):
         select(models.Party.dispute_id).where(models.Party.id_number.in_(numbers)).distinct()))
 
 
+def _other_cases(session, dispute):
+    """The keys of the other cases this case's parties (by ID number) appear in."""
+    numbers = [p.id_number for p in dispute.parties if p.id_number]
+    return set(_cases_of(session, numbers)) - {dispute.id} if numbers else set()
+
+
 def find_repeat(session, dispute, months=12, at=None):
     """An open or recent case sharing a party's ID number with this one, or None."""
-    numbers = [p.id_number for p in dispute.parties if p.id_number]
-    if not numbers:
+    others = _other_cases(session, dispute)
+    if not others:
         return None
     since = _now(at) - datetime.timedelta(days=30 * months)
     query = (select(models.Dispute)
-             .where(models.Dispute.id.in_(_cases_of(session, numbers)), models.Dispute.id != dispute.id,
+             .where(models.Dispute.id.in_(sorted(others)),
                     or_(models.Dispute.status.in_(OPEN), models.Dispute.registered_at >= since))
              .order_by(models.Dispute.registered_at.desc()).limit(1))
     return session.scalar(query)
@@ -472,11 +478,11 @@ def note_parties(session, dispute, months=12, at=None):
 
 def parallel_tracks(session, dispute):
     """Other open cases of the same parties and category on a different legal route."""
-    numbers = [p.id_number for p in dispute.parties if p.id_number]
-    if not numbers:
+    others = _other_cases(session, dispute)
+    if not others:  # the parties are in no other case: nothing more to read
         return []
     query = (select(models.Dispute)
-             .where(models.Dispute.id.in_(_cases_of(session, numbers)), models.Dispute.id != dispute.id,
+             .where(models.Dispute.id.in_(sorted(others)),
                     models.Dispute.category_id == dispute.category_id,
                     models.Dispute.status.in_(OPEN),
                     or_(models.Dispute.route_id != dispute.route_id,

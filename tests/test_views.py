@@ -478,7 +478,7 @@ def test_list_counts_are_cached_until_the_next_write(app, login_as, statements):
     that read the clock (overdue now) are counted every time."""
     demo.load(db.session, app.appbuilder.sm, cases=60)
     client = login_as("admin")
-    url = "/disputemodelview/list/?psize_DisputeModelView=5&_flt_0_status=concluded"
+    url = "/disputemodelview/list/?psize_DisputeModelView=5&_flt_0_source=window"
 
     def count_statements():
         statements.clear()
@@ -487,12 +487,12 @@ def test_list_counts_are_cached_until_the_next_write(app, login_as, statements):
         return shown, sum("count(*)" in s.lower() for s in statements)
 
     truth = db.session.scalar(select(func.count()).select_from(models.Dispute)
-                              .where(models.Dispute.status == "concluded"))
+                              .where(models.Dispute.source == "window"))
     assert count_statements() == (truth, 1)
     assert count_statements() == (truth, 0)
-    case = db.session.scalar(select(models.Dispute).where(models.Dispute.status != "concluded")
+    case = db.session.scalar(select(models.Dispute).where(models.Dispute.source != "window")
                              .limit(1))
-    case.status = "concluded"
+    case.source = "window"
     db.session.commit()
     assert count_statements() == (truth + 1, 1)
     from app.views import _filter_url, _view

@@ -539,6 +539,10 @@ def test_column_headings_link_to_their_order(app, login_as):
     assert all("_flt_0_status=concluded" in rest for _, rest in links.values())
     assert re.search(r"案件编号 <i class=\"fa fa-chevron-up", html)
     assert re.search(r"状态 <i class=\"fa fa-arrows-v", html)
+    # The hidden forms the row actions and the delete buttons post (the cases have actions,
+    # the feedback list only delete).
+    assert '<form id="action_form" action="/disputemodelview/action_post"' in html
+    assert '<form id="delete_form" action=""' in client.get("/feedbackmodelview/list/").text
 
 
 @pytest.mark.parametrize("page,count,related", [(5, 400, False), (0, 10, True), (0, 26, False),

@@ -9,10 +9,12 @@ from flask import current_app, render_template, request, session
 from flask_appbuilder.widgets import SearchWidget
 from flask_babel import get_locale
 from flask_login import current_user
+from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
 
 from app.generations import remember
 from app.http import csp_nonce
+from app.widgets import RemoteSelectField
 from app.scope import access
 
 
@@ -25,25 +27,33 @@ def navbar():
 
 
 class CachedSearchWidget(SearchWidget):
-    """Flask-AppBuilder's search form, rendered once per screen and language; with filters in
-    the URL the fields show their values, so it is rendered afresh."""
+    """Flask-AppBuilder's search form, rendered once per screen and language; the filters in
+    force are put in per request. A filter on a related row (a centre) draws the chosen row
+    in its field, so that form is rendered afresh."""
+
+    ACTIVE = "zz-active-filters"  # stands for the filters in force in the cached form
 
     def __call__(self, **kwargs):
-        """The search form, from the cache when no filter is active (its script's nonce is
-        this response's own)."""
-        active = self.filters.get_filters_values_tojson()
-        if active or any(name.startswith("_flt_") for name in request.args):
+        """The search form from the cache, with this response's filters and script nonce."""
+        form = self.template_args["form"]
+        filtered = {name.split("_", 3)[3] for name in request.args
+                    if name.startswith("_flt_") and name.count("_") >= 3}
+        if any(isinstance(getattr(form, column, None), RemoteSelectField)
+               for column in filtered):
             return super().__call__(**kwargs)
         nonce = csp_nonce()
 
         def render():
-            form = super(SearchWidget, self).__call__(**kwargs, **self._parts(),
-                                                      active_filters=active)
-            return str(form), nonce
+            html = super(SearchWidget, self).__call__(**kwargs, **self._parts(),
+                                                      active_filters=self.ACTIVE)
+            return str(html), nonce
 
         html, rendered_with = remember(
             f"search-form:{self.template_args['route_base']}:{get_locale()}", render)
-        return Markup(html.replace(rendered_with, nonce))
+        active = htmlsafe_json_dumps(self.filters.get_filters_values_tojson(),
+                                     dumps=current_app.json.dumps)
+        return Markup(html.replace(rendered_with, nonce)
+                      .replace(htmlsafe_json_dumps(self.ACTIVE), active))
 
     def _parts(self):
         """Column labels, rendered empty fields and the filter names of each searchable column."""

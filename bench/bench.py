@@ -261,6 +261,13 @@ def under_gunicorn(url, requests, connections=8, workers=2):
                 with lock:
                     latencies.append((time.perf_counter() - started) * 1000)
 
+        # Warm up as in-process: every worker's caches filled and statements prepared.
+        warm = [threading.Thread(target=worker, args=(WARM_UP * 2,)) for _ in range(connections)]
+        for thread in warm:
+            thread.start()
+        for thread in warm:
+            thread.join()
+        latencies.clear()
         threads = [threading.Thread(target=worker, args=(requests // connections,))
                    for _ in range(connections)]
         # This process holds the in-process measurements' heap: keep its collector from pausing

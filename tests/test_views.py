@@ -434,6 +434,15 @@ def test_the_cached_search_form_is_the_one_flask_appbuilder_renders(app, world, 
     finally:
         del view.search_widget
     assert cached[0] == cached[1] == fresh
+    # Filters in force on the case's own columns: the cached form with them put in.
+    filtered = "/disputemodelview/list/?_flt_0_status=referred&_flt_0_title=借款"
+    cached = search_form(filtered)
+    view.search_widget = SearchWidget
+    try:
+        fresh = search_form(filtered)
+    finally:
+        del view.search_widget
+    assert cached == fresh and '["status"' in cached
     centre = db.session.scalar(select(models.Centre).order_by(models.Centre.id))
     chosen = search_form(f"/disputemodelview/list/?_flt_0_centre={centre.id}")
     assert f'option value=\\"{centre.id}\\"' in chosen and '[["centre"' in chosen

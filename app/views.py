@@ -28,7 +28,7 @@ from app.datamodel import ZongzhiInterface as SQLAInterface
 from app.fragments import CachedSearchWidget
 from app.labels import LABELS
 from app.lookup import LookupView
-from app.widgets import LeanListWidget, RemoteSelectField
+from app.widgets import LeanListWidget, LeanShowWidget, RemoteSelectField
 from flask_appbuilder.security.sqla.models import User
 
 # Related rows are chosen by typing, through these lookups, never from a box holding a whole table.
@@ -68,6 +68,7 @@ class ZongzhiModelView(ModelView):
     page_size = 25
     noun = None
     list_widget = LeanListWidget
+    show_widget = LeanShowWidget
     search_widget = CachedSearchWidget
     # No file columns here: the download endpoint is left without a permission.
     base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_delete"]

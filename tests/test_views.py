@@ -611,6 +611,32 @@ def test_lists_read_as_plain_rows_show_what_objects_show(app, login_as, monkeypa
     assert len(plain) == 1 and plain == tables.findall(client.get(url).get_data(as_text=True))
 
 
+@pytest.mark.parametrize("view_name", ["DisputeModelView", "CategoryModelView"])
+def test_record_pages_show_what_flask_appbuilder_shows(app, login_as, monkeypatch, view_name):
+    """The record page's fields written in Python (with fieldsets, the case; without, a
+    category) equal Flask-AppBuilder's show widget, field for field."""
+    from flask_appbuilder.widgets import ShowWidget
+
+    from app.views import _view
+
+    demo.load(db.session, app.appbuilder.sm, cases=5)
+    model = models.Dispute if view_name == "DisputeModelView" else models.Category
+    pk = db.session.scalar(select(model.id).order_by(model.id))
+    client = login_as("admin")
+    url = f"/{view_name.lower()}/show/{pk}"
+    nonce = re.compile(r'nonce="[^"]+"')
+
+    def page():
+        html = client.get(url).get_data(as_text=True)
+        body = html[html.index('<div class="panel-group"' if view_name == "DisputeModelView"
+                               else '<div class="table-responsive">'):]
+        return re.sub(r"\s*([<>])\s*", r"\1", re.sub(r"\s+", " ", nonce.sub("", body)))
+
+    ours = page()
+    monkeypatch.setattr(_view(view_name), "show_widget", ShowWidget)
+    assert ours == page() and "<th" in ours
+
+
 def test_a_read_ends_in_commit_and_an_unfinished_write_is_not_committed(app, world, login_as):
     """Reads end their transaction with COMMIT (psycopg keeps its prepared statements);
     changes a request flushed but did not commit are still rolled back."""

@@ -14,8 +14,8 @@ from markupsafe import Markup
 
 from app.generations import remember
 from app.http import csp_nonce
-from app.widgets import RemoteSelectField
 from app.scope import access
+from app.widgets import RemoteSelectField
 
 
 def navbar():

@@ -219,38 +219,37 @@ class ZongzhiInterface(SQLAInterface):
         entities, joins = [self.obj.id.label("id")], {}
         for column in columns:
             *path, name = column.split(".")
-            owner = self.obj
             if len(path) > 1:
                 return
+            owner = self.obj
             if path:
                 rel = inspect(self.obj).relationships.get(path[0])
                 if rel is None or rel.uselist:
                     return
-                owner = joins.setdefault(path[0], aliased(rel.mapper.class_))
-            attr = inspect(owner).mapper.column_attrs.get(name)
-            if attr is None or name in getattr(self.obj if not path else rel.mapper.class_,
-                                               "personal_columns", {}):
+                owner = rel.mapper.class_
+                if path[0] not in joins:  # its key tells a missing related row from blanks
+                    joins[path[0]] = aliased(owner)
+                    entities.append(joins[path[0]].id.label(f"{path[0]}.id"))
+            if name not in inspect(owner).column_attrs or \
+                    name in getattr(owner, "personal_columns", {}):
                 return
-            entities.append(getattr(owner, name).label(column))
+            entities.append(getattr(joins[path[0]] if path else owner, name).label(column))
         self._plain = (entities, joins)
 
     def _plain_rows(self, query_rows):
         """Plain rows as objects a list reads like the model's: attributes, and the related
         row's as an attribute of its own (None when there is none)."""
         for row in query_rows:
-            item = SimpleNamespace()
+            item, related = SimpleNamespace(), {relation: {} for relation in self._plain[1]}
             for key, value in row._mapping.items():
-                if "." in key:
-                    relation, name = key.split(".")
-                    if getattr(item, relation, False) is False:
-                        setattr(item, relation, SimpleNamespace())
-                    setattr(getattr(item, relation), name, value)
+                relation, _, name = key.rpartition(".")
+                if relation:
+                    related[relation][name] = value
                 else:
-                    setattr(item, key, value)
-            for relation in self._plain[1]:  # a missing related row reads as none
-                related = getattr(item, relation)
-                if all(value is None for value in vars(related).values()):
-                    setattr(item, relation, None)
+                    setattr(item, name, value)
+            for relation, values in related.items():
+                setattr(item, relation,
+                        None if values["id"] is None else SimpleNamespace(**values))
             yield item
 
     def _plain_query(self):
@@ -297,14 +296,10 @@ class ZongzhiInterface(SQLAInterface):
         """A later page in two steps: its keys (the skipped rows are read from the index
         alone), then its rows with their related rows; an OFFSET over the joined query would
         join every skipped row."""
-        keys = SQLAInterface.apply_all(self, self.session.query(self.obj.id), filters,
-                                       order_column, order_direction, page, page_size)
-        keys = [key for (key,) in keys]
-        if not keys:
-            return []
-        rows = self.session.query(self.obj).options(*self.eager).filter(self.obj.id.in_(keys))
-        position = {key: index for index, key in enumerate(keys)}
-        return sorted(rows, key=lambda row: position[row.id])
+        return self._rows_of_keys(
+            lambda keys: self.session.query(self.obj).options(*self.eager)
+            .filter(self.obj.id.in_(keys)),
+            filters, order_column, order_direction, page, page_size)
 
     def _plain_page(self, filters, order_column, order_direction, page, page_size):
         """A list page as plain rows: the first in one query, later ones by their keys."""
@@ -312,14 +307,19 @@ class ZongzhiInterface(SQLAInterface):
             rows = SQLAInterface.apply_all(self, self._plain_query(), filters, order_column,
                                            order_direction, page, page_size)
             return list(self._plain_rows(rows))
-        keys = SQLAInterface.apply_all(self, self.session.query(self.obj.id), filters,
-                                       order_column, order_direction, page, page_size)
-        keys = [key for (key,) in keys]
+        return self._rows_of_keys(
+            lambda keys: self._plain_rows(self._plain_query().filter(self.obj.id.in_(keys))),
+            filters, order_column, order_direction, page, page_size)
+
+    def _rows_of_keys(self, read, filters, order_column, order_direction, page, page_size):
+        """The page's keys read from the index, then its rows (read(keys)) in the keys' order."""
+        keys = [key for (key,) in SQLAInterface.apply_all(
+            self, self.session.query(self.obj.id), filters, order_column, order_direction,
+            page, page_size)]
         if not keys:
             return []
-        rows = self._plain_rows(self._plain_query().filter(self.obj.id.in_(keys)))
         position = {key: index for index, key in enumerate(keys)}
-        return sorted(rows, key=lambda row: position[row.id])
+        return sorted(read(keys), key=lambda row: position[row.id])
 
     def apply_all(self, query, *args, **kwargs):
         """Filters, order and paging as Flask-AppBuilder applies them, plus eager loading."""

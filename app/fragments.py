@@ -5,7 +5,7 @@ entry) and changes only when permissions, roles or users do (scope.access); the 
 a list screen changes only with the language.
 """
 
-from flask import current_app, render_template, request, session
+from flask import current_app, render_template, session
 from flask_appbuilder.widgets import SearchWidget
 from flask_babel import get_locale
 from flask_login import current_user
@@ -36,10 +36,8 @@ class CachedSearchWidget(SearchWidget):
     def __call__(self, **kwargs):
         """The search form from the cache, with this response's filters and script nonce."""
         form = self.template_args["form"]
-        filtered = {name.split("_", 3)[3] for name in request.args
-                    if name.startswith("_flt_") and name.count("_") >= 3}
-        if any(isinstance(getattr(form, column, None), RemoteSelectField)
-               for column in filtered):
+        if any(isinstance(getattr(form, flt.column_name, None), RemoteSelectField)
+               for flt in self.filters.filters):
             return super().__call__(**kwargs)
         nonce = csp_nonce()
 

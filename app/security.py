@@ -1,7 +1,7 @@
 """Flask-AppBuilder's security, made to lock accounts, force password changes and read well."""
 
 import functools
-import re
+from types import SimpleNamespace
 
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.views import UserDBModelView
@@ -11,6 +11,22 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import joinedload
 
 from app import accounts, display, models
+
+
+def once_per_request(check):
+    """A permission check answered once per request for the signed-in user and arguments."""
+
+    @functools.wraps(check)
+    def remembered(*args):
+        if not has_request_context():
+            return check(*args)
+        known = request.environ.setdefault("zongzhi.checks", {})
+        key = (check.__name__, getattr(current_user, "id", None), *args)
+        if key not in known:
+            known[key] = check(*args)
+        return known[key]
+
+    return remembered
 
 
 class ZongzhiUserDBModelView(UserDBModelView):
@@ -47,10 +63,11 @@ class ZongzhiSecurityManager(SecurityManager):
         return self.session.get(model, pk, options=[joinedload(model.roles),
                                                     joinedload(model.groups)])
 
+    @once_per_request
     def has_access(self, permission_name, view_name):
         """Flask-AppBuilder's check, worked out once per request for each user, permission and
         view (a list asks the same four for every table it draws, the case page for six)."""
-        return once_per_request(super().has_access)(permission_name, view_name)
+        return super().has_access(permission_name, view_name)
 
     def _has_access_builtin_roles(self, role, permission_name, view_name):
         """Flask-AppBuilder's match of a declared role's patterns, remembered: the roles are
@@ -86,22 +103,6 @@ class ZongzhiSecurityManager(SecurityManager):
             accounts.require_password_change(user.username)
 
 
-def once_per_request(check):
-    """A permission check answered once per request for the signed-in user and arguments."""
-
-    @functools.wraps(check)
-    def remembered(*args):
-        if not has_request_context():
-            return check(*args)
-        known = request.environ.setdefault("zongzhi.checks", {})
-        key = (check.__name__, getattr(current_user, "id", None), *args)
-        if key not in known:
-            known[key] = check(*args)
-        return known[key]
-
-    return remembered
-
-
 def init_app(app):
     """Templates' visibility checks once per request (Flask-AppBuilder's looks the view up
     among all of them on every call)."""
@@ -111,6 +112,7 @@ def init_app(app):
 
 @functools.lru_cache(maxsize=8192)
 def _builtin_role_allows(manager, role_name, permission_name, view_name):
-    """Whether a declared role's patterns allow a permission on a view."""
-    return any(re.match(view, view_name) and re.match(permission, permission_name)
-               for view, permission in manager.builtin_roles.get(role_name, []))
+    """Whether a declared role's patterns allow a permission on a view (Flask-AppBuilder's
+    match, which reads only the role's name)."""
+    return SecurityManager._has_access_builtin_roles(manager, SimpleNamespace(name=role_name),
+                                                     permission_name, view_name)

@@ -189,16 +189,24 @@ def _cell_writer(formatter):
     repeats its centres, categories and codes row after row)."""
     written = {}
 
+    def cell(value):
+        return f"<td>{escape(_formatted(formatter, value))}</td>"
+
     def write(value):
         try:
             return written[value]
         except KeyError:
-            cell = written[value] = f"<td>{escape(formatter(value) if formatter else value)}</td>"
-            return cell
+            written[value] = cell(value)
+            return written[value]
         except TypeError:  # unhashable: written each time
-            return f"<td>{escape(formatter(value) if formatter else value)}</td>"
+            return cell(value)
 
     return write
+
+
+def _formatted(formatter, value):
+    """A value as its column's formatter shows it (as it is, without one)."""
+    return formatter(value) if formatter else value
 
 
 class LeanShowWidget(ShowWidget):
@@ -217,7 +225,7 @@ class LeanShowWidget(ShowWidget):
             rows = "".join(
                 f'<tr><th class="col-lg-2 col-md-2 col-sm-2">{escape(labels.get(column))}</th>'
                 '<td><span style="white-space: pre-line">'
-                f"{escape(_shown(formatters, column, values))}</span></td></tr>"
+                f"{escape(_formatted(formatters.get(column), values[column]))}</span></td></tr>"
                 for column in columns)
             return ('<div class="table-responsive"><table class="table table-bordered">'
                     f"{rows}</table></div>")
@@ -236,9 +244,3 @@ class LeanShowWidget(ShowWidget):
                 f'<div id="{number}_href" class="panel-collapse {shown}"><div class="panel-body">'
                 f'{table(spec.get("fields", []))}</div></div></div></div>')
         return super().__call__(**kwargs, fields=Markup("".join(groups)))
-
-
-def _shown(formatters, column, values):
-    """A field's value as the record page shows it."""
-    formatter, value = formatters.get(column), values[column]
-    return formatter(value) if formatter else value

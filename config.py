@@ -68,7 +68,10 @@ class Config:
 
     # Languages: Simplified Chinese first and by default, English switchable.
     BABEL_DEFAULT_LOCALE = "zh"
-    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    # The business time zone: what "today", a month and a deadline mean, what is stored and
+    # shown, whatever the server's own TZ (app/clock.py).
+    ZONGZHI_TIMEZONE = os.environ.get("ZONGZHI_TIMEZONE", "Asia/Shanghai")
+    BABEL_DEFAULT_TIMEZONE = ZONGZHI_TIMEZONE
     LANGUAGES = {
         "zh": {"flag": "cn", "name": "简体中文"},
         "en": {"flag": "gb", "name": "English"},

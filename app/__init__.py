@@ -46,6 +46,7 @@ def _instance_path():
 
 def configure(app, config_object, overrides):
     """Load settings, then make sure a secret key exists without ever committing one."""
+    from app import clock
     from app.accounts import password_policy
     from app.roles import ROLES
 
@@ -53,6 +54,9 @@ def configure(app, config_object, overrides):
     app.config.setdefault("FAB_ROLES", ROLES)
     app.config.setdefault("FAB_PASSWORD_COMPLEXITY_VALIDATOR", password_policy)
     app.config.update(overrides)
+    # The zone the server ran in before we set ours: what a migration of older data needs.
+    app.config.setdefault("SERVER_UTC_OFFSET_MINUTES", clock.process_offset_minutes())
+    clock.set_zone(app.config["ZONGZHI_TIMEZONE"])
     method = app.config.get("FAB_PASSWORD_HASH_METHOD")
     if method and "AUTH_DB_FAKE_PASSWORD_HASH_CHECK" not in overrides:
         # Unknown names are checked against a fake hash; it must cost what a real one costs.
@@ -75,14 +79,30 @@ def _development_secret(instance_path):
 
 
 @event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, connection_record):
-    """Enforce foreign keys and use WAL with a busy timeout on every SQLite connection."""
-    if type(dbapi_connection).__module__.startswith("sqlite3"):
+def _connection_settings(dbapi_connection, connection_record):
+    """SQLite: foreign keys, WAL, a busy timeout, and transactions begun by us (see
+    transactions.begin); PostgreSQL and MariaDB: the session in the business time zone, so
+    that the database's own now() agrees with ours."""
+    from app import clock
+
+    module = type(dbapi_connection).__module__
+    if module.startswith("sqlite3"):
+        dbapi_connection.isolation_level = None  # pysqlite's own BEGIN is replaced by ours
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA busy_timeout=15000")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+    elif module.startswith("psycopg"):
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        dbapi_connection.execute("SELECT set_config('TimeZone', %s, false)",
+                                 (clock.zone().key,))
+        dbapi_connection.autocommit = autocommit
+    elif module.startswith("pymysql"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SET time_zone = %s", (clock.utc_offset(),))
         cursor.close()
 
 

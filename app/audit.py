@@ -50,12 +50,50 @@ def _row(action, object_type=None, object_id=None, outcome="success", detail=Non
     }
 
 
+PENDING = "zongzhi.audit_pending"
+
+
 def record(action, object_type=None, object_id=None, outcome="success", detail=None,
            user_id=None, username=None):
-    """Write one audit record now, in its own transaction, whatever happens to the request's."""
+    """Write one audit record in its own transaction, whatever happens to the request's."""
+    row = _row(action, object_type, object_id, outcome, detail, user_id, username)
+    if _holding_sqlite_write_lock():
+        request.environ.setdefault(PENDING, []).append(row)  # written when the request ends
+        return
+    _write([row])
+
+
+def _write(rows):
+    """Insert audit records on a connection of their own."""
     with db.engine.begin() as conn:
-        conn.execute(insert(models.AuditLog.__table__),
-                     [_row(action, object_type, object_id, outcome, detail, user_id, username)])
+        conn.execute(insert(models.AuditLog.__table__), rows)
+
+
+def _holding_sqlite_write_lock():
+    """True while this request's transaction holds SQLite's one write lock (it began
+    IMMEDIATE, or it wrote): a second connection cannot write until it ends."""
+    from app import transactions
+
+    if not has_request_context() or db.engine.dialect.name != "sqlite":
+        return False
+    session = db.session()
+    return session.in_transaction() and (request.method not in transactions.READING
+                                         or session.info.get(transactions.WROTE, False))
+
+
+def write_pending(error=None):
+    """At the end of a request: the records that waited for SQLite's write lock, written once
+    the request's own transaction is over (committed by the view, or rolled back here)."""
+    rows = request.environ.pop(PENDING, None)
+    if not rows:
+        return
+    from app import transactions
+
+    transactions.end_read_only(error)
+    session = db.session()
+    if session.in_transaction():
+        session.rollback()  # what the session's removal would do next
+    _write(rows)
 
 
 def _redact(obj, key, value):
@@ -135,3 +173,4 @@ def init_app(app):
     if not event.contains(Session, "before_flush", _before_flush):
         event.listen(Session, "before_flush", _before_flush)
         event.listen(Session, "after_flush", _after_flush)
+    app.teardown_request(write_pending)

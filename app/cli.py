@@ -37,6 +37,76 @@ def sync_roles():
     if missing:
         raise click.ClickException(f"roles could not be created: {', '.join(missing)}")
 translate = AppGroup("translate", help="Extract, update and compile the translation catalogue.")
+stats_group = AppGroup("stats", help="Rebuild and check the statistics' monthly rollups.")
+
+
+def _rollup_range(centre, first, last):
+    """Centre ids and [start, end) months from the command's options."""
+    import datetime
+
+    from app import models, stats
+
+    centre_ids = None
+    if centre:
+        found = db.session.scalars(select(models.Centre.id).where(
+            (models.Centre.name == centre) | (models.Centre.short_name == centre)
+            | (models.Centre.id == (int(centre) if centre.isdigit() else -1)))).all()
+        if not found:
+            raise click.BadParameter(f"no centre called {centre!r}", param_hint="--centre")
+        centre_ids = list(found)
+    try:
+        start = stats.Period.parse(first).start if first else None
+        end = stats.Period.parse(last).end if last else None
+    except stats.BadPeriod as error:
+        raise click.BadParameter(str(error)) from None
+    if isinstance(start, datetime.date) and end is not None and end <= start:
+        raise click.BadParameter("--to comes before --from")
+    return centre_ids, start, end
+
+
+_range_options = [
+    click.option("--centre", default=None, help="A centre's name, short name or id (all by default)."),
+    click.option("--from", "first", default=None, help="First month, e.g. 2025-01 (all by default)."),
+    click.option("--to", "last", default=None, help="Last month, e.g. 2025-12 (all by default)."),
+]
+
+
+def _with_range(command):
+    """Add the centre and month options to a command."""
+    for option in reversed(_range_options):
+        command = option(command)
+    return command
+
+
+@stats_group.command("rebuild")
+@_with_range
+def stats_rebuild(centre, first, last):
+    """Recompute the monthly rollups from the case rows (all, or a centre and months)."""
+    from app import generations, rollup
+
+    centre_ids, start, end = _rollup_range(centre, first, last)
+    rows = rollup.rebuild(db.session, centre_ids, start, end)
+    db.session.commit()
+    generations.renew_all()  # cached figures were counted from the old rollups
+    click.echo(f"rollups rebuilt: {rows} counts")
+
+
+@stats_group.command("check")
+@_with_range
+@click.option("--quiet", "-q", is_flag=True, help="Print only the number of differences.")
+def stats_check(centre, first, last, quiet):
+    """Compare every rollup row with a full recomputation; exit status 1 on any difference."""
+    from app import rollup
+
+    centre_ids, start, end = _rollup_range(centre, first, last)
+    differences = rollup.check(db.session, centre_ids, start, end)
+    db.session.rollback()
+    if not quiet:
+        for key, kept, counted in differences:
+            click.echo(f"{' '.join(map(str, key))}: stored {kept}, recomputed {counted}")
+    click.echo(f"{len(differences)} differences")
+    if differences:
+        raise SystemExit(1)
 
 
 @seed.command("demo")
@@ -64,6 +134,7 @@ def seed_synthetic(centres, disputes, seed_value):
     """Add synthetic centres and disputes for measuring speed (not for people to read)."""
     import time
 
+    from app import models
     from seeds import synthetic
 
     started = time.perf_counter()
@@ -75,6 +146,8 @@ def seed_synthetic(centres, disputes, seed_value):
     from app import rollup
 
     rollup.rebuild(db.session)  # the bulk insert bypassed the session's rollup upkeep
+    # Case numbers given in bulk: each centre's counter starts again after its highest number.
+    db.session.execute(models.CaseCounter.__table__.delete())
     db.session.commit()
     from app import generations
 
@@ -150,4 +223,5 @@ def register(app):
     app.cli.add_command(seed)
     app.cli.add_command(roles)
     app.cli.add_command(translate)
+    app.cli.add_command(stats_group)
     app.cli.add_command(report_command)

@@ -25,7 +25,7 @@ def cached(name, make, *parts):
 
 def report(session, area, period, today=None):
     """stats.report for the area and period, from the cache when the data has not changed."""
-    today = today or datetime.date.today()
+    today = today or models.today()
     return cached("stats", lambda: stats.report(session, area, period, today),
                   area.region_id, period.code, today)
 

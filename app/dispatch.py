@@ -64,7 +64,7 @@ def on_duty(unit, day):
 
 def suggest_units(session, dispute, day=None):
     """The centre's active stationed units, best first."""
-    day = day or datetime.date.today()
+    day = day or models.today()
     rules = weights(session)
     units = session.scalars(
         select(models.StationedUnit)
@@ -99,7 +99,7 @@ def suggest_units(session, dispute, day=None):
 
 def suggest_experts(session, dispute, day=None, limit=8):
     """Experts serving the case's area, best first."""
-    day = day or datetime.date.today()
+    day = day or models.today()
     rules = weights(session)
     centre = session.get(models.Centre, dispute.centre_id)
     area = scope.Scope(path=centre.region.path)

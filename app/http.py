@@ -3,7 +3,8 @@
 import logging
 import secrets
 
-from flask import current_app, message_flashed, render_template, request
+from flask import current_app, jsonify, message_flashed, render_template, request
+from flask_babel import gettext
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
@@ -34,22 +35,54 @@ def security_headers(response):
     return response
 
 
+def _wants_json():
+    """API paths answer errors in JSON, never with an HTML page."""
+    return request.path.startswith("/api/")
+
+
+ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 409: "conflict", 413: "too_large", 422: "refused",
+               429: "too_many_requests", 500: "server_error", 503: "unavailable"}
+
+
 def _error_page(code):
-    """The error page, inside the app's layout."""
+    """The error page, inside the app's layout (JSON on API paths)."""
+    if _wants_json():
+        return jsonify(code=ERROR_CODES.get(code, "error"), message=_message(code)), code
     return render_template("zongzhi/error.html", code=code,
                            appbuilder=current_app.appbuilder), code
+
+
+def _message(code):
+    """The plain Chinese words for an error status."""
+    words = {
+        400: gettext("The request could not be understood."),
+        401: gettext("Please sign in."),
+        403: gettext("Your role may not open this."),
+        404: gettext("There is no such record, or it is outside your area of responsibility."),
+        405: gettext("This address does not take that kind of request."),
+        500: gettext("Something went wrong; nothing was changed. The fault has been recorded."),
+        503: gettext("The database is not available at the moment; nothing was changed."),
+    }
+    return words.get(code, words[500])
 
 
 def database_error(error):
     """A database failure: logged in full, shown as a plain Chinese page."""
     log.exception("database error on %s %s", request.method, request.path)
     db.session.rollback()
+    if _wants_json():
+        from app import transactions
+
+        return jsonify(code="database_error", message=transactions.explain(error)), 503
     return _error_page(500)
 
 
 def server_error(error):
     """Any other unexpected failure."""
     if isinstance(error, HTTPException):
+        if _wants_json():
+            return _error_page(error.code or 500)
         return error
     log.exception("unexpected error on %s %s", request.method, request.path)
     db.session.rollback()
@@ -66,6 +99,13 @@ def _record_denial(status):
             not request.path.startswith(("/static", "/favicon.ico")):
         audit.record("access_denied", outcome="denied",
                      detail={"path": request.path, "method": request.method, "status": status})
+
+
+def _http_error(error):
+    """Other client errors: FAB's own pages for screens, JSON for the API."""
+    if _wants_json():
+        return _error_page(error.code)
+    return error
 
 
 def not_found(error):
@@ -94,17 +134,30 @@ def _denied_flash(sender, message, category):
 
 
 def health():
-    """For load balancers: 200 when this worker can reach the database, 503 when it cannot."""
-    from flask import jsonify
-    from sqlalchemy import text
+    """For load balancers: 200 when this worker's database takes reads and writes, 503 when it
+    does not. The heartbeat row is written in a transaction that is rolled back (a read-only
+    database refuses it); with ?deep=1 the write is committed, so a full disk shows too."""
+    from sqlalchemy import insert, text, update
 
+    from app import models
+
+    deep = request.args.get("deep") in ("1", "true", "yes")
+    beat = update(models.Heartbeat.__table__).where(models.Heartbeat.id == 1).values(
+        at=models.now())
     try:
+        db.session.rollback()  # the write first in its transaction: SQLite then waits its turn
+        if not db.session.execute(beat).rowcount:  # the row is made on first use
+            db.session.execute(insert(models.Heartbeat.__table__).values(id=1, at=models.now()))
         db.session.execute(text("SELECT 1"))
+        if deep:
+            db.session.commit()
+        else:
+            db.session.rollback()
+    except SQLAlchemyError as error:
+        log.warning("health check failed: %s", error)
         db.session.rollback()
-    except SQLAlchemyError:
-        db.session.rollback()
-        return jsonify(status="unavailable", database="unreachable"), 503
-    return jsonify(status="ok", database="ok")
+        return jsonify(status="unavailable", database="not writable"), 503
+    return jsonify(status="ok", database="ok", checked="commit" if deep else "write")
 
 
 def init_app(app):
@@ -115,6 +168,8 @@ def init_app(app):
     app.register_error_handler(SQLAlchemyError, database_error)
     app.register_error_handler(404, not_found)
     app.register_error_handler(403, forbidden)
+    for code in (400, 401, 405, 413, 429):
+        app.register_error_handler(code, _http_error)
     app.register_error_handler(500, server_error)
     app.register_error_handler(Exception, server_error)
     message_flashed.connect(_denied_flash, app)

@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import relationship
 
-from app import choices
+from app import choices, clock
 
 
 def choice_checks(table, choice_columns):
@@ -36,8 +36,13 @@ def choice_checks(table, choice_columns):
 
 
 def now():
-    """The current time, naive, in the server's local time (what the screens show)."""
-    return datetime.datetime.now().replace(microsecond=0)
+    """The current business time (app/clock.py), naive, to the second."""
+    return clock.now()
+
+
+def today():
+    """Today in the business time zone."""
+    return clock.today()
 
 
 department_function_link = Table(
@@ -667,6 +672,24 @@ class StatMonthPart(Model):
     cases = Column(Integer, nullable=False)
 
     DIMENSIONS = ("category", "source", "level", "funnel", "days")
+
+
+class CaseCounter(Model):
+    """The last case number given per centre and year: taken with an atomic UPDATE in the
+    registering transaction, so two clerks never get the same number (app/workflow.py)."""
+
+    __tablename__ = "case_counter"
+    centre_id = Column(Integer, ForeignKey("centre.id", ondelete="CASCADE"), primary_key=True)
+    year = Column(Integer, primary_key=True, autoincrement=False)
+    last = Column(Integer, nullable=False)
+
+
+class Heartbeat(Model):
+    """One row the health check writes, to tell a database that cannot take writes."""
+
+    __tablename__ = "heartbeat"
+    id = Column(Integer, primary_key=True, autoincrement=False)
+    at = Column(DateTime, nullable=False)
 
 
 class UserScope(Model):

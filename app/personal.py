@@ -9,6 +9,8 @@ from markupsafe import Markup, escape
 from wtforms import StringField
 from wtforms.validators import ValidationError
 
+from app import clock
+
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"
 ID_PATTERN = re.compile(r"^\d{17}[\dX]$")
@@ -42,7 +44,7 @@ def id_number_problem(value):
         born = datetime.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:
         return _l("The birth date in this ID number does not exist.")
-    if born < datetime.date(1900, 1, 1) or born > datetime.date.today():
+    if born < datetime.date(1900, 1, 1) or born > clock.today():
         return _l("The birth date in this ID number is not plausible.")
     if id_check_digit(value[:17]) != value[17]:
         return _l("The check digit of this ID number is wrong; please check the number.")

@@ -225,7 +225,7 @@ def register_rows(session, area, period, limit):
 
 def statistics_html(session, area, period, user=None, register=False, now=None):
     """The report as HTML (escaped by Jinja), ready for WeasyPrint."""
-    now = now or datetime.datetime.now()
+    now = now or models.now()
     data = dashboard.report(session, area, period)
     # Above a county, units are many (one per department per centre): departments summarise them.
     by_department = area.level != "county"

@@ -518,7 +518,7 @@ def rolled_up(session, area, period):
 def summary(session, area, period, today=None, detail=True):
     """The headline figures of an area over a period (median and p90 only with detail).
     Whole months, quarters and years read the monthly rollup; other periods the case rows."""
-    today = today or datetime.date.today()
+    today = today or models.today()
     found = (rolled_up(session, area, period) if period.kind in ("month", "quarter", "year")
              else counts(session, area, period))
     concluded, resolved = found["concluded"], found["resolved"]
@@ -704,18 +704,31 @@ def overdue_referral(now):
         | (referral.answer_due < now))
 
 
+# A case has reached a funnel step by its status and its referral time (which the statistics
+# index holds): the SQL condition (reached) and the Python test (steps_reached) side by side.
+NOT_YET_ACCEPTED = ("registered", "declined")
+CONCLUDED_STATUSES = ("concluded", "closed")
+
+
 def reached(step):
-    """The condition of a dispute that has reached a step of the status funnel (read from the
-    status and the referral time, which the statistics index holds)."""
+    """The condition of a dispute that has reached a step of the status funnel."""
     dispute = models.Dispute
     conditions = {
         "registered": dispute.id.isnot(None),
-        "accepted": dispute.status.notin_(("registered", "declined")),
+        "accepted": dispute.status.notin_(NOT_YET_ACCEPTED),
         "referred": dispute.referred_at.isnot(None),
-        "concluded": dispute.status.in_(("concluded", "closed")),
+        "concluded": dispute.status.in_(CONCLUDED_STATUSES),
         "closed": dispute.status == "closed",
     }
     return conditions.get(step)
+
+
+def steps_reached(status, referred_at):
+    """The funnel steps a case with this status and referral time has reached (as reached())."""
+    tests = {"registered": True, "accepted": status not in NOT_YET_ACCEPTED,
+             "referred": referred_at is not None, "concluded": status in CONCLUDED_STATUSES,
+             "closed": status == "closed"}
+    return [step for step in FUNNEL if tests[step]]
 
 
 def _unit_labels(session, unit_ids):
@@ -840,7 +853,7 @@ def referral_timeliness(session, user_scope, start=None, end=None, now=None, by=
 
 def report(session, area, period, today=None, now=None):
     """Everything the dashboard and the PDF show, for one area and period, as plain data."""
-    today = today or datetime.date.today()
+    today = today or models.today()
     breakdowns = registered_breakdowns(session, area, period)
     return {
         "area": {"id": area.region_id, "name": area.name, "level": area.level},

@@ -1,17 +1,105 @@
-"""How a request's database transaction ends.
+"""How a request's database transaction begins, ends and fails.
 
-A request that wrote nothing ends its transaction with COMMIT rather than Flask-SQLAlchemy's
-ROLLBACK. The two are the same to the database for a read, but psycopg forgets its prepared
-statements on every rollback, and without them PostgreSQL plans every statement of every
-request again (planning was most of the time of the list's statements: 1 to 2 ms each).
+- SQLite: a request that may write (any method but GET, HEAD, OPTIONS) begins its transaction
+  with BEGIN IMMEDIATE, taking the one write lock at once and waiting for it (busy timeout);
+  a deferred transaction that read first and then wrote would fail at once when another
+  writer committed in between. Reads begin deferred and never wait.
+- A request that wrote nothing ends its transaction with COMMIT rather than Flask-SQLAlchemy's
+  ROLLBACK. The two are the same to the database for a read, but psycopg forgets its prepared
+  statements on every rollback, and without them PostgreSQL plans every statement again.
+- commit() is how screens and the API save: a stale version becomes VersionConflict, any other
+  database failure SaveFailed with a Chinese message that names no SQL, no values and no
+  library; the failure itself is logged in full.
 """
 
+import contextlib
+import logging
+
+from flask import has_request_context, request
+from flask_babel import gettext
 from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from app.extensions import db
 
+log = logging.getLogger(__name__)
 WROTE = "transactions.wrote"
+READING = {"GET", "HEAD", "OPTIONS"}
+
+
+class SaveFailed(Exception):
+    """The database did not take a write; the message says so in words for people."""
+
+
+def stale_message():
+    """What a person is told when someone else saved the record first."""
+    return gettext("Someone else changed this case after you opened it. Reload the page and "
+                   "try again.")
+
+
+def explain(error):
+    """A database failure in words for people: nothing of the SQL, the values or the driver."""
+    text = str(getattr(error, "orig", error)).lower()
+    if isinstance(error, IntegrityError):
+        return gettext("The record conflicts with data saved in the meantime (a duplicate or a "
+                       "missing linked record). Nothing was saved; check the values and save "
+                       "again.")
+    if "full" in text or "no space" in text or "disk" in text:
+        return gettext("The database has no room to save (disk full). Nothing was saved; "
+                       "please tell the system administrator.")
+    if "read-only" in text or "readonly" in text or "read only" in text:
+        return gettext("The database is read-only at the moment. Nothing was saved; please "
+                       "tell the system administrator.")
+    if "lock" in text or "deadlock" in text or "busy" in text or "timeout" in text:
+        return gettext("The system is busy. Nothing was saved; please save again.")
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return gettext("The connection to the database was lost. Nothing was saved; please "
+                       "save again.")
+    return gettext("The database could not save this. Nothing was saved; please try again, "
+                   "and tell the system administrator if it happens again.")
+
+
+@contextlib.contextmanager
+def saving(session=None):
+    """Around a change and its commit: a stale version (found at any flush, autoflush
+    included) becomes workflow.VersionConflict, any other database failure SaveFailed; the
+    transaction is rolled back and the failure logged in full."""
+    from app.workflow import VersionConflict  # the workflow owns the error; it imports us not
+
+    session = session or db.session
+    try:
+        yield session
+    except StaleDataError:
+        session.rollback()
+        raise VersionConflict(stale_message()) from None
+    except SQLAlchemyError as error:
+        log.exception("database write failed")
+        session.rollback()
+        raise SaveFailed(explain(error)) from None
+
+
+def commit(session=None):
+    """Commit the session's transaction, failures translated as saving() does."""
+    with saving(session) as current:
+        current.commit()
+
+
+def flush(session=None):
+    """Flush pending changes, failures translated as saving() does."""
+    with saving(session) as current:
+        current.flush()
+
+
+def _begin(connection):
+    """SQLite: begin every transaction ourselves, taking the write lock at once when the
+    request may write."""
+    if connection.dialect.name != "sqlite":
+        return
+    writing = has_request_context() and request.method not in READING
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
 
 
 def _note_write(session, flush_context):
@@ -36,12 +124,17 @@ def end_read_only(error=None):
     session.expire_on_commit = False
     try:
         session.commit()
+    except SQLAlchemyError:
+        session.rollback()  # nothing was written: a failed COMMIT of a read loses nothing
     finally:
         session.expire_on_commit = True
 
 
 def init_app(app):
-    """Watch flushes; end read-only transactions before the session is removed."""
+    """Begin SQLite transactions ourselves; watch flushes; end read-only transactions before
+    the session is removed."""
+    if not event.contains(Engine, "begin", _begin):
+        event.listen(Engine, "begin", _begin)
     if not event.contains(Session, "after_flush", _note_write):
         event.listen(Session, "after_flush", _note_write)
         event.listen(Session, "after_commit", _forget)

@@ -4,6 +4,7 @@ import csv
 import datetime
 import functools
 import io
+import logging
 
 from flask import (Response, abort, current_app, flash, jsonify, redirect, request, session,
                    url_for)
@@ -22,7 +23,7 @@ from wtforms import DateField, DateTimeLocalField, HiddenField, SelectField
 from wtforms.validators import InputRequired, NumberRange, Optional
 
 from app import (audit, dispatch, display, filters, inbox, models, personal, scope, search,
-                 workflow)
+                 transactions, workflow)
 from app.datamodel import PLAIN_ROWS, eager_options
 from app.datamodel import ZongzhiInterface as SQLAInterface
 from app.fragments import CachedSearchWidget
@@ -30,6 +31,8 @@ from app.labels import LABELS
 from app.lookup import LookupView
 from app.widgets import LeanListWidget, LeanShowWidget, RemoteSelectField
 from flask_appbuilder.security.sqla.models import User
+
+log = logging.getLogger(__name__)
 
 # Related rows are chosen by typing, through these lookups, never from a box holding a whole table.
 REMOTE_LOOKUPS = {
@@ -156,6 +159,124 @@ class ZongzhiModelView(ModelView):
             page=None, page_size=self.page_size, count=len(rows),
             pks=self.datamodel.get_keys(rows), actions=self.actions, filters=filters,
             modelview_name=self.__class__.__name__)
+
+    # What a refused save says comes from these errors; anything else is a fault, logged in
+    # full and told in general words.
+    REFUSALS = (workflow.WorkflowError, scope.OutOfScope, transactions.SaveFailed)
+
+    def _save(self, change, confirm):
+        """Apply a change and commit it: True when saved (the confirmation flashed), False when
+        refused or failed (rolled back, the reason flashed, the form left as typed)."""
+        session = self.datamodel.session
+        try:
+            with transactions.saving(session):
+                change()
+                session.flush()
+                messages = confirm()
+                session.commit()
+        except self.REFUSALS as error:
+            session.rollback()
+            flash(str(error), "danger")
+            return False
+        except Exception:
+            log.exception("save failed on %s", request.path)
+            session.rollback()
+            flash(transactions.explain(None), "danger")
+            return False
+        for message, category in messages:
+            flash(message, category)
+        return True
+
+    def _after_commit(self, hook, item):
+        """A post_add/post_update hook: the save is committed, so a failure here is logged and
+        never answered as an error."""
+        try:
+            hook(item)
+        except Exception:
+            log.exception("after-save hook failed on %s", request.path)
+
+    def _add(self):
+        """Flask-AppBuilder's add, except that a refused or failed save keeps the form with
+        every value typed and says why."""
+        get_filter_args(self._filters, disallow_if_not_in_search=False)
+        exclude_cols = self._filters.get_relation_cols()
+        form = self.add_form.refresh()
+        if request.method == "POST":
+            self._fill_form_exclude_cols(exclude_cols, form)
+            if form.validate():
+                self.process_form(form, True)
+                item = self.datamodel.obj()
+
+                def change():
+                    form.populate_obj(item)
+                    self.pre_add(item)
+                    self.datamodel.session.add(item)
+
+                if self._save(change, lambda: self.add_messages(item)):
+                    self._after_commit(self.post_add, item)
+                    return None
+            return self._get_add_widget(form=form, exclude_cols=exclude_cols)
+        self.update_redirect()
+        return self._get_add_widget(form=form, exclude_cols=exclude_cols)
+
+    def add_messages(self, item):
+        """What a successful add says, worked out before the commit."""
+        return [(self.add_row_message, "success")]
+
+    def edit_messages(self, item):
+        """What a successful edit says, worked out before the commit."""
+        return [(self.edit_row_message, "success")]
+
+    def _edit(self, pk):
+        """Flask-AppBuilder's edit, except that a refused or failed save keeps the form with
+        every value typed and says why."""
+        pages, page_sizes, orders = get_page_args(), get_page_size_args(), get_order_args()
+        get_filter_args(self._filters, disallow_if_not_in_search=False)
+        exclude_cols = self._filters.get_relation_cols()
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            abort(404)
+        pk = self.datamodel.get_pk_value(item)
+        if request.method == "POST":
+            form = self.edit_form.refresh(request.form)
+            self._fill_form_exclude_cols(exclude_cols, form)
+            form._id = pk
+            if form.validate():
+                self.process_form(form, False)
+
+                def change():
+                    form.populate_obj(item)
+                    self.pre_update(item)
+
+                if self._save(change, lambda: self.edit_messages(item)):
+                    self._after_commit(self.post_update, item)
+                    return None
+                item = self.datamodel.get(pk, self._base_filters)
+                if item is None:
+                    abort(404)
+        else:
+            form = self.edit_form.refresh(obj=item)
+            self.prefill_form(form, pk)
+        widgets = self._get_edit_widget(form=form, exclude_cols=exclude_cols)
+        widgets = self._get_related_views_widgets(item, filters={}, orders=orders, pages=pages,
+                                                  page_sizes=page_sizes, widgets=widgets)
+        if request.method != "POST":
+            self.update_redirect()
+        return widgets
+
+    def _delete(self, pk):
+        """Flask-AppBuilder's delete, with refusals and failures said in plain words."""
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            abort(404)
+
+        def change():
+            self.pre_delete(item)
+            self.datamodel.session.delete(item)
+
+        if self._save(change, lambda: [(self.delete_row_message, "success")]):
+            self._after_commit(self.post_delete, item)
+        self.update_redirect()
 
     def _check_scope(self, item):
         """Refuse, with a message, a write that would leave the user's scope."""
@@ -423,22 +544,25 @@ class PartyModelView(ZongzhiModelView):
     base_order = ("id", "asc")  # in the order they were entered, on every engine
 
     def pre_add(self, item):
-        """Parties of a concluded case are fixed, like the case."""
+        """Parties of a concluded case are fixed, like the case; a party seen in an open or
+        recent case makes this a repeat dispute (linked in the same transaction)."""
         super().pre_add(item)
         _case_must_be_open(self.datamodel.session, item)
+        _note_repeat(self.datamodel.session, item)
 
     def pre_update(self, item):
-        """Parties of a concluded case are fixed, like the case."""
+        """The same rules after an edit (an ID number may have changed)."""
         super().pre_update(item)
         _case_must_be_open(self.datamodel.session, item)
+        _note_repeat(self.datamodel.session, item)
 
-    def post_add(self, item):
-        """A party seen in an open or recent case makes this a repeat dispute: say so."""
-        _flag_repeat(self.datamodel.session, item)
+    def add_messages(self, item):
+        """Saved, and a repeat dispute named when one was found."""
+        return [*super().add_messages(item), *_repeat_messages()]
 
-    def post_update(self, item):
-        """The same check after an ID number changes."""
-        _flag_repeat(self.datamodel.session, item)
+    def edit_messages(self, item):
+        """Saved, and a repeat dispute named when one was found."""
+        return [*super().edit_messages(item), *_repeat_messages()]
 
     noun = _l("Party")
     datamodel = SQLAInterface(models.Party)
@@ -456,16 +580,28 @@ def _case_must_be_open(session, party):
         raise workflow.WorkflowError(_l("A concluded case can only be changed by reopening it."))
 
 
-def _flag_repeat(session, party):
-    """Link the case to an earlier one sharing a party's ID number, and warn."""
-    from flask import current_app
+REPEAT = "zongzhi.repeat_of"
 
-    case = session.get(models.Dispute, party.dispute_id)
-    earlier = workflow.note_parties(session, case, current_app.config["REPEAT_MONTHS"])
+
+def _note_repeat(session, party):
+    """Link the case to an earlier one sharing a party's ID number (before the commit, in the
+    same transaction), remembering it for the confirmation."""
+    case = party.dispute or session.get(models.Dispute, party.dispute_id)
+    if case is None:
+        return
+    with session.no_autoflush:
+        earlier = workflow.note_parties(session, case, current_app.config["REPEAT_MONTHS"])
     if earlier is not None:
-        session.commit()
-        flash(_l("Repeat dispute: this party was in case %(case_no)s.", case_no=earlier.case_no),
-              "warning")
+        request.environ[REPEAT] = earlier.case_no
+
+
+def _repeat_messages():
+    """The repeat-dispute warning of this request's save, if any."""
+    case_no = request.environ.get(REPEAT)
+    if case_no is None:
+        return []
+    return [(_l("Repeat dispute: this party was in case %(case_no)s.", case_no=case_no),
+             "warning")]
 
 
 class ReferralModelView(ZongzhiModelView):
@@ -520,16 +656,44 @@ class ReferralModelView(ZongzhiModelView):
         return _run_step(session, steps[step], url_for("ReferralModelView.show", pk=pk))
 
 
+STEP_FORM = "zongzhi_step_form"
+
+
 def _run_step(session, step, back):
-    """Run a workflow step: commit and say so, or roll back and say why; then go back."""
+    """Run a workflow step: commit and say so, or roll back and say why, keeping what was
+    typed for the page to show again; then go back."""
     try:
-        step()
-        session.commit()
-        flash(_l("Done."), "success")
-    except workflow.WorkflowError as error:
+        with transactions.saving(session):
+            step()
+            session.commit()
+    except (workflow.WorkflowError, transactions.SaveFailed) as error:
         session.rollback()
         flash(str(error), "danger")
+        session_store = _typed_values()
+        if session_store:
+            from flask import session as cookie
+
+            cookie[STEP_FORM] = session_store
+        return redirect(back)
+    flash(_l("Done."), "success")
     return redirect(back)
+
+
+def _typed_for(prefix):
+    """The values a refused step form of this page carried, once."""
+    typed = session.get(STEP_FORM)
+    if not typed or not typed.get("_path", "").startswith(prefix + "/"):
+        return None
+    session.pop(STEP_FORM)
+    return typed
+
+
+def _typed_values():
+    """The step form's typed values, to fill the form again after a refusal (no secrets or
+    personal data are typed into step forms)."""
+    return {key: request.form.getlist(key) for key in request.form
+            if key not in ("csrf_token", "version")} | {
+        "_step": request.path.rsplit("/", 1)[-1], "_path": request.path}
 
 
 class MediationSessionModelView(ZongzhiModelView):
@@ -624,15 +788,21 @@ class CaseApi(BaseView):
         if version is None:
             return jsonify(message=str(_l("Send the version of the case you saw."))), 428
         try:
-            workflow.take(session, case, current_user, step, body, version=version)
-            session.commit()
+            with transactions.saving(session):
+                workflow.take(session, case, current_user, step, body, version=version)
+                session.flush()
+                answer = self._json(case)  # before the commit: nothing can fail after it
+                session.commit()
         except workflow.VersionConflict as error:
             session.rollback()
-            return jsonify(message=str(error)), 409
+            return jsonify(code="stale_version", message=str(error)), 409
         except workflow.WorkflowError as error:
             session.rollback()
-            return jsonify(message=str(error)), 422
-        return jsonify(self._json(case))
+            return jsonify(code="refused", message=str(error)), 422
+        except transactions.SaveFailed as error:
+            session.rollback()
+            return jsonify(code="not_saved", message=str(error)), 503
+        return jsonify(answer)
 
 
 class DispatchRuleModelView(ZongzhiModelView):
@@ -714,19 +884,16 @@ class DisputeModelView(ZongzhiModelView):
         super().pre_add(item)
         workflow.register(self.datamodel.session, item, actor=current_user)
 
-    def post_add(self, item):
+    def add_messages(self, item):
         """Tell the user the case number the system gave."""
-        flash(_l("Case %(case_no)s registered", case_no=item.case_no), "info")
+        return [(_l("Case %(case_no)s registered", case_no=item.case_no), "info")]
 
     def pre_update(self, item):
         """Finished cases are read-only; an edit made on an out-of-date copy is refused."""
         history = inspect(item).attrs.version.history
         if history.deleted and history.added:
             if str(history.added[0]) != str(history.deleted[0]):
-                self.datamodel.session.rollback()
-                raise workflow.WorkflowError(_l(
-                    "Someone else changed this case after you opened it. Reload the page and "
-                    "try again."))
+                raise workflow.VersionConflict(transactions.stale_message())
             # The form only carried the version to compare; the ORM counts it up itself.
             set_committed_value(item, "version", history.deleted[0])
         if item.status in workflow.FINISHED:
@@ -755,6 +922,8 @@ class DisputeModelView(ZongzhiModelView):
             "routes": session.scalars(select(models.LegalRoute).order_by(
                 models.LegalRoute.sort_order)).all() if "conclude" in steps else [],
             "choices": models.choices,
+            # A refused step's typed values, filled into its form again.
+            "typed": _typed_for(request.path.replace("/show/", "/step/")),
         }
         return self.render_template(self.show_template, pk=pk, title=self.show_title,
                                     widgets=widgets, related_views=self._related_views, **context)
@@ -877,14 +1046,19 @@ class DisputeModelView(ZongzhiModelView):
         """受理 several cases: each one checked as if accepted on its own page."""
         session = self.datamodel.session
         done, refused = 0, []
-        for case in items:
-            try:
-                with session.begin_nested():
-                    workflow.accept(session, case, current_user)
-                done += 1
-            except workflow.WorkflowError as error:
-                refused.append(f"{case.case_no}：{error}")
-        session.commit()
+        try:
+            with transactions.saving(session):
+                for case in items:
+                    try:
+                        with session.begin_nested():
+                            workflow.accept(session, case, current_user)
+                        done += 1
+                    except workflow.WorkflowError as error:
+                        refused.append(f"{case.case_no}：{error}")
+                session.commit()
+        except (workflow.WorkflowError, transactions.SaveFailed) as error:
+            flash(str(error), "danger")
+            return redirect(self.get_redirect())
         flash(_l("%(count)s cases accepted.", count=done), "success" if done else "info")
         for message in refused:
             flash(message, "warning")
@@ -1031,7 +1205,7 @@ class DashboardView(BaseView):
         if area is None:
             abort(404)
         text = request.args.get("period")
-        period = stats.Period.month_of(datetime.date.today())
+        period = stats.Period.month_of(models.today())
         if text:
             try:
                 period = stats.Period.parse(text)
@@ -1047,7 +1221,7 @@ class DashboardView(BaseView):
         session, area, period, areas = self._choice()
         body = dashboard.cached(
             "dashboard-body", lambda: self._body(session, area, period, areas, only),
-            area.region_id, period.code, datetime.date.today(), only,
+            area.region_id, period.code, models.today(), only,
             ",".join(str(a.region_id) for a in areas))
         return self.render_template("zongzhi/dashboard.html", body=body, only=only)
 
@@ -1065,7 +1239,7 @@ class DashboardView(BaseView):
         return render_template(
             "zongzhi/dashboard_body.html", data=data, payload=payload, area=area,
             period=period, areas=areas, only=only, chart_title=self.CHARTS.get(only),
-            figures=stats.FIGURE_BY_CODE, presets=period_presets(datetime.date.today()))
+            figures=stats.FIGURE_BY_CODE, presets=period_presets(models.today()))
 
     @expose("/")
     @has_access

@@ -9,7 +9,8 @@ import datetime
 
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import object_session
 
 from app import choices, models, scope
@@ -115,13 +116,40 @@ def route_of(session, dispute):
 
 
 def next_case_no(session, centre, year):
-    """The next readable case number for a centre and year: <county code>-<year>-<sequence>."""
+    """The next readable case number for a centre and year: <county code>-<year>-<sequence>.
+
+    The sequence comes from the centre's counter row, counted up by one atomic UPDATE in the
+    registering transaction: a second clerk's UPDATE waits for the first one's commit (row lock;
+    SQLite's write lock), so numbers never collide. A registration that rolls back rolls its
+    number back too, and the next case takes it: the register has no gaps but for deleted cases.
+    """
     prefix = f"{centre.region.code}-{year}-"
-    last = session.scalar(
-        select(func.max(models.Dispute.case_no)).where(models.Dispute.case_no.like(prefix + "%"))
-    )
-    sequence = int(last.rsplit("-", 1)[1]) + 1 if last else 1
+    counter = models.CaseCounter.__table__
+    connection = session.connection()
+    mine = (counter.c.centre_id == centre.id, counter.c.year == year)
+    bump = update(counter).where(*mine).values(last=counter.c.last + 1)
+    if not connection.execute(bump).rowcount:
+        # The centre's first case of the year: start after any number already given (cases
+        # loaded in bulk, or numbered before counters existed); if another clerk creates the
+        # row first, ours is ignored and the bump below counts on from theirs.
+        last = session.scalar(select(func.max(models.Dispute.case_no))
+                              .where(models.Dispute.case_no.like(prefix + "%")))
+        start = int(last.rsplit("-", 1)[1]) if last else 0
+        connection.execute(_insert_ignoring_duplicate(
+            connection, counter, {"centre_id": centre.id, "year": year, "last": start}))
+        connection.execute(bump)
+    sequence = connection.execute(select(counter.c.last).where(*mine)).scalar_one()
     return f"{prefix}{sequence:05d}"
+
+
+def _insert_ignoring_duplicate(connection, table, values):
+    """INSERT that does nothing when the key exists (on each engine's own terms)."""
+    name = connection.dialect.name
+    if name == "postgresql":
+        return postgresql.insert(table).values(values).on_conflict_do_nothing()
+    if name == "sqlite":
+        return sqlite.insert(table).values(values).on_conflict_do_nothing()
+    return insert(table).values(values).prefix_with("IGNORE")
 
 
 def register(session, dispute, actor=None, at=None):

@@ -108,8 +108,9 @@ def run_migrations_online():
         # while migrating (the pragma only takes effect outside a transaction) and checked after.
         conf_args.setdefault("render_as_batch", sqlite)
         if sqlite:
-            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
-            connection.commit()  # end the implicit transaction so alembic's own can begin
+            # On the driver's connection, outside any transaction (the app begins SQLite
+            # transactions itself, so a statement through SQLAlchemy would be inside one).
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
@@ -120,8 +121,8 @@ def run_migrations_online():
             context.run_migrations()
         if sqlite:
             problems = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
             connection.commit()
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
             if problems:
                 raise RuntimeError(f"foreign key violations after migrating: {problems[:5]}")
 

@@ -216,7 +216,7 @@ def load_services(session):
 def load_petitions(session, today=None):
     """Monthly petitions received by every centre since January 2024, falling by about two
     fifths over the period (the article: 信访量下降五分之二); deterministic."""
-    today = today or datetime.date.today()
+    today = today or models.today()
     for centre in session.scalars(select(models.Centre).order_by(models.Centre.id)):
         rng = random.Random(f"petitions-{centre.name}")
         base = rng.randrange(40, 80)
@@ -348,7 +348,7 @@ def _phone(rng):
 
 def load_demo_cases(session, count, seed=DEMO_SEED, today=None):
     """A few hundred cases across centres, categories, sources, levels, statuses and months."""
-    today = today or datetime.date.today()
+    today = today or models.today()
     start = datetime.date(2025, 1, 2)
     span = max(1, (today - start).days - 1)
     centres = list(session.scalars(select(models.Centre).order_by(models.Centre.id)))

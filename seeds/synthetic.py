@@ -66,7 +66,7 @@ def make_centres(session, count, rng):
 def generate(session, centres=100, disputes=1_000_000, seed=1, progress=None, today=None):
     """Add `disputes` cases spread over `centres` centres and the last three years."""
     rng = random.Random(seed)
-    today = today or datetime.date.today()
+    today = today or models.today()
     start = today - datetime.timedelta(days=3 * 365)
     span = (today - start).days
     chosen = make_centres(session, centres, rng)

@@ -4,7 +4,7 @@ import datetime
 import re
 
 import pytest
-from freezegun import freeze_time
+from freezegun import freeze_time as _freeze_utc
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
@@ -16,6 +16,13 @@ from seeds import demo
 from tests.conftest import PASSWORD
 
 T0 = datetime.datetime(2025, 3, 7, 10, 0)
+
+
+def freeze_time(moment):
+    """Freeze the clock at a business (China) wall-clock time: freezegun's naive times are UTC."""
+    from app import clock
+
+    return _freeze_utc(moment.replace(tzinfo=clock.zone()))
 
 
 def centre(code="652701"):

@@ -2,8 +2,8 @@
 
 stat_month_part holds, per dimension, month, centre and code, the cases behind the dashboard's
 breakdowns, its funnel and the duration histogram the median and p90 are found from;
-app/rollup.py keeps it exact with stat_month. The upgrade fills it from the case rows already
-there with the statistics' own counting (app code: rollup.rebuild).
+app/rollup.py keeps it exact with stat_month. Filled from the case rows by
+`flask stats rebuild` (a migration imports no app code).
 
 Revision ID: 71a3ca9ffa06
 Revises: c743798df24b
@@ -31,13 +31,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['centre_id'], ['centre.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('dimension', 'month', 'centre_id', 'code')
     )
-    from sqlalchemy.orm import Session
-
-    from app import rollup
-
-    session = Session(bind=op.get_bind())
-    rollup.rebuild(session)
-    session.flush()
+    # Derived data: filled by `flask stats rebuild` (a migration imports no app code).
 
 
 def downgrade():

@@ -2,7 +2,7 @@
 
 stat_month holds, per centre and month, the counts behind the headline figures; app/rollup.py
 keeps it exact on every write. The upgrade fills it from the case rows already there, with the
-statistics' own counting (this migration therefore uses app code: rollup.rebuild).
+statistics' own counting (filled by `flask stats rebuild`: a migration imports no app code).
 
 Revision ID: c743798df24b
 Revises: 95d1b6e95bcc
@@ -38,13 +38,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['centre_id'], ['centre.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('month', 'centre_id')
     )
-    from sqlalchemy.orm import Session
-
-    from app import rollup
-
-    session = Session(bind=op.get_bind())
-    rollup.rebuild(session, parts=False)  # stat_month_part comes in a later revision
-    session.flush()
+    # Derived data: filled by `flask stats rebuild` (a migration imports no app code).
 
 
 def downgrade():

@@ -70,7 +70,8 @@ def _check_version(dispute, version):
 
 
 def _event(dispute, actor, action, before, after, note=None, at=None):
-    """Append one step to the case's timeline."""
+    """Append one step to the case's timeline (without loading the timeline: a loaded one gets
+    the event too, an unloaded one reads it with the rest when it is next read)."""
     event = models.CaseEvent(at=_now(at), actor_id=getattr(actor, "id", None), action=action,
                              from_status=before, to_status=after,
                              note=None if note is None else str(note))
@@ -78,9 +79,9 @@ def _event(dispute, actor, action, before, after, note=None, at=None):
     if session is None:
         dispute.events.append(event)
     else:
-        # Loading the timeline must not flush a step half-applied (status set, outcome not yet).
-        with session.no_autoflush:
-            dispute.events.append(event)
+        with session.no_autoflush:  # nothing half-applied is written before the step is done
+            event.dispute = dispute
+            session.add(event)
     return event
 
 
@@ -109,10 +110,11 @@ def allowed_actions(dispute, actor):
 
 def route_of(session, dispute):
     """The legal route whose clocks govern the case (mediation when none is chosen)."""
-    if dispute.route is not None:
-        return dispute.route
-    route = session.get(models.LegalRoute, dispute.route_id) if dispute.route_id else None
-    return route or session.scalar(select(models.LegalRoute).filter_by(code="mediation"))
+    with session.no_autoflush:  # a step half-applied is never flushed by these reads
+        if dispute.route is not None:
+            return dispute.route
+        route = session.get(models.LegalRoute, dispute.route_id) if dispute.route_id else None
+        return route or session.scalar(select(models.LegalRoute).filter_by(code="mediation"))
 
 
 def next_case_no(session, centre, year):
@@ -178,8 +180,9 @@ def accept(session, dispute, actor, note=None, at=None, version=None):
     route = route_of(session, dispute)
     dispute.handle_due = dispute.accepted_at + datetime.timedelta(days=route.days_to_handle)
     if dispute.handler_id is None:
-        staff = session.scalar(select(models.Staff).filter_by(user_id=getattr(actor, "id", None)))
-        dispute.handler = staff
+        with session.no_autoflush:
+            dispute.handler = session.scalar(
+                select(models.Staff).filter_by(user_id=getattr(actor, "id", None)))
     return dispute
 
 

@@ -1,6 +1,7 @@
 """The audit trail: one append-only record per security-relevant event, with personal data redacted."""
 
 import json
+import logging
 
 from flask import has_request_context, request
 from flask_login import current_user
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session
 from app import models
 from app.extensions import db
 
+log = logging.getLogger(__name__)
 REDACTED = "***"
 # Rows the system writes for itself; auditing them would only repeat the events that caused them.
 UNTRACKED = {"audit_log", "login_session", "account_state", "ab_permission", "ab_view_menu",
@@ -93,7 +95,10 @@ def write_pending(error=None):
     session = db.session()
     if session.in_transaction():
         session.rollback()  # what the session's removal would do next
-    _write(rows)
+    try:
+        _write(rows)
+    except Exception:  # the response is made: a lost record is logged, never a failed request
+        log.exception("audit records could not be written: %s", rows)
 
 
 def _redact(obj, key, value):

@@ -119,6 +119,13 @@ class ZongzhiInterface(SQLAInterface):
     count_cap = 10000
     search_count_cap = 1000
 
+    def is_nullable(self, col_name):
+        """For forms: a yes/no column is never "required" (an unticked box is the answer no;
+        Flask-AppBuilder's required check refused it, so nothing could be switched off)."""
+        if self.is_boolean(col_name):
+            return True
+        return super().is_nullable(col_name)
+
     def __init__(self, obj, session=None):
         super().__init__(obj, session)
         self.eager = []

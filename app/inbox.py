@@ -2,17 +2,23 @@
 
 import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from app import models, scope
+from app import models, scope, stats
 
 LIMIT = 10
 
 
+def _inside(model, user_scope):
+    """The scope's condition as a list (empty for the whole region, which needs none)."""
+    where = scope.condition(model, user_scope)
+    return [] if where is None else [where]
+
+
 def _cases(session, where, user_scope, order=models.Dispute.registered_at.desc()):
-    """Cases matching a condition inside the scope, newest first, with a total."""
-    base = select(models.Dispute).where(scope.condition(models.Dispute, user_scope), *where)
+    """Cases matching a condition inside the scope, newest first."""
+    base = select(models.Dispute).where(*_inside(models.Dispute, user_scope), *where)
     rows = session.scalars(base.options(joinedload(models.Dispute.centre),
                                         joinedload(models.Dispute.category))
                            .order_by(order).limit(LIMIT)).all()
@@ -21,7 +27,7 @@ def _cases(session, where, user_scope, order=models.Dispute.registered_at.desc()
 
 def _referrals(session, where, user_scope):
     """Referrals matching a condition inside the scope."""
-    base = select(models.Referral).where(scope.condition(models.Referral, user_scope), *where)
+    base = select(models.Referral).where(*_inside(models.Referral, user_scope), *where)
     return session.scalars(base.options(joinedload(models.Referral.dispute),
                                         joinedload(models.Referral.unit))
                            .order_by(models.Referral.respond_due).limit(LIMIT)).all()
@@ -37,11 +43,9 @@ def for_user(session, user, now=None):
     roles = {role.name for role in user.roles}
     boxes = []
     open_case = models.Dispute.status.in_(("accepted", "referred"))
-    overdue_referral = or_(
-        and_(models.Referral.status == "sent", models.Referral.respond_due < now),
-        and_(models.Referral.status == "reported", models.Referral.answer_due < now))
-    overdue_case = or_(and_(models.Dispute.status == "registered", models.Dispute.accept_due < now),
-                       and_(open_case, models.Dispute.handle_due < now))
+    # "Overdue" is the statistics' rule, so the inbox and the dashboard count the same rows.
+    overdue_referral = stats.overdue_referral(now)
+    overdue_case = stats.overdue_case(now)
     if roles & {"staff", "admin"}:
         staff = session.scalar(select(models.Staff).filter_by(user_id=user.id))
         boxes.append((_l("To accept"), "case", _cases(
@@ -56,7 +60,7 @@ def for_user(session, user, now=None):
         follow_ups = session.scalars(
             select(models.MediationSession)
             .join(models.Dispute)
-            .where(scope.condition(models.Dispute, user_scope),
+            .where(*_inside(models.Dispute, user_scope),
                    models.MediationSession.follow_up_on <= today,
                    models.MediationSession.followed_up_at.is_(None))
             .options(joinedload(models.MediationSession.dispute))
@@ -70,8 +74,6 @@ def for_user(session, user, now=None):
         boxes.append((_l("Overdue referrals"), "referral", _referrals(
             session, [overdue_referral], user_scope)))
     if "centre_admin" in roles:
-        from app import stats
-
         rates = stats.referral_timeliness(session, user_scope)
         units = {u.id: u for u in session.scalars(
             select(models.StationedUnit).where(models.StationedUnit.id.in_(list(rates)))

@@ -674,11 +674,8 @@ def _as_date(value):
 def overdue(session, area, now=None):
     """Open cases past their acceptance or handling deadline, and overdue referrals, now."""
     now = now or models.now()
-    dispute = models.Dispute
-    late_accept = and_(dispute.status == "registered", dispute.accept_due < now)
-    late_handle = and_(dispute.status.in_(("accepted", "referred")), dispute.handle_due < now)
     cases = session.scalar(within(models.Dispute,
-                                  select(func.count()).where(late_accept | late_handle), area))
+                                  select(func.count()).where(overdue_case(now)), area))
     units = overdue_referrals(session, area, now)
     return {"cases": cases, "referrals": sum(u["value"] for u in units), "by_unit": units}
 
@@ -694,6 +691,13 @@ def overdue_referrals(session, area, now=None):
     found = [{"code": unit, "label": labels.get(unit, ""), "value": number}
              for unit, number in rows]
     return sorted(found, key=lambda item: (-item["value"], item["label"]))
+
+
+def overdue_case(now):
+    """The condition of an open case past its acceptance or handling deadline now."""
+    dispute = models.Dispute
+    return (and_(dispute.status == "registered", dispute.accept_due < now)
+            | and_(dispute.status.in_(("accepted", "referred")), dispute.handle_due < now))
 
 
 def overdue_referral(now):

@@ -215,9 +215,21 @@ class ZongzhiModelView(ModelView):
                 if self._save(change, lambda: self.add_messages(item)):
                     self._after_commit(self.post_add, item)
                     return None
+            else:
+                _flash_unseen_errors(form, exclude_cols)
             return self._get_add_widget(form=form, exclude_cols=exclude_cols)
         self.update_redirect()
         return self._get_add_widget(form=form, exclude_cols=exclude_cols)
+
+    def _fill_form_exclude_cols(self, exclude_cols, form):
+        """Flask-AppBuilder's: a form opened from a record's tab gets the parent from the
+        tab's filter (the field is not drawn); it then also counts as typed, so the field's
+        required check passes instead of failing unseen."""
+        super()._fill_form_exclude_cols(exclude_cols, form)
+        for key in exclude_cols:
+            field = getattr(form, key, None)
+            if field is not None and field.data is not None:
+                field.raw_data = [str(self._filters.get_filter_value(key))]
 
     def add_messages(self, item):
         """What a successful add says, worked out before the commit."""
@@ -654,6 +666,14 @@ class ReferralModelView(ZongzhiModelView):
         if step not in steps:
             abort(404)
         return _run_step(session, steps[step], url_for("ReferralModelView.show", pk=pk))
+
+
+def _flash_unseen_errors(form, hidden):
+    """Errors of fields the form does not draw (a tab's fixed parent) are said in a message."""
+    for name in hidden:
+        field = getattr(form, name, None)
+        for error in getattr(field, "errors", None) or []:
+            flash(f"{field.label.text}：{error}", "danger")
 
 
 STEP_FORM = "zongzhi_step_form"

@@ -7,6 +7,8 @@ PORT="${PORT:-5000}"
 flask db upgrade
 flask roles sync
 flask seed demo
+# The rollups are derived data: recount them when an upgrade left them behind.
+flask stats check --quiet >/dev/null || flask stats rebuild
 echo
 echo "Zongzhi is running at http://127.0.0.1:${PORT}/"
 echo "Demo logins (password Zongzhi#2025demo): admin, centre_admin, staff, liaison, leader, auditor"

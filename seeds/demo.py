@@ -70,6 +70,8 @@ def load(session, security_manager=None, cases=DEMO_CASES, must_change_password=
         load_users(session, security_manager, must_change_password)
     load_bole_case(session)
     load_demo_cases(session, cases)
+    # The demo numbers its cases itself: each centre's counter starts again after its highest.
+    session.execute(models.CaseCounter.__table__.delete())
     session.commit()
 
 

@@ -49,4 +49,5 @@ def test_database_errors_never_reach_the_page(app, client, users, monkeypatch):
 def test_health_endpoint(client):
     """The health check answers without a login and reports the database."""
     response = client.get("/health")
-    assert response.status_code == 200 and response.get_json() == {"status": "ok", "database": "ok"}
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "database": "ok", "checked": "write"}

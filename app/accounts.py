@@ -8,7 +8,7 @@ from flask import current_app, flash, jsonify, redirect, request, session, url_f
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user, user_logged_in, user_logged_out
-from sqlalchemy import update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash
 from wtforms.validators import ValidationError
@@ -75,11 +75,25 @@ def _register_failure(username):
                      detail={"failures": limit, "until": row.locked_until})
 
 
+def account_key(sm, typed):
+    """The one name an account's lockout is kept under, whatever was typed: Flask-AppBuilder
+    signs in by the user name in any case and by the e-mail address, so each of those spellings
+    is the account's own name; an unknown name counts under its small letters."""
+    model = sm.user_model
+    lowered = typed.lower()
+    found = db.session.scalar(select(model.username).where(
+        or_(func.lower(model.username) == lowered, func.lower(model.email) == lowered))
+        .order_by(model.id).limit(1))
+    return found or lowered
+
+
 def authenticate(sm, username, password, check):
-    """Sign-in with lockout: the same answer, and a hash check, whether or not the name exists."""
-    username = (username or "").strip()
-    if not username:
+    """Sign-in with lockout: the same answer, and a hash check, whether or not the name exists.
+    The lockout counts per account, not per spelling (account_key)."""
+    typed = (username or "").strip()
+    if not typed:
         return None
+    username = account_key(sm, typed)
     if locked_until(username):
         check_password_hash(current_app.config["AUTH_DB_FAKE_PASSWORD_HASH_CHECK"], "password")
         audit.record("login_failed", "ab_user", username=username, outcome="denied",
@@ -87,7 +101,9 @@ def authenticate(sm, username, password, check):
         flash(gettext("Too many failed sign-ins: this account is locked for %(minutes)s minutes.",
                       minutes=current_app.config["LOCKOUT_MINUTES"]), "warning")
         return None
-    user = check(username, password)
+    user = check(typed, password)
+    if user is not None and user.username != username:  # not the account the key names
+        user = None
     if user is None:
         audit.record("login_failed", "ab_user", username=username, outcome="failure")
         _register_failure(username)

@@ -19,6 +19,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    func,
+    literal,
     select,
 )
 from sqlalchemy.orm import relationship
@@ -102,7 +104,8 @@ class Region(Model):
     # Codes from the root down, "650000/652700/652701/": a prefix match selects a subtree.
     path = Column(String(200), nullable=False, index=True)
     parent = relationship("Region", remote_side=[id], back_populates="children")
-    children = relationship("Region", back_populates="parent")
+    # Never emptied by deleting the parent: a region with children cannot be deleted.
+    children = relationship("Region", back_populates="parent", passive_deletes="all")
     choice_columns = {"level": choices.REGION_LEVEL}
     __table_args__ = (*choice_checks("region", choice_columns),)
 
@@ -110,17 +113,51 @@ class Region(Model):
         return self.name
 
 
+class TreeError(ValueError):
+    """A change that would break the region tree; the message says why."""
+
+
 @event.listens_for(Region, "before_insert")
 @event.listens_for(Region, "before_update")
 def _region_path(mapper, connection, target):
-    """Keep the materialised path in step with the parent."""
+    """Keep the materialised path in step with the parent, for the region and its whole
+    subtree; only the root (level "region") may be without a parent, and no region may move
+    under itself."""
+    from flask_babel import gettext
+
     parent_path = ""
     parent_id = target.parent.id if target.parent is not None else target.parent_id
+    if parent_id is None and target.level != "region":
+        raise TreeError(gettext("Only the whole region may be without a parent: choose the "
+                                "division this one belongs to."))
     if parent_id is not None:
         parent_path = connection.execute(
             select(Region.path).where(Region.id == parent_id)
         ).scalar_one()
-    target.path = f"{parent_path}{target.code}/"
+    old = connection.execute(select(Region.path).where(Region.id == target.id)).scalar() \
+        if target.id is not None else None
+    new = f"{parent_path}{target.code}/"
+    if old and parent_path.startswith(old):
+        raise TreeError(gettext("A division cannot be moved under itself or one of its own."))
+    target.path = new
+    if old and old != new:  # the subtree moves with it, in the same transaction
+        connection.execute(Region.__table__.update()
+                           .where(Region.path.startswith(old), Region.id != target.id)
+                           .values(path=literal(new) + func.substr(Region.path, len(old) + 1)))
+
+
+@event.listens_for(Region, "before_delete")
+def _region_is_a_leaf(mapper, connection, target):
+    """A region with divisions or a centre under it cannot be deleted."""
+    from flask_babel import gettext
+
+    below = connection.execute(select(func.count()).select_from(Region)
+                               .where(Region.parent_id == target.id)).scalar()
+    centres = connection.execute(select(func.count()).select_from(Centre.__table__)
+                                 .where(Centre.__table__.c.region_id == target.id)).scalar()
+    if below or centres:
+        raise TreeError(gettext("%(name)s still has divisions or a centre under it: move or "
+                                "delete those first.", name=target.name))
 
 
 class Centre(Model):

@@ -56,7 +56,7 @@ def scope_of(user):
     unit_region = aliased(models.Region)
     row = db.session.execute(
         select(models.UserScope.unit_id, models.Region.path, unit_region.path,
-               models.Region.parent_id)
+               models.Region.parent_id, models.Region.level)
         .outerjoin(models.Region, models.UserScope.region_id == models.Region.id)
         .outerjoin(models.StationedUnit, models.UserScope.unit_id == models.StationedUnit.id)
         .outerjoin(models.Centre, models.StationedUnit.centre_id == models.Centre.id)
@@ -64,13 +64,14 @@ def scope_of(user):
         .where(models.UserScope.user_id == user.id)).first()
     if row is None:
         return Scope(path="") if any(r.name == "admin" for r in user.roles) else NOTHING
-    unit_id, region_path, unit_path, parent_id = row
+    unit_id, region_path, unit_path, parent_id, level = row
     if unit_id is not None:
-        return Scope(path=unit_path, unit_id=unit_id)
+        return Scope(path=unit_path, unit_id=unit_id) if unit_path else NOTHING
     if region_path is None:
         return NOTHING
-    # The root of the tree holds everything: "" lets queries skip the filter altogether.
-    return Scope(path="" if parent_id is None else region_path)
+    # The scope is the node's stored path, never "no parent": only the root of the tree (the
+    # whole region) holds everything, and "" lets queries skip the filter altogether.
+    return Scope(path="" if parent_id is None and level == "region" else region_path)
 
 
 def current():

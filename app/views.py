@@ -162,7 +162,8 @@ class ZongzhiModelView(ModelView):
 
     # What a refused save says comes from these errors; anything else is a fault, logged in
     # full and told in general words.
-    REFUSALS = (workflow.WorkflowError, scope.OutOfScope, transactions.SaveFailed)
+    REFUSALS = (workflow.WorkflowError, scope.OutOfScope, transactions.SaveFailed,
+                models.TreeError)
 
     def _save(self, change, confirm):
         """Apply a change and commit it: True when saved (the confirmation flashed), False when

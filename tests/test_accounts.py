@@ -185,3 +185,15 @@ def test_login_throttling_is_shared_through_redis(app):
     codes += [second.post("/login/", data={"username": "x", "password": "y"}).status_code
               for _ in range(2)]
     assert codes[:3] != [429] * 3 and codes[3] == 429
+
+
+@pytest.mark.parametrize("spelling", ["STAFF", "Staff", "staff@example.org", " staff "])
+def test_one_lockout_per_account_whatever_is_typed(app, client, users, spelling):
+    """Failures under any spelling of the name, or the e-mail address, count for the one
+    account; once locked, no spelling signs in, even with the right password."""
+    for typed in ("staff", "STAFF", "staff@example.org", "StAfF", "staff"):
+        login(client, typed, "wrong-password")
+    state = db.session.get(models.AccountState, "staff")
+    assert state.locked_until is not None and state.locked_until > models.now()
+    login(client, spelling)
+    assert not signed_in(client)

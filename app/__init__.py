@@ -138,6 +138,9 @@ def register_request_guards(app):
     audit.init_app(app)
     http.init_app(app)
     pagination.init_app(app)
+    from app import transactions
+
+    app.before_request(transactions.view_starts)  # after every other check
 
 
 def register_commands(app):

@@ -1,6 +1,7 @@
 """Account protection: password policy, lockout, forced password change and server-side sessions."""
 
 import datetime
+import logging
 import re
 import secrets
 
@@ -9,12 +10,14 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user, user_logged_in, user_logged_out
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from werkzeug.security import check_password_hash
 from wtforms.validators import ValidationError
 
 from app import audit, models
 from app.extensions import db
+
+log = logging.getLogger(__name__)
 
 SESSION_KEY = "zz_sid"
 # The login session the user loader read with the user: (session id, row or None).
@@ -191,8 +194,13 @@ def check_session():
         return _refuse(reason)
     if (now - row.last_seen).total_seconds() > 30:  # keep writes rare: once in 30 s is enough
         row.last_seen = now
-        db.session.commit()
-        session.modified = True  # and the cookie's expiry moves on with it
+        try:
+            db.session.commit()
+            session.modified = True  # and the cookie's expiry moves on with it
+        except SQLAlchemyError:  # busy (SQLite's one writer): recorded on a later request
+            log.warning("session activity not recorded", exc_info=True)
+            db.session.rollback()
+            row = db.session.get(models.LoginSession, sid)
     request.environ["zongzhi.login_session"] = row
     return None
 

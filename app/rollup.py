@@ -18,9 +18,10 @@ rebuild` recomputes them (after bulk loads that bypass the session).
 """
 
 import datetime
+import functools
 from collections import Counter
 
-from sqlalchemy import delete, event, func, select
+from sqlalchemy import bindparam, delete, event, func, select
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -86,10 +87,16 @@ def _read_cases(connection, ids, lock):
     """{id: row} of these cases as the database has them now."""
     if not ids:
         return {}
+    return {row.id: row for row in connection.execute(_case_query(lock), {"ids": sorted(ids)})}
+
+
+@functools.lru_cache(maxsize=2)
+def _case_query(lock):
+    """The counted columns of some cases (built once)."""
     dispute = models.Dispute.__table__
     query = select(*[dispute.c[name] for name in CASE_COLUMNS]).where(
-        dispute.c.id.in_(sorted(ids))).order_by(dispute.c.id)
-    return {row.id: row for row in connection.execute(query.with_for_update() if lock else query)}
+        dispute.c.id.in_(bindparam("ids", expanding=True))).order_by(dispute.c.id)
+    return query.with_for_update() if lock else query
 
 
 def _read_feedback(connection, where, lock):
@@ -250,7 +257,13 @@ def add(connection, delta):
 
 def _upsert(connection, table, keys, counts):
     """INSERT … ON CONFLICT (keys) DO UPDATE SET each count = count + the inserted count."""
-    name = connection.dialect.name
+    return _upsert_for(connection.dialect.name, table, tuple(keys), tuple(counts))
+
+
+@functools.lru_cache(maxsize=16)
+def _upsert_for(name, table, keys, counts):
+    """The upsert statement of a dialect and table, built once (building it is most of the
+    cost of a small write)."""
     if name in ("postgresql", "sqlite"):
         statement = (postgresql if name == "postgresql" else sqlite).insert(table)
         return statement.on_conflict_do_update(

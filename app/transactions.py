@@ -93,13 +93,36 @@ def flush(session=None):
         current.flush()
 
 
+VIEW = "zongzhi.view_started"
+
+
 def _begin(connection):
-    """SQLite: begin every transaction ourselves, taking the write lock at once when the
-    request may write."""
+    """SQLite: begin every transaction ourselves, taking the write lock at once when the view
+    of a request that may write runs (the sign-in checks before it only read)."""
     if connection.dialect.name != "sqlite":
         return
-    writing = has_request_context() and request.method not in READING
+    writing = has_request_context() and request.method not in READING \
+        and request.environ.get(VIEW, False)
     connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+
+
+def view_starts():
+    """The last check before a view: on SQLite, end the checks' read transaction of a request
+    that may write, so that the view's transaction begins IMMEDIATE (holding the one write lock
+    only while the view runs)."""
+    if request.method in READING:
+        return
+    request.environ[VIEW] = True
+    session = db.session()
+    if db.engine.dialect.name != "sqlite" or not session.in_transaction():
+        return
+    if session.info.get(WROTE) or session.new or session.dirty or session.deleted:
+        return
+    session.expire_on_commit = False  # the user and the login session stay loaded
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
 
 
 def _note_write(session, flush_context):

@@ -161,6 +161,20 @@ def register_template_helpers(app):
     app.jinja_env.filters["cn_date"] = display.format_date
     app.jinja_env.filters["cn_datetime"] = display.format_datetime
 
+    def without_scope():
+        """True for a signed-in login whose scope holds nothing (the auditor needs none)."""
+        from flask_login import current_user
+
+        from app import scope
+
+        if not getattr(current_user, "is_authenticated", False):
+            return False
+        if {role.name for role in current_user.roles} <= {"auditor"}:
+            return False
+        return scope.current().empty
+
+    app.jinja_env.globals["zz_without_scope"] = without_scope
+
     @app.context_processor
     def locale_context():
         """The page's locale, for scripts that speak to the user."""

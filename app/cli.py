@@ -38,6 +38,82 @@ def sync_roles():
         raise click.ClickException(f"roles could not be created: {', '.join(missing)}")
 translate = AppGroup("translate", help="Extract, update and compile the translation catalogue.")
 stats_group = AppGroup("stats", help="Rebuild and check the statistics' monthly rollups.")
+users = AppGroup("users", help="Create logins and set their roles and scope (管辖范围).")
+
+
+def _scope_value(text):
+    """A scope from the command line: a region code (650000, 652700, 652701…) or a unit as
+    <county code>:<department code> (652701:court); "" for none."""
+    from app import models
+
+    if not text:
+        return ""
+    code, _sep, department = text.partition(":")
+    region = db.session.scalar(select(models.Region).filter_by(code=code))
+    if region is None:
+        raise click.BadParameter(f"no region with code {code!r}", param_hint="--scope")
+    if not department:
+        return f"r:{region.id}"
+    unit = db.session.scalar(select(models.StationedUnit).join(models.Centre).join(
+        models.Department).where(models.Centre.region_id == region.id,
+                                 models.Department.code == department))
+    if unit is None:
+        raise click.BadParameter(f"no {department!r} unit at {code}", param_hint="--scope")
+    return f"u:{unit.id}"
+
+
+def _set_scope(user, text):
+    """Give a login its scope, refusing what the form refuses."""
+    from app import accounts_scope
+
+    try:
+        accounts_scope.assign(db.session, user, _scope_value(text),
+                              {role.name for role in user.roles})
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--role", "role_names", multiple=True, required=True, help="A role (repeatable).")
+@click.option("--scope", "scope_text", default="", help="Region code, or <county code>:<department code> for a unit liaison.")
+@click.option("--name", default=None, help="Full name (default: the username).")
+@click.option("--email", required=True)
+@click.option("--password", required=True, help="A first password; it must be changed at first sign-in.")
+def users_create(username, role_names, scope_text, name, email, password):
+    """Create a login with its roles and scope, in one transaction."""
+    from app import accounts
+
+    sm = current_app.appbuilder.sm
+    if sm.find_user(username=username) is not None:
+        raise click.ClickException(f"{username} exists already; use `flask users scope`")
+    roles = [sm.find_role(r) for r in role_names]
+    if None in roles:
+        raise click.BadParameter("unknown role", param_hint="--role")
+    try:
+        accounts.password_policy(password)
+    except ValueError as error:  # wtforms' ValidationError
+        raise click.BadParameter(str(error), param_hint="--password") from None
+    user = sm.add_user(username, name or username, "", email, roles, password=password)
+    if not user:
+        raise click.ClickException("the login could not be created")
+    _set_scope(user, scope_text)
+    db.session.commit()
+    accounts.require_password_change(username)
+    click.echo(f"{username}: {', '.join(role_names)}, scope {scope_text or 'none'}")
+
+
+@users.command("scope")
+@click.argument("username")
+@click.argument("scope_text", metavar="SCOPE")
+def users_scope(username, scope_text):
+    """Set a login's scope: a region code, or <county code>:<department code> for a unit."""
+    user = current_app.appbuilder.sm.find_user(username=username)
+    if user is None:
+        raise click.ClickException(f"no login called {username}")
+    _set_scope(user, scope_text)
+    db.session.commit()
+    click.echo(f"{username}: scope {scope_text}")
 
 
 def _rollup_range(centre, first, last):
@@ -224,4 +300,5 @@ def register(app):
     app.cli.add_command(roles)
     app.cli.add_command(translate)
     app.cli.add_command(stats_group)
+    app.cli.add_command(users)
     app.cli.add_command(report_command)

@@ -1,7 +1,5 @@
 """The domain model of comprehensive governance centres: places, centres, units, people and cases."""
 
-import datetime
-
 from flask_appbuilder import Model
 from sqlalchemy import (
     BigInteger,

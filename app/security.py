@@ -10,7 +10,13 @@ from flask_login import current_user
 from sqlalchemy import and_, select
 from sqlalchemy.orm import joinedload
 
-from app import accounts, display, models
+from flask_appbuilder.security.sqla.models import User
+from flask_babel import lazy_gettext
+from wtforms import SelectField
+from wtforms.validators import Optional
+
+from app import accounts, accounts_scope, display, models, workflow
+from app.saving import SavingMixin
 
 
 def once_per_request(check):
@@ -29,12 +35,35 @@ def once_per_request(check):
     return remembered
 
 
-class ZongzhiUserDBModelView(UserDBModelView):
-    """The user screens, with blanks instead of 'None' and Chinese dates."""
+def _scope_field():
+    """The 管辖范围 choice of the user form (its options read when the form is drawn)."""
+    return SelectField(lazy_gettext("Area of responsibility"),
+                       choices=lambda: accounts_scope.choices(), validators=[Optional()],
+                       description=lazy_gettext(
+                           "What this login sees: the whole region, a prefecture or a county's "
+                           "centre, or for a unit liaison one stationed unit."))
+
+
+# The user list shows each login's scope (a read-only attribute of the login, in words).
+User.scope_label = property(lambda user: accounts_scope.label(user.id))
+
+
+class ZongzhiUserDBModelView(SavingMixin, UserDBModelView):
+    """The user screens: a login's roles and its scope in one form, blanks instead of 'None',
+    Chinese dates, and a refused save that keeps what was typed."""
 
     class_permission_name = "UserDBModelView"  # the name the roles' patterns use
+    list_columns = ["first_name", "last_name", "username", "email", "active", "roles",
+                    "scope_label"]
+    add_columns = ["first_name", "last_name", "username", "active", "email", "roles", "scope",
+                   "password", "conf_password"]
+    edit_columns = ["first_name", "last_name", "username", "active", "email", "roles", "scope"]
+    label_columns = {"scope": lazy_gettext("Area of responsibility"),
+                     "scope_label": lazy_gettext("Area of responsibility")}
 
     def __init__(self, **kwargs):
+        self.add_form_extra_fields = {**self.add_form_extra_fields, "scope": _scope_field()}
+        self.edit_form_extra_fields = {"scope": _scope_field()}
         columns = {c for _title, spec in self.show_fieldsets for c in spec["fields"]}
         columns |= {c for _title, spec in self.user_show_fieldsets for c in spec["fields"]}
         columns |= set(self.list_columns or [])
@@ -43,6 +72,32 @@ class ZongzhiUserDBModelView(UserDBModelView):
             **(self.formatters_columns or {}),
         }
         super().__init__(**kwargs)
+
+    def _assign_scope(self, item):
+        """The form's scope, written in the same transaction as the login."""
+        session = self.datamodel.session
+        session.add(item)
+        session.flush()  # the login's key
+        try:
+            accounts_scope.assign(session, item, getattr(item, "scope", ""),
+                                  {role.name for role in item.roles})
+        except ValueError as error:
+            raise workflow.WorkflowError(str(error)) from None
+
+    def pre_add(self, item):
+        """Hash the password (Flask-AppBuilder), then give the login its scope."""
+        super().pre_add(item)
+        self._assign_scope(item)
+
+    def pre_update(self, item):
+        """Roles and scope change together."""
+        super().pre_update(item)
+        self._assign_scope(item)
+
+    def prefill_form(self, form, pk):
+        """The edit form shows the login's scope now."""
+        super().prefill_form(form, pk)
+        form.scope.data = accounts_scope.current_value(pk)
 
     def post_add(self, item):
         """A new account starts with a password the user must replace."""

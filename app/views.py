@@ -27,6 +27,7 @@ from app import (audit, dispatch, display, filters, inbox, models, personal, sco
 from app.datamodel import PLAIN_ROWS, eager_options
 from app.datamodel import ZongzhiInterface as SQLAInterface
 from app.fragments import CachedSearchWidget
+from app.saving import SavingMixin
 from app.labels import LABELS
 from app.lookup import LookupView
 from app.widgets import LeanListWidget, LeanShowWidget, RemoteSelectField
@@ -65,7 +66,7 @@ def not_negative():
     return [NumberRange(min=0, message=_l("Must not be negative"))]
 
 
-class ZongzhiModelView(ModelView):
+class ZongzhiModelView(SavingMixin, ModelView):
     """The project's base view: Chinese labels, readable values, coded fields as selects."""
 
     page_size = 25
@@ -159,137 +160,6 @@ class ZongzhiModelView(ModelView):
             page=None, page_size=self.page_size, count=len(rows),
             pks=self.datamodel.get_keys(rows), actions=self.actions, filters=filters,
             modelview_name=self.__class__.__name__)
-
-    # What a refused save says comes from these errors; anything else is a fault, logged in
-    # full and told in general words.
-    REFUSALS = (workflow.WorkflowError, scope.OutOfScope, transactions.SaveFailed,
-                models.TreeError)
-
-    def _save(self, change, confirm):
-        """Apply a change and commit it: True when saved (the confirmation flashed), False when
-        refused or failed (rolled back, the reason flashed, the form left as typed)."""
-        session = self.datamodel.session
-        try:
-            with transactions.saving(session):
-                change()
-                session.flush()
-                messages = confirm()
-                session.commit()
-        except self.REFUSALS as error:
-            session.rollback()
-            flash(str(error), "danger")
-            return False
-        except Exception:
-            log.exception("save failed on %s", request.path)
-            session.rollback()
-            flash(transactions.explain(None), "danger")
-            return False
-        for message, category in messages:
-            flash(message, category)
-        return True
-
-    def _after_commit(self, hook, item):
-        """A post_add/post_update hook: the save is committed, so a failure here is logged and
-        never answered as an error."""
-        try:
-            hook(item)
-        except Exception:
-            log.exception("after-save hook failed on %s", request.path)
-
-    def _add(self):
-        """Flask-AppBuilder's add, except that a refused or failed save keeps the form with
-        every value typed and says why."""
-        get_filter_args(self._filters, disallow_if_not_in_search=False)
-        exclude_cols = self._filters.get_relation_cols()
-        form = self.add_form.refresh()
-        if request.method == "POST":
-            self._fill_form_exclude_cols(exclude_cols, form)
-            if form.validate():
-                self.process_form(form, True)
-                item = self.datamodel.obj()
-
-                def change():
-                    form.populate_obj(item)
-                    self.pre_add(item)
-                    self.datamodel.session.add(item)
-
-                if self._save(change, lambda: self.add_messages(item)):
-                    self._after_commit(self.post_add, item)
-                    return None
-            else:
-                _flash_unseen_errors(form, exclude_cols)
-            return self._get_add_widget(form=form, exclude_cols=exclude_cols)
-        self.update_redirect()
-        return self._get_add_widget(form=form, exclude_cols=exclude_cols)
-
-    def _fill_form_exclude_cols(self, exclude_cols, form):
-        """Flask-AppBuilder's: a form opened from a record's tab gets the parent from the
-        tab's filter (the field is not drawn); it then also counts as typed, so the field's
-        required check passes instead of failing unseen."""
-        super()._fill_form_exclude_cols(exclude_cols, form)
-        for key in exclude_cols:
-            field = getattr(form, key, None)
-            if field is not None and field.data is not None:
-                field.raw_data = [str(self._filters.get_filter_value(key))]
-
-    def add_messages(self, item):
-        """What a successful add says, worked out before the commit."""
-        return [(self.add_row_message, "success")]
-
-    def edit_messages(self, item):
-        """What a successful edit says, worked out before the commit."""
-        return [(self.edit_row_message, "success")]
-
-    def _edit(self, pk):
-        """Flask-AppBuilder's edit, except that a refused or failed save keeps the form with
-        every value typed and says why."""
-        pages, page_sizes, orders = get_page_args(), get_page_size_args(), get_order_args()
-        get_filter_args(self._filters, disallow_if_not_in_search=False)
-        exclude_cols = self._filters.get_relation_cols()
-        item = self.datamodel.get(pk, self._base_filters)
-        if not item:
-            abort(404)
-        pk = self.datamodel.get_pk_value(item)
-        if request.method == "POST":
-            form = self.edit_form.refresh(request.form)
-            self._fill_form_exclude_cols(exclude_cols, form)
-            form._id = pk
-            if form.validate():
-                self.process_form(form, False)
-
-                def change():
-                    form.populate_obj(item)
-                    self.pre_update(item)
-
-                if self._save(change, lambda: self.edit_messages(item)):
-                    self._after_commit(self.post_update, item)
-                    return None
-                item = self.datamodel.get(pk, self._base_filters)
-                if item is None:
-                    abort(404)
-        else:
-            form = self.edit_form.refresh(obj=item)
-            self.prefill_form(form, pk)
-        widgets = self._get_edit_widget(form=form, exclude_cols=exclude_cols)
-        widgets = self._get_related_views_widgets(item, filters={}, orders=orders, pages=pages,
-                                                  page_sizes=page_sizes, widgets=widgets)
-        if request.method != "POST":
-            self.update_redirect()
-        return widgets
-
-    def _delete(self, pk):
-        """Flask-AppBuilder's delete, with refusals and failures said in plain words."""
-        item = self.datamodel.get(pk, self._base_filters)
-        if not item:
-            abort(404)
-
-        def change():
-            self.pre_delete(item)
-            self.datamodel.session.delete(item)
-
-        if self._save(change, lambda: [(self.delete_row_message, "success")]):
-            self._after_commit(self.post_delete, item)
-        self.update_redirect()
 
     def _check_scope(self, item):
         """Refuse, with a message, a write that would leave the user's scope."""
@@ -667,14 +537,6 @@ class ReferralModelView(ZongzhiModelView):
         if step not in steps:
             abort(404)
         return _run_step(session, steps[step], url_for("ReferralModelView.show", pk=pk))
-
-
-def _flash_unseen_errors(form, hidden):
-    """Errors of fields the form does not draw (a tab's fixed parent) are said in a message."""
-    for name in hidden:
-        field = getattr(form, name, None)
-        for error in getattr(field, "errors", None) or []:
-            flash(f"{field.label.text}：{error}", "danger")
 
 
 STEP_FORM = "zongzhi_step_form"

@@ -197,3 +197,78 @@ def test_one_lockout_per_account_whatever_is_typed(app, client, users, spelling)
     assert state.locked_until is not None and state.locked_until > models.now()
     login(client, spelling)
     assert not signed_in(client)
+
+
+def test_an_admin_creates_a_login_with_its_scope_in_one_form(app, client, users, world):
+    """The user form takes roles and 管辖范围 together; the new Korla clerk sees exactly Korla's
+    cases; the list shows the scope; a liaison given a region is refused with the form kept."""
+    from app import workflow
+
+    sm = app.appbuilder.sm
+    korla = db.session.scalar(select(models.Region).filter_by(code="652801"))
+    made = {}
+    for code in ("652801", "652701"):
+        centre = db.session.scalar(select(models.Centre).join(models.Region)
+                                   .where(models.Region.code == code))
+        case = models.Dispute(centre=centre, category=db.session.scalar(select(models.Category)),
+                              title=f"{code}的案件", description="d", source="window",
+                              level="county", risk="low")
+        db.session.add(case)
+        workflow.register(db.session, case, None)
+        made[code] = case
+    db.session.commit()
+    made = {code: case.id for code, case in made.items()}
+    login(client, "admin")
+    form = client.get("/users/add").get_data(as_text=True)
+    assert "管辖范围" in form and f'value="r:{korla.id}"' in form
+    staff_role = sm.find_role("staff").id
+    response = client.post("/users/add", data={
+        "first_name": "库尔勒", "last_name": "办事员", "username": "korla_clerk", "active": "y",
+        "email": "korla_clerk@example.org", "roles": staff_role, "scope": f"r:{korla.id}",
+        "password": "Korla#Clerk2025", "conf_password": "Korla#Clerk2025"})
+    assert response.status_code == 302, response.get_data(as_text=True)[-1500:]
+    user = sm.find_user("korla_clerk")
+    assert db.session.get(models.UserScope, user.id).region_id == korla.id
+    assert "巴音郭楞" in client.get("/users/list/").get_data(as_text=True) or \
+        korla.name in client.get("/users/list/").get_data(as_text=True)
+    liaison_role = sm.find_role("unit_liaison").id
+    refused = client.post("/users/add", data={
+        "first_name": "联络", "last_name": "员", "username": "bad_liaison", "active": "y",
+        "email": "bad_liaison@example.org", "roles": liaison_role, "scope": f"r:{korla.id}",
+        "password": "Liaison#2025x", "conf_password": "Liaison#2025x"})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 200 and "入驻单位" in page and 'value="bad_liaison"' in page
+    assert sm.find_user("bad_liaison") is None
+    db.session.get(models.AccountState, "korla_clerk").must_change_password = False
+    db.session.commit()  # the new login has chosen its own password
+    client.get("/logout/")
+    login(client, "korla_clerk", "Korla#Clerk2025")
+    assert client.get(f"/api/v1/cases/{made['652801']}").status_code == 200
+    assert client.get(f"/api/v1/cases/{made['652701']}").status_code == 404
+
+
+def test_the_users_command_creates_a_login_with_its_scope(app, world):
+    """`flask users create` and `flask users scope` for scripted set-up; wrong pairs refused."""
+    runner = app.test_cli_runner()
+    done = runner.invoke(args=["users", "create", "qitai_clerk", "--role", "staff", "--scope",
+                               "652325", "--email", "qc@example.org",
+                               "--password", "Qitai#Clerk2025"])
+    assert done.exit_code == 0, done.output
+    user = app.appbuilder.sm.find_user("qitai_clerk")
+    region = db.session.scalar(select(models.Region).filter_by(code="652325"))
+    assert db.session.get(models.UserScope, user.id).region_id == region.id
+    refused = runner.invoke(args=["users", "scope", "qitai_clerk", "652701:court"])
+    assert refused.exit_code != 0 and "入驻单位联络员" in refused.output
+    weak = runner.invoke(args=["users", "create", "weak", "--role", "staff", "--email",
+                               "w@example.org", "--password", "short"])
+    assert weak.exit_code != 0
+
+
+def test_a_login_without_a_scope_is_told_so(app, client, users, world):
+    """A staff login with no 管辖范围 sees a message on its pages, not just an empty app."""
+    login(client, "staff")
+    page = client.get("/disputemodelview/list/").get_data(as_text=True)
+    assert "管辖范围" in page and "zz-no-scope" in page
+    client.get("/logout/")
+    login(client, "admin")  # the admin without a row sees the whole region: no message
+    assert "zz-no-scope" not in client.get("/disputemodelview/list/").get_data(as_text=True)

@@ -1,0 +1,163 @@
+"""Saving through Flask-AppBuilder's forms without ever losing what was typed.
+
+Flask-AppBuilder's add and edit flash an exception's text (driver errors included) and send the
+person away from the form. This mixin keeps its flow but: a refused or failed save rolls back,
+says why in plain Chinese (the message of a refusal, or transactions.explain for a fault) and
+draws the form again with every value typed; confirmations are worked out before the commit,
+and nothing that can fail runs after it. Used by the project's base view and the user screens.
+"""
+
+import logging
+
+from flask import abort, flash, request
+from flask_appbuilder.urltools import (get_filter_args, get_order_args, get_page_args,
+                                     get_page_size_args)
+
+from app import models, scope, transactions, workflow
+
+log = logging.getLogger(__name__)
+
+
+def _flash_unseen_errors(form, hidden):
+    """Errors of fields the form does not draw (a tab's fixed parent) are said in a message."""
+    for name in hidden:
+        field = getattr(form, name, None)
+        for error in getattr(field, "errors", None) or []:
+            flash(f"{field.label.text}：{error}", "danger")
+
+
+
+class SavingMixin:
+    """Add, edit and delete that keep the form and say why (see the module's docstring)."""
+
+    # What a refused save says comes from these errors; anything else is a fault, logged in
+    # full and told in general words.
+    REFUSALS = (workflow.WorkflowError, scope.OutOfScope, transactions.SaveFailed,
+                models.TreeError)
+
+    def _save(self, change, confirm):
+        """Apply a change and commit it: True when saved (the confirmation flashed), False when
+        refused or failed (rolled back, the reason flashed, the form left as typed)."""
+        session = self.datamodel.session
+        try:
+            with transactions.saving(session):
+                change()
+                session.flush()
+                messages = confirm()
+                session.commit()
+        except self.REFUSALS as error:
+            session.rollback()
+            flash(str(error), "danger")
+            return False
+        except Exception:
+            log.exception("save failed on %s", request.path)
+            session.rollback()
+            flash(transactions.explain(None), "danger")
+            return False
+        for message, category in messages:
+            flash(message, category)
+        return True
+
+    def _after_commit(self, hook, item):
+        """A post_add/post_update hook: the save is committed, so a failure here is logged and
+        never answered as an error."""
+        try:
+            hook(item)
+        except Exception:
+            log.exception("after-save hook failed on %s", request.path)
+
+    def _add(self):
+        """Flask-AppBuilder's add, except that a refused or failed save keeps the form with
+        every value typed and says why."""
+        get_filter_args(self._filters, disallow_if_not_in_search=False)
+        exclude_cols = self._filters.get_relation_cols()
+        form = self.add_form.refresh()
+        if request.method == "POST":
+            self._fill_form_exclude_cols(exclude_cols, form)
+            if form.validate():
+                self.process_form(form, True)
+                item = self.datamodel.obj()
+
+                def change():
+                    form.populate_obj(item)
+                    self.pre_add(item)
+                    self.datamodel.session.add(item)
+
+                if self._save(change, lambda: self.add_messages(item)):
+                    self._after_commit(self.post_add, item)
+                    return None
+            else:
+                _flash_unseen_errors(form, exclude_cols)
+            return self._get_add_widget(form=form, exclude_cols=exclude_cols)
+        self.update_redirect()
+        return self._get_add_widget(form=form, exclude_cols=exclude_cols)
+
+    def _fill_form_exclude_cols(self, exclude_cols, form):
+        """Flask-AppBuilder's: a form opened from a record's tab gets the parent from the
+        tab's filter (the field is not drawn); it then also counts as typed, so the field's
+        required check passes instead of failing unseen."""
+        super()._fill_form_exclude_cols(exclude_cols, form)
+        for key in exclude_cols:
+            field = getattr(form, key, None)
+            if field is not None and field.data is not None:
+                field.raw_data = [str(self._filters.get_filter_value(key))]
+
+    def add_messages(self, item):
+        """What a successful add says, worked out before the commit."""
+        return [(self.add_row_message, "success")]
+
+    def edit_messages(self, item):
+        """What a successful edit says, worked out before the commit."""
+        return [(self.edit_row_message, "success")]
+
+    def _edit(self, pk):
+        """Flask-AppBuilder's edit, except that a refused or failed save keeps the form with
+        every value typed and says why."""
+        pages, page_sizes, orders = get_page_args(), get_page_size_args(), get_order_args()
+        get_filter_args(self._filters, disallow_if_not_in_search=False)
+        exclude_cols = self._filters.get_relation_cols()
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            abort(404)
+        pk = self.datamodel.get_pk_value(item)
+        if request.method == "POST":
+            form = self.edit_form.refresh(request.form)
+            self._fill_form_exclude_cols(exclude_cols, form)
+            form._id = pk
+            if form.validate():
+                self.process_form(form, False)
+
+                def change():
+                    form.populate_obj(item)
+                    self.pre_update(item)
+
+                if self._save(change, lambda: self.edit_messages(item)):
+                    self._after_commit(self.post_update, item)
+                    return None
+                item = self.datamodel.get(pk, self._base_filters)
+                if item is None:
+                    abort(404)
+        else:
+            form = self.edit_form.refresh(obj=item)
+            self.prefill_form(form, pk)
+        widgets = self._get_edit_widget(form=form, exclude_cols=exclude_cols)
+        widgets = self._get_related_views_widgets(item, filters={}, orders=orders, pages=pages,
+                                                  page_sizes=page_sizes, widgets=widgets)
+        if request.method != "POST":
+            self.update_redirect()
+        return widgets
+
+    def _delete(self, pk):
+        """Flask-AppBuilder's delete, with refusals and failures said in plain words."""
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            abort(404)
+
+        def change():
+            self.pre_delete(item)
+            self.datamodel.session.delete(item)
+
+        if self._save(change, lambda: [(self.delete_row_message, "success")]):
+            self._after_commit(self.post_delete, item)
+        self.update_redirect()
+

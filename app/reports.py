@@ -157,7 +157,8 @@ def charts(data):
     # every SVG text costs WeasyPrint a Pango layout.
     common = {"style": _style(), "js": [], "css": [CHART_CSS],
               "disable_xml_declaration": True, "width": 760,
-              "height": 300, "print_values": False, "margin": 10, "max_scale": 5}
+              "height": 300, "print_values": False, "margin": 10, "max_scale": 5,
+              "no_data_text": gettext("No data in this period")}
     drawn = {}
     trend = pygal.Bar(**common, legend_at_bottom=True, x_label_rotation=0)
     trend.x_labels = [p["month"][2:] for p in data["trend"]]

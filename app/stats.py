@@ -569,18 +569,50 @@ def services(session, area, period):
             for code, label in choices.SERVICE_KIND.pairs]
 
 
+# Figures that are rates: their changes are differences in percentage points (百分点), not
+# relative changes (94.4 % against 85.7 % is +8.7 points, not +10.2 %).
+RATES = ("success_rate", "satisfaction_rate", "grassroots_share")
+
+
+def points(current, base):
+    """The difference of two rates (in fractions: 0.087 is 8.7 points), or None."""
+    if current is None or base is None:
+        return None
+    return current - base
+
+
+def baselines(period, today):
+    """The periods a period is compared with: the previous one and the same one last year,
+    cut to as many days as have passed when the period is still running (1 December is
+    compared with 1 November, not with the whole of November)."""
+    previous, last_year = period.previous(), period.year_before()
+    elapsed = period.days_elapsed(today)
+    if 0 < elapsed < period.days:
+        span = datetime.timedelta(days=elapsed)
+        previous = Period("range", previous.start, min(previous.end, previous.start + span))
+        last_year = Period("range", last_year.start, min(last_year.end, last_year.start + span))
+    return previous, last_year
+
+
 def compare(session, area, period, today=None):
-    """This period's headline figures with the previous period and the same period last year."""
+    """This period's headline figures with the previous period and the same period last year
+    (as many days of them as have passed of a running period); counts change in percent,
+    rates in percentage points."""
+    today = today or models.today()
     current = summary(session, area, period, today)
-    previous = summary(session, area, period.previous(), today, detail=False)
-    last_year = summary(session, area, period.year_before(), today, detail=False)
+    before, year_ago = baselines(period, today)
+    previous = summary(session, area, before, today, detail=False)
+    last_year = summary(session, area, year_ago, today, detail=False)
     changes = {}
     for key in ("registered", "concluded", "resolved", "success_rate", "days_mean",
                 "satisfaction_rate", "grassroots_share", "resolved_per_day", "petitions"):
-        changes[key] = {"previous": change(current[key], previous[key]),
-                        "last_year": change(current[key], last_year[key])}
+        measure = points if key in RATES else change
+        changes[key] = {"previous": measure(current[key], previous[key]),
+                        "last_year": measure(current[key], last_year[key]),
+                        "unit": "points" if key in RATES else "percent"}
     return {"current": current, "previous": previous, "last_year": last_year,
-            "change": changes}
+            "change": changes, "running": before.kind == "range" and period.kind != "range",
+            "baselines": (before.label, year_ago.label)}
 
 
 def _grouped(session, area, period, column):
@@ -863,7 +895,9 @@ def report(session, area, period, today=None, now=None):
         "area": {"id": area.region_id, "name": area.name, "level": area.level},
         "period": {"code": period.code, "label": period.label,
                    "start": period.start.isoformat(), "end": period.last.isoformat(),
-                   "previous": period.previous().label, "last_year": period.year_before().label},
+                   "previous": baselines(period, today)[0].label,
+                   "last_year": baselines(period, today)[1].label,
+                   "running": 0 < period.days_elapsed(today) < period.days},
         "kpi": compare(session, area, period, today),
         "trend": trend(session, area, period),
         "by_category": breakdowns["category"],

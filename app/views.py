@@ -1088,12 +1088,16 @@ class DashboardView(BaseView):
         if area is None:
             abort(404)
         text = request.args.get("period")
-        period = stats.Period.month_of(models.today())
+        # The last complete month: figures that no longer move, a whole month to compare
+        # (this month is one click away among the quick choices).
+        period = stats.Period.month_of(models.today()).previous()
+        request.environ["zongzhi.bad_period"] = False
         if text:
             try:
                 period = stats.Period.parse(text)
             except stats.BadPeriod as error:
                 flash(str(error), "danger")
+                request.environ["zongzhi.bad_period"] = True
         return session, area, period, areas
 
     def _page(self, only=None):
@@ -1153,6 +1157,8 @@ class DashboardView(BaseView):
         from app import reports
 
         session, area, period, _areas = self._choice()
+        if request.environ["zongzhi.bad_period"]:  # never a PDF of another period than asked
+            return redirect(url_for("DashboardView.index", area=area.region_id))
         try:
             content = reports.statistics_pdf(session, area, period, user=current_user,
                                              register=request.args.get("register") == "1")

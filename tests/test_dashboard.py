@@ -184,3 +184,37 @@ def test_a_changed_scope_shows_on_the_next_request(app, client, month, login_as)
     _scope("staff", "652325")  # 奇台县
     qitai = client.get("/disputemodelview/list/").get_data(as_text=True)
     assert COUNT.search(bole).group(1) == "8" and COUNT.search(qitai).group(1) == "4"
+
+
+def test_a_running_period_is_compared_day_for_day_and_rates_in_points(world):
+    """1 December is compared with 1 November and 1 December last year, not with whole
+    months; a rate's change is the difference in points, a count's the change in percent."""
+    bole = _centre("博乐市")
+    for day in (T(2026, 11, 1, 9), T(2026, 11, 20, 9), T(2026, 12, 1, 9), T(2026, 12, 1, 10)):
+        add_case(bole, day)
+    db.session.commit()
+    december = stats.Period.parse("2026-12")
+    before, year_ago = stats.baselines(december, datetime.date(2026, 12, 1))
+    assert (before.start, before.end) == (datetime.date(2026, 11, 1), datetime.date(2026, 11, 2))
+    assert (year_ago.start, year_ago.end) == (datetime.date(2025, 12, 1),
+                                              datetime.date(2025, 12, 2))
+    found = stats.compare(db.session, _area("652701"), december, datetime.date(2026, 12, 1))
+    assert found["previous"]["registered"] == 1  # 1 November only, not all of November (2)
+    assert found["change"]["registered"]["previous"] == pytest.approx(1.0)  # 2 against 1
+    assert found["change"]["success_rate"]["unit"] == "points"
+    assert stats.points(0.944, 0.857) == pytest.approx(0.087)
+    # A whole month that is over is compared with the whole month before.
+    whole = stats.baselines(stats.Period.parse("2026-11"), datetime.date(2026, 12, 1))[0]
+    assert whole.kind == "month" and whole.code == "2026-10"
+
+
+def test_the_dashboard_opens_on_the_last_complete_month(month, login_as):
+    """Without a period the dashboard shows the last whole month; a bad period on the PDF
+    download answers with the dashboard and the message, never a PDF of another period."""
+    client = login_as("leader")
+    last = stats.Period.month_of(models.today()).previous()
+    page = client.get("/dashboard/").get_data(as_text=True)
+    assert f'value="{last.code}"' in page
+    response = client.get("/dashboard/pdf?period=2025-13")
+    assert response.status_code == 302 and "/dashboard/" in response.headers["Location"]
+    assert "日期不存在" in client.get(response.headers["Location"]).get_data(as_text=True)

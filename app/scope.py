@@ -194,12 +194,24 @@ OWNERS = {
 
 
 def _key(item, column):
-    """A foreign key of an unsaved item, from the column or from its relationship."""
-    value = getattr(item, column)
-    if value is None:
-        relation = getattr(item, column[:-3], None)
-        value = getattr(relation, "id", None)
-    return value
+    """The foreign key a write will store: from the relationship when one is set (a form sets
+    the relationship; the column keeps the old key until the flush), else from the column."""
+    relation = getattr(item, column[:-3], None)
+    value = getattr(relation, "id", None)
+    return getattr(item, column) if value is None else value
+
+
+def _old_key(item, column):
+    """The foreign key the row has in the database now (None for a new row)."""
+    from sqlalchemy import inspect
+
+    state = inspect(item)
+    if state.key is None:
+        return None
+    history = state.attrs[column].history
+    if history.deleted:
+        return history.deleted[0]
+    return history.unchanged[0] if history.unchanged else getattr(item, column)
 
 
 def ensure_writable(item, scope=None):
@@ -211,15 +223,27 @@ def ensure_writable(item, scope=None):
     if model not in OWNERS:
         return
     owner, column = OWNERS[model]
-    key = _key(item, column)
+    key, old = _key(item, column), _old_key(item, column)
     if model is models.Region and key is None:
         allowed = scope.path == ""  # only a whole-tree scope may add a new root
     else:
         allowed = visible(owner, key, scope, write=True)
+    if allowed and old is not None and old != key:  # moved: from inside the scope, too
+        allowed = visible(owner, old, scope, write=True)
+    if allowed and model is models.Centre and key is not None:
+        # A centre's own administrator may not move it out from under their own node.
+        allowed = visible(models.Region, key, scope, write=True) and (
+            scope.path == "" or _region_path(key).startswith(scope.path))
     if allowed and model is models.Referral and scope.unit_id is not None:
         allowed = _key(item, "unit_id") == scope.unit_id
     if not allowed:
         raise OutOfScope(gettext("This record is outside your area of responsibility."))
+
+
+def _region_path(region_id):
+    """A region's stored path."""
+    return db.session.scalar(select(models.Region.path).where(models.Region.id == region_id)) \
+        or ""
 
 
 class ScopeFilter(BaseFilter):

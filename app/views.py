@@ -22,8 +22,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 from wtforms import DateField, DateTimeLocalField, HiddenField, SelectField
 from wtforms.validators import InputRequired, NumberRange, Optional
 
-from app import (audit, dispatch, display, filters, inbox, models, personal, scope, search,
-                 transactions, workflow)
+from app import (audit, dispatch, display, exports, filters, inbox, models, personal, scope,
+                 search, transactions, workflow)
 from app.datamodel import PLAIN_ROWS, eager_options
 from app.datamodel import ZongzhiInterface as SQLAInterface
 from app.fragments import CachedSearchWidget
@@ -473,7 +473,8 @@ def _note_repeat(session, party):
     if case is None:
         return
     with session.no_autoflush:
-        earlier = workflow.note_parties(session, case, current_app.config["REPEAT_MONTHS"])
+        earlier = workflow.note_parties(session, case, current_app.config["REPEAT_MONTHS"],
+                                        within=scope.current())
     if earlier is not None:
         request.environ[REPEAT] = earlier.case_no
 
@@ -798,7 +799,7 @@ class DisputeModelView(ZongzhiModelView):
         steps = workflow.allowed_actions(case, current_user)
         context = {
             "case": case, "steps": steps, "time_left": inbox.time_left,
-            "tracks": workflow.parallel_tracks(session, case),
+            "tracks": workflow.parallel_tracks(session, case, within=scope.current()),
             "units": dispatch.suggest_units(session, case) if "refer" in steps else [],
             "experts": (dispatch.suggest_experts(session, case)
                         if case.status in ("accepted", "referred") and steps else []),
@@ -900,6 +901,14 @@ class DisputeModelView(ZongzhiModelView):
         def booking():
             return next((b for b in case.sessions if str(b.id) == form.get("session")), None)
 
+        def visible_expert():
+            # Only experts the person may see can be booked (nor their free times probed).
+            expert = row(models.Expert, "expert")
+            if expert is not None and not scope.visible(models.Expert, expert.id):
+                raise workflow.WorkflowError(_l("This expert is outside your area of "
+                                                "responsibility."))
+            return expert
+
         steps = {
             **{name: (lambda name=name: workflow.take(session, case, actor, name, form, version))
                for name in workflow.CASE_STEPS},
@@ -907,7 +916,7 @@ class DisputeModelView(ZongzhiModelView):
                                               form.get("approved_by"), version=version),
             "book": lambda: workflow.book_session(
                 session, case, actor, when("scheduled_at"), form.get("mode"),
-                expert=row(models.Expert, "expert"),
+                expert=visible_expert(),
                 staff=session.scalar(select(models.Staff).filter_by(user_id=actor.id)),
                 duration_minutes=number("duration_minutes", 60), place=form.get("place"),
                 link=form.get("link")),
@@ -1028,9 +1037,10 @@ class AuditLogModelView(ReadOnlyModelView):
                                             page_size=self.EXPORT_LIMIT)
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow([str(self.label_columns[c]) for c in self.show_columns])
+        writer.writerow(exports.safe_row(str(self.label_columns[c]) for c in self.show_columns))
         for row in rows:
-            writer.writerow([self.formatters_columns[c](getattr(row, c)) for c in self.show_columns])
+            writer.writerow(exports.safe_row(self.formatters_columns[c](getattr(row, c))
+                                             for c in self.show_columns))
         audit.record("export", "audit_log", detail={"rows": len(rows), "filters": request.args})
         return Response("\ufeff" + out.getvalue(), mimetype="text/csv; charset=utf-8",
                         headers={"Content-Disposition": "attachment; filename=audit-log.csv"})

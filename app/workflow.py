@@ -486,8 +486,16 @@ def _other_cases(session, dispute):
     return set(_cases_of(session, numbers)) - {dispute.id} if numbers else set()
 
 
-def find_repeat(session, dispute, months=12, at=None):
-    """An open or recent case sharing a party's ID number with this one, or None."""
+def _inside(query, within):
+    """Keep a case query to a scope (None: every case). Cross-case checks look only inside
+    what the person may see, so they cannot tell whether an ID number is a party elsewhere."""
+    where = None if within is None else scope.condition(models.Dispute, within)
+    return query if where is None else query.where(where)
+
+
+def find_repeat(session, dispute, months=12, at=None, within=None):
+    """An open or recent case sharing a party's ID number with this one (inside the scope
+    `within`, when given), or None."""
     others = _other_cases(session, dispute)
     if not others:
         return None
@@ -496,19 +504,21 @@ def find_repeat(session, dispute, months=12, at=None):
              .where(models.Dispute.id.in_(sorted(others)),
                     or_(models.Dispute.status.in_(OPEN), models.Dispute.registered_at >= since))
              .order_by(models.Dispute.registered_at.desc()).limit(1))
-    return session.scalar(query)
+    return session.scalar(_inside(query, within))
 
 
-def note_parties(session, dispute, months=12, at=None):
-    """After parties change: link a repeat dispute; returns the earlier case, if any."""
-    earlier = find_repeat(session, dispute, months, at)
+def note_parties(session, dispute, months=12, at=None, within=None):
+    """After parties change: link a repeat dispute (inside `within`); returns the earlier
+    case, if any."""
+    earlier = find_repeat(session, dispute, months, at, within)
     if earlier is not None and dispute.repeat_of_id is None:
         dispute.repeat_of = earlier
     return earlier
 
 
-def parallel_tracks(session, dispute):
-    """Other open cases of the same parties and category on a different legal route."""
+def parallel_tracks(session, dispute, within=None):
+    """Other open cases of the same parties and category on a different legal route (inside
+    the scope `within`, when given)."""
     others = _other_cases(session, dispute)
     if not others:  # the parties are in no other case: nothing more to read
         return []
@@ -518,4 +528,4 @@ def parallel_tracks(session, dispute):
                     models.Dispute.status.in_(OPEN),
                     or_(models.Dispute.route_id != dispute.route_id,
                         and_(models.Dispute.route_id.is_(None), dispute.route_id is not None))))
-    return list(session.scalars(query))
+    return list(session.scalars(_inside(query, within)))

@@ -73,3 +73,86 @@ def test_the_root_still_sees_everything(world, app, code):
     db.session.add(models.UserScope(user_id=user.id, region_id=_region(code).id))
     db.session.commit()
     assert scope.scope_of(user).path == ""
+
+
+def _login(client, app, name, role, county):
+    """A login with a county scope, signed in."""
+    from seeds import demo
+
+    sm = app.appbuilder.sm
+    user = sm.add_user(name, name, "test", f"{name}@example.org", sm.find_role(role),
+                       password="Scope#Test2025")
+    demo.set_scope(db.session, user, county, None)
+    db.session.commit()
+    client.post("/login/", data={"username": name, "password": "Scope#Test2025"})
+    return user
+
+
+def _id_number(serial):
+    """A valid resident ID number (GB 11643) born 1980-01-01."""
+    from app import personal
+
+    body = f"65270119800101{serial:03d}"
+    return body + personal.id_check_digit(body)
+
+
+def _open_case(code, title):
+    """An accepted case at a county's centre."""
+    from app import workflow
+
+    centre = db.session.scalar(select(models.Centre).join(models.Region)
+                               .where(models.Region.code == code))
+    case = models.Dispute(centre=centre, category=db.session.scalar(select(models.Category)),
+                          title=title, description="d", source="window", level="county",
+                          risk="low", status="accepted")
+    db.session.add(case)
+    workflow.register(db.session, case, None)
+    case.status = "accepted"
+    db.session.commit()
+    return case
+
+
+def test_repeat_checks_look_only_inside_the_scope(app, client, world):
+    """A Bole clerk adding a party known from a Korla case is not told about the Korla case."""
+    korla_case = _open_case("652801", "库尔勒的案件")
+    number = _id_number(11)
+    db.session.add(models.Party(dispute=korla_case, role="applicant", name="甲", id_number=number))
+    db.session.commit()
+    bole_case = _open_case("652701", "博乐的案件")
+    _login(client, app, "bole_clerk", "staff", "652701")
+    response = client.post("/partymodelview/add", data={
+        "dispute": bole_case.id, "role": "applicant", "name": "甲", "id_number": number},
+        follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert korla_case.case_no not in page
+    db.session.expire_all()
+    assert db.session.get(models.Dispute, bole_case.id).repeat_of_id is None
+
+
+def test_a_centre_admin_cannot_move_its_centre_out_from_under_it(app, client, world):
+    """Moving the Bole centre to the prefecture is refused; the centre stays."""
+    bole = db.session.scalar(select(models.Centre).join(models.Region)
+                             .where(models.Region.code == "652701"))
+    _login(client, app, "bole_admin", "centre_admin", "652701")
+    prefecture = _region("652700")
+    response = client.post(f"/centremodelview/edit/{bole.id}", data={
+        "name": bole.name, "short_name": bole.short_name, "region": prefecture.id,
+        "standard_status": bole.standard_status or "standardised"})
+    assert response.status_code == 200
+    db.session.expire_all()
+    assert db.session.get(models.Centre, bole.id).region_id == _region("652701").id
+
+
+def test_staff_cannot_book_an_expert_outside_their_scope(app, client, world):
+    """Booking a Korla expert from a Bole case is refused and nothing is booked."""
+    korla_expert = db.session.scalar(select(models.Expert).join(models.Centre).join(
+        models.Region).where(models.Region.code == "652801"))
+    assert korla_expert is not None
+    case = _open_case("652701", "预约专家")
+    _login(client, app, "bole_clerk2", "staff", "652701")
+    response = client.post(f"/disputemodelview/step/{case.id}/book", data={
+        "version": case.version, "scheduled_at": "2026-12-10T10:00", "mode": "in_person",
+        "place": "调解室", "expert": korla_expert.id, "duration_minutes": 60},
+        follow_redirects=True)
+    assert "管辖范围" in response.get_data(as_text=True)
+    assert db.session.scalar(select(models.MediationSession)) is None

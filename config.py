@@ -118,6 +118,11 @@ class Config:
     REPORT_MAX_ROWS = int(os.environ.get("REPORT_MAX_ROWS", "2000"))
     REPORT_MAX_SECONDS = int(os.environ.get("REPORT_MAX_SECONDS", "30"))
 
+    # How many reverse proxies (nginx…) stand in front of the app: their X-Forwarded-For and
+    # X-Forwarded-Proto are then believed for the client's address (audit, sign-in throttling)
+    # and the scheme. 0: none, the connection's own address counts.
+    PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
+
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = env_flag("SESSION_COOKIE_SECURE", False)

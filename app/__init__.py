@@ -65,6 +65,11 @@ def configure(app, config_object, overrides):
         app.config["AUTH_DB_FAKE_PASSWORD_HASH_CHECK"] = generate_password_hash("x", method=method)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _development_secret(app.instance_path)
+    proxies = app.config.get("PROXY_COUNT", 0)
+    if proxies:  # the client's address and scheme as the trusted proxies report them
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
 
 def _development_secret(instance_path):
@@ -128,6 +133,22 @@ def register_views(app):
     from app.views import register
 
     register(app.appbuilder)
+    _switch_off_token_sign_in(app)
+
+
+def _switch_off_token_sign_in(app):
+    """Flask-AppBuilder's JWT sign-in (/api/v1/security/login, /refresh) stays registered even
+    with its security API off, and its sign-ins bypass our lockout, throttle, audit and server
+    side session: answer it 404 like any unknown address."""
+    from flask import abort
+
+    def gone(**_kwargs):
+        """Not here."""
+        abort(404)
+
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/v1/security/"):
+            app.view_functions[rule.endpoint] = gone
 
 
 def register_request_guards(app):

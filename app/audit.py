@@ -21,11 +21,12 @@ USER_NOISE = {"last_login", "login_count", "fail_login_count", "changed_on", "ch
 
 
 def _client_ip():
-    """The client's address (the first X-Forwarded-For hop behind a proxy)."""
+    """The client's address: the connection's, or behind PROXY_COUNT trusted proxies the one
+    they report (Werkzeug's ProxyFix has put it in remote_addr); X-Forwarded-For sent by a
+    client itself is never believed."""
     if not has_request_context():
         return None
-    forwarded = request.headers.get("X-Forwarded-For", "")
-    return (forwarded.split(",")[0].strip() or request.remote_addr) if forwarded else request.remote_addr
+    return request.remote_addr
 
 
 def _actor():

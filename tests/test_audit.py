@@ -3,7 +3,7 @@
 import datetime
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from app import models
@@ -115,3 +115,24 @@ def test_the_trail_is_append_only_in_the_database(app, since):
                      {"at": old})
         removed = conn.execute(text("DELETE FROM audit_log WHERE at = :at"), {"at": old}).rowcount
     assert removed == 1
+
+
+def test_sqlite_refuses_replacing_an_audit_record(app, users):
+    """INSERT OR REPLACE of an existing record is refused, as UPDATE is."""
+    import pytest
+    from sqlalchemy.exc import DatabaseError
+
+    from app import audit, models
+
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("INSERT OR REPLACE is SQLite's")
+    with app.test_request_context():
+        audit.record("login_failed", "ab_user", username="someone", outcome="failure")
+    key = db.session.scalar(select(func.max(models.AuditLog.id)))
+    with pytest.raises(DatabaseError):
+        with db.engine.begin() as conn:
+            conn.execute(text("INSERT OR REPLACE INTO audit_log (id, at, action, outcome) "
+                              "VALUES (:id, '2026-01-01 00:00:00', 'login', 'success')"),
+                         {"id": key})
+    db.session.expire_all()
+    assert db.session.get(models.AuditLog, key).username == "someone"

@@ -51,3 +51,33 @@ def test_health_endpoint(client):
     response = client.get("/health")
     assert response.status_code == 200
     assert response.get_json() == {"status": "ok", "database": "ok", "checked": "write"}
+
+
+def test_the_client_address_behind_a_proxy_and_without(app, client, users):
+    """Without a proxy a client's own X-Forwarded-For is ignored; behind PROXY_COUNT=1 the
+    proxy's report is the address the audit trail records."""
+    from sqlalchemy import select
+
+    from app import create_app, models
+    from app.extensions import db
+
+    def last_ip(test_client):
+        test_client.post("/login/", data={"username": "nobody", "password": "x"},
+                         headers={"X-Forwarded-For": "203.0.113.9"},
+                         environ_base={"REMOTE_ADDR": "10.0.0.5"})
+        db.session.expire_all()
+        return db.session.scalar(select(models.AuditLog.ip).where(
+            models.AuditLog.action == "login_failed").order_by(models.AuditLog.id.desc()))
+
+    assert last_ip(client) == "10.0.0.5"
+    proxied = create_app("config.TestConfig", SQLALCHEMY_DATABASE_URI=app.config[
+        "SQLALCHEMY_DATABASE_URI"], PROXY_COUNT=1, CACHE_TYPE="NullCache")
+    with proxied.app_context():
+        assert last_ip(proxied.test_client()) == "203.0.113.9"
+
+
+def test_the_jwt_sign_in_is_switched_off(client, users):
+    """Flask-AppBuilder's token sign-in answers 404: it would bypass lockout and audit."""
+    response = client.post("/api/v1/security/login", json={
+        "username": "admin", "password": "Test#Password2025", "provider": "db"})
+    assert response.status_code == 404 and "access_token" not in response.get_data(as_text=True)

@@ -4,6 +4,8 @@
   atomically). It starts empty: a centre's first registration of a year starts after the
   highest number already given, so existing numbers carry on.
 - heartbeat: one row the health check writes to tell a database that cannot take writes.
+- SQLite: the audit trail refuses INSERT OR REPLACE of an existing record (as it refuses
+  UPDATE).
 - Timestamps were stored in the server's local time; from now on they are the business time
   zone's wall-clock time (ZONGZHI_TIMEZONE, Asia/Shanghai). When the zone the data was written
   in (ZONGZHI_LEGACY_TIMEZONE, or else the server's own zone when this upgrade runs) differs,
@@ -91,8 +93,13 @@ def upgrade():
     )
     op.execute(sa.text("INSERT INTO heartbeat (id, at) VALUES (1, :at)").bindparams(
         at=datetime.datetime(2000, 1, 1)))
-
     bind = op.get_bind()
+    if bind.dialect.name == "sqlite":
+        # INSERT OR REPLACE deletes the old row without firing the delete trigger: refuse it.
+        op.execute("""CREATE TRIGGER audit_log_no_replace BEFORE INSERT ON audit_log
+           WHEN EXISTS (SELECT 1 FROM audit_log WHERE id = NEW.id)
+           BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END""")
+
     minutes = _shift_minutes()
     if not minutes or not bind.execute(sa.text("SELECT COUNT(*) FROM dispute")).scalar():
         return
@@ -108,5 +115,7 @@ def upgrade():
 
 
 def downgrade():
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("DROP TRIGGER IF EXISTS audit_log_no_replace")
     op.drop_table('heartbeat')
     op.drop_table('case_counter')

@@ -25,4 +25,7 @@ MESSAGES = [
     _l("Sign In with "),
     _l("OpenID"),
     _l("Security"),
+    _l("It's not a good policy to remove a user, just make it inactive"),
+    _l("Cancel"),
+    _l("OK"),
 ]

@@ -55,10 +55,12 @@ class ZongzhiUserDBModelView(SavingMixin, UserDBModelView):
     class_permission_name = "UserDBModelView"  # the name the roles' patterns use
     list_columns = ["first_name", "last_name", "username", "email", "active", "roles",
                     "scope_label"]
+    order_columns = ["first_name", "last_name", "username", "email", "active"]
     add_columns = ["first_name", "last_name", "username", "active", "email", "roles", "scope",
                    "password", "conf_password"]
     edit_columns = ["first_name", "last_name", "username", "active", "email", "roles", "scope"]
-    label_columns = {"scope": lazy_gettext("Area of responsibility"),
+    label_columns = {**UserDBModelView.label_columns,
+                     "scope": lazy_gettext("Area of responsibility"),
                      "scope_label": lazy_gettext("Area of responsibility")}
 
     def __init__(self, **kwargs):

@@ -86,6 +86,15 @@ def current():
     return known[user_id]
 
 
+def remembered_scope_of(user):
+    """scope_of(user), read from the shared cache while nothing it depends on has changed (the
+    same answer, without its query on every step)."""
+    if has_request_context() and user is not None and \
+            getattr(user, "id", None) == getattr(current_user, "id", None):
+        return current()
+    return _shared_scope(user)
+
+
 def _shared_scope(user):
     """scope_of(user), from the shared cache while nothing it depends on has changed."""
     if user is None or not getattr(user, "is_authenticated", False):

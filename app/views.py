@@ -633,10 +633,12 @@ class CaseApi(BaseView):
     base_permissions = ["can_show", "can_step"]
 
     def _case(self, pk):
-        """The case inside the caller's scope, or 404."""
+        """The case inside the caller's scope, or 404, with what its JSON shows."""
         if not scope.visible(models.Dispute, pk):
             abort(404)
-        return self.appbuilder.session.get(models.Dispute, pk)
+        return self.appbuilder.session.get(models.Dispute, pk, options=[
+            joinedload(models.Dispute.centre), joinedload(models.Dispute.category),
+            selectinload(models.Dispute.parties), selectinload(models.Dispute.events)])
 
     @staticmethod
     def _json(case):

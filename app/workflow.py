@@ -54,7 +54,7 @@ def _check_actor(actor, roles, dispute):
     if not _roles(actor) & roles:
         raise WorkflowError(gettext("Your role may not take this step."))
     if dispute.id is not None and not scope.visible(models.Dispute, dispute.id,
-                                                    scope.scope_of(actor)):
+                                                    scope.remembered_scope_of(actor)):
         raise WorkflowError(gettext("This case is outside your area of responsibility."))
 
 
@@ -229,7 +229,7 @@ def refer(session, dispute, actor, units, instructions=None, respond_hours=24, a
 def _check_unit_actor(referral, actor):
     """A liaison acts only for their own unit; an admin for any unit."""
     _check_actor(actor, UNIT_ROLES, referral.dispute)
-    unit_scope = scope.scope_of(actor)
+    unit_scope = scope.remembered_scope_of(actor)
     if unit_scope.unit_id is not None and unit_scope.unit_id != referral.unit_id:
         raise WorkflowError(gettext("This referral was sent to another unit."))
 

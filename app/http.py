@@ -3,7 +3,7 @@
 import logging
 import secrets
 
-from flask import current_app, jsonify, message_flashed, render_template, request
+from flask import abort, current_app, jsonify, message_flashed, render_template, request
 from flask_babel import gettext
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
@@ -160,8 +160,22 @@ def health():
     return jsonify(status="ok", database="ok", checked="commit" if deep else "write")
 
 
+LARGEST_KEY = 2**31 - 1
+
+
+def _keys_in_range(endpoint, values):
+    """A record key in a URL beyond what the database stores is a record that does not exist
+    (asked of PostgreSQL, 99999999999999999999999 is an error, not "none")."""
+    for value in (values or {}).values():
+        if isinstance(value, int) and not 0 <= value <= LARGEST_KEY:
+            abort(404)
+        if isinstance(value, str) and value.isdigit() and len(value) > 10:
+            abort(404)
+
+
 def init_app(app):
     """Register the headers, the error pages and the health check."""
+    app.url_value_preprocessor(_keys_in_range)
     app.add_url_rule("/health", "health", health)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     app.after_request(security_headers)

@@ -75,7 +75,7 @@ class LookupView(BaseView):
         if not self.appbuilder.sm.has_access("can_list", view_name):
             abort(403)
         try:
-            page = max(1, int(request.args.get("page", 1)))
+            page = min(max(1, int(request.args.get("page", 1))), 1000)
         except ValueError:
             page = 1
         rows, more = search(kind, request.args.get("q", ""), page)

@@ -2,6 +2,7 @@
 
 import datetime
 import re
+import unicodedata
 
 from flask import has_request_context, url_for
 from flask_babel import lazy_gettext as _l
@@ -13,10 +14,10 @@ from app import clock
 
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"
-ID_PATTERN = re.compile(r"^\d{17}[\dX]$")
-MOBILE = re.compile(r"^1[3-9]\d{9}$")
+ID_PATTERN = re.compile(r"^[0-9]{17}[0-9X]$")
+MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
 # Area code 010, 02x or 0xxx, a dash optional, then a 7 or 8 digit local number.
-LANDLINE = re.compile(r"^(0(?:10|2\d|[3-9]\d{2}))-?([2-9]\d{6,7})$")
+LANDLINE = re.compile(r"^(0(?:10|2[0-9]|[3-9][0-9]{2}))-?([2-9][0-9]{6,7})$")
 
 # Permission names (on the "PersonalData" pseudo-view) that the roles may hold.
 VIEW_NAME = "PersonalData"
@@ -35,9 +36,23 @@ def complete_id_number(body17):
     return body17 + id_check_digit(body17)
 
 
+def normalise_number(value):
+    """An ID or phone number as stored and searched: any Unicode digit (full-width ０-９,
+    Arabic-Indic…) as its ASCII digit, the full-width Ｘ and － as X and -, spaces removed."""
+    out = []
+    for char in value or "":
+        if char.isspace():
+            continue
+        if unicodedata.category(char) == "Nd":
+            out.append(str(unicodedata.digit(char)))
+        else:
+            out.append({"Ｘ": "X", "ｘ": "X", "－": "-", "—": "-"}.get(char, char))
+    return "".join(out)
+
+
 def id_number_problem(value):
     """Why a resident ID number is invalid, or None when it is valid."""
-    value = (value or "").strip().upper()
+    value = normalise_number(value).upper()
     if len(value) != 18 or not ID_PATTERN.match(value):
         return _l("An ID number has 18 characters: 17 digits and a digit or X.")
     try:
@@ -53,7 +68,7 @@ def id_number_problem(value):
 
 def phone_problem(value):
     """Why a phone number is invalid, or None: an 11-digit mobile, or a landline with area code."""
-    value = re.sub(r"[\s]", "", value or "")
+    value = normalise_number(value)
     if MOBILE.match(value) or LANDLINE.match(value):
         return None
     return _l("Enter an 11-digit mobile number or a landline with its area code, such as 0909-2345678.")
@@ -64,7 +79,7 @@ class IdNumber:
 
     def __call__(self, form, field):
         if field.data:
-            field.data = field.data.strip().upper()
+            field.data = normalise_number(field.data).upper()
             problem = id_number_problem(field.data)
             if problem:
                 raise ValidationError(str(problem))
@@ -75,7 +90,7 @@ class Phone:
 
     def __call__(self, form, field):
         if field.data:
-            field.data = re.sub(r"\s", "", field.data)
+            field.data = normalise_number(field.data)
             problem = phone_problem(field.data)
             if problem:
                 raise ValidationError(str(problem))

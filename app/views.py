@@ -5,6 +5,7 @@ import datetime
 import functools
 import io
 import logging
+import math
 
 from flask import (Response, abort, current_app, flash, jsonify, redirect, request, session,
                    url_for)
@@ -20,7 +21,7 @@ from sqlalchemy import Date, DateTime, Integer, inspect, select
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from wtforms import DateField, DateTimeLocalField, HiddenField, SelectField
-from wtforms.validators import InputRequired, NumberRange, Optional
+from wtforms.validators import InputRequired, NumberRange, Optional, ValidationError
 
 from app import (audit, dispatch, display, exports, filters, inbox, models, personal, scope,
                  search, transactions, workflow)
@@ -61,9 +62,19 @@ def _column_model(model, column):
     return model, name
 
 
-def not_negative():
-    """A validator that refuses numbers below zero, as the database does."""
-    return [NumberRange(min=0, message=_l("Must not be negative"))]
+def _finite(form, field):
+    """Refuse infinities and not-a-number (1e309, NaN), which would be stored as such."""
+    value = field.data
+    if value is not None and not (value.is_finite() if hasattr(value, "is_finite")
+                                  else math.isfinite(value)):
+        raise ValidationError(_l("Enter a real amount."))
+
+
+def not_negative(high=999_999_999_999):
+    """Validators that refuse numbers below zero, as the database does, and numbers the column
+    cannot hold."""
+    return [_finite, NumberRange(min=0, max=high,
+                                 message=_l("Enter a number from 0 to %(high)s.", high=high))]
 
 
 class ZongzhiModelView(SavingMixin, ModelView):
@@ -668,7 +679,10 @@ class CaseApi(BaseView):
         if step not in workflow.CASE_STEPS:
             abort(404)
         case = self._case(pk)
-        body = request.get_json(silent=True) or {}
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return jsonify(code="bad_request",
+                           message=str(_l("Send a JSON object with the case's version."))), 400
         session = self.appbuilder.session
         version = body.get("version")
         if version is None:
@@ -887,18 +901,34 @@ class DisputeModelView(ZongzhiModelView):
         version = form.get("version")
         actor = current_user
 
-        def number(name, default):
-            return workflow.whole_number(form, name, default)
+        def number(name, default, low=None, high=workflow.NUMBER_LIMIT):
+            return workflow.whole_number(form, name, default, low, high)
+
+        def day(name):
+            text = form.get(name) or ""
+            if not text:
+                return None
+            try:
+                value = datetime.date.fromisoformat(text)
+            except ValueError:
+                raise workflow.WorkflowError(_l("Enter a date as 2025-03-07.")) from None
+            if not datetime.date(2000, 1, 1) <= value <= datetime.date(2100, 12, 31):
+                raise workflow.WorkflowError(_l("Enter a date between 2000 and 2100."))
+            return value
 
         def when(name):
             try:
-                return datetime.datetime.strptime(form.get(name, ""), "%Y-%m-%dT%H:%M")
+                value = datetime.datetime.strptime(form.get(name, ""), "%Y-%m-%dT%H:%M")
             except ValueError:
                 raise workflow.WorkflowError(_l("Enter a date and time.")) from None
+            if not 2000 <= value.year <= 2100:
+                raise workflow.WorkflowError(_l("Enter a date between 2000 and 2100."))
+            return value
 
         def row(model, name):
             key = form.get(name)
-            return session.get(model, int(key)) if key and key.isdigit() else None
+            return session.get(model, int(key)) if key and key.isdigit() and len(key) < 10 \
+                else None
 
         def booking():
             return next((b for b in case.sessions if str(b.id) == form.get("session")), None)
@@ -914,18 +944,18 @@ class DisputeModelView(ZongzhiModelView):
         steps = {
             **{name: (lambda name=name: workflow.take(session, case, actor, name, form, version))
                for name in workflow.CASE_STEPS},
-            "extend": lambda: workflow.extend(session, case, actor, number("days", 0),
+            "extend": lambda: workflow.extend(session, case, actor, number("days", 0, 1, 365),
                                               form.get("approved_by"), version=version),
             "book": lambda: workflow.book_session(
                 session, case, actor, when("scheduled_at"), form.get("mode"),
                 expert=visible_expert(),
                 staff=session.scalar(select(models.Staff).filter_by(user_id=actor.id)),
-                duration_minutes=number("duration_minutes", 60), place=form.get("place"),
+                duration_minutes=number("duration_minutes", 60, 5, 24 * 60),
+                place=form.get("place"),
                 link=form.get("link")),
             "result": lambda: workflow.record_session_result(
                 session, booking(), actor, form.get("result"), form.get("agreement_text"),
-                datetime.date.fromisoformat(form["follow_up_on"])
-                if form.get("follow_up_on") else None),
+                day("follow_up_on")),
             "follow_up": lambda: workflow.follow_up(session, booking(), actor, form.get("note")),
         }
         if step not in steps:

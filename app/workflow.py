@@ -62,7 +62,7 @@ def _check_version(dispute, version):
     """Refuse a step taken on an out-of-date copy of the case (someone else changed it)."""
     try:
         stale = version is not None and int(version) != dispute.version
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         stale = True
     if stale:
         raise VersionConflict(gettext(
@@ -437,17 +437,32 @@ def follow_up(session, booking, actor, note, at=None):
 CASE_STEPS = ("accept", "decline", "refer", "conclude", "feedback", "reopen")
 
 
-def whole_number(values, name, default):
-    """A whole number from submitted values, refused with a message when it is not one."""
+# Whole numbers typed into step forms stay within what the database stores and a person means.
+NUMBER_LIMIT = 100_000
+
+
+def whole_number(values, name, default, low=None, high=NUMBER_LIMIT):
+    """A whole number from submitted values (within [low, high] when given), refused with a
+    message when it is not one."""
+    value = values.get(name)
     try:
-        return int(values.get(name) or default)
-    except (TypeError, ValueError):
+        number = int(default if value in (None, "") else value)
+        if isinstance(value, float) and value != number:
+            raise ValueError(value)
+    except (TypeError, ValueError, OverflowError):
         raise WorkflowError(gettext("Enter a whole number.")) from None
+    if (low is not None and number < low) or (high is not None and number > high):
+        raise WorkflowError(gettext("Enter a whole number from %(low)s to %(high)s.",
+                                    low=low if low is not None else 0, high=high))
+    return number
 
 
 def take(session, dispute, actor, step, values, version=None):
     """Run a case step as submitted from the case page (a form) or the API (JSON values)."""
-    many = values.getlist if hasattr(values, "getlist") else (lambda name: values.get(name) or [])
+    def many(name):
+        found = values.getlist(name) if hasattr(values, "getlist") else values.get(name) or []
+        return found if isinstance(found, list) else [found]
+
     if step == "accept":
         return accept(session, dispute, actor, values.get("note"), version=version)
     if step == "decline":
@@ -456,7 +471,8 @@ def take(session, dispute, actor, step, values, version=None):
         keys = [int(k) for k in many("units") if str(k).isdigit()]
         units = [u for u in (session.get(models.StationedUnit, k) for k in keys) if u is not None]
         return refer(session, dispute, actor, units, values.get("instructions"),
-                     whole_number(values, "respond_hours", 24), whole_number(values, "answer_days", 10),
+                     whole_number(values, "respond_hours", 24, 1, 24 * 365),
+                     whole_number(values, "answer_days", 10, 1, 365),
                      in_turn=bool(values.get("in_turn")), version=version)
     if step == "conclude":
         route = values.get("route_on")
@@ -465,7 +481,8 @@ def take(session, dispute, actor, step, values, version=None):
                         values.get("resolved_level") or None, values.get("note"), route,
                         version=version)
     if step == "feedback":
-        return record_feedback(session, dispute, actor, whole_number(values, "satisfaction", 0),
+        return record_feedback(session, dispute, actor,
+                               whole_number(values, "satisfaction", 0, 0, 9),
                                values.get("channel"), values.get("note"), version=version)
     if step == "reopen":
         return reopen(session, dispute, actor, values.get("reason"), version=version)

@@ -73,8 +73,8 @@ def _finite(form, field):
 def not_negative(high=999_999_999_999):
     """Validators that refuse numbers below zero, as the database does, and numbers the column
     cannot hold."""
-    return [_finite, NumberRange(min=0, max=high,
-                                 message=_l("Enter a number from 0 to %(high)s.", high=high))]
+    return [_finite, NumberRange(min=0, message=_l("Must not be negative")),
+            NumberRange(max=high, message=_l("Enter a number from 0 to %(high)s.", high=high))]
 
 
 class ZongzhiModelView(SavingMixin, ModelView):

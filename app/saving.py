@@ -9,7 +9,7 @@ and nothing that can fail runs after it. Used by the project's base view and the
 
 import logging
 
-from flask import abort, flash, request
+from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder.urltools import (get_filter_args, get_order_args, get_page_args,
                                      get_page_size_args)
 
@@ -27,8 +27,14 @@ def _flash_unseen_errors(form, hidden):
 
 
 
+ADDED = "zongzhi.added_pk"
+
+
 class SavingMixin:
     """Add, edit and delete that keep the form and say why (see the module's docstring)."""
+
+    # After an add, open the new record (a case: its next steps are there) instead of going back.
+    add_lands_on_record = False
 
     # What a refused save says comes from these errors; anything else is a fault, logged in
     # full and told in general words.
@@ -83,14 +89,30 @@ class SavingMixin:
                     self.pre_add(item)
                     self.datamodel.session.add(item)
 
-                if self._save(change, lambda: self.add_messages(item)):
+                def confirm():
+                    request.environ[ADDED] = self.datamodel.get_pk_value(item)
+                    return self.add_messages(item)
+
+                if self._save(change, confirm):
                     self._after_commit(self.post_add, item)
                     return None
             else:
                 _flash_unseen_errors(form, exclude_cols)
             return self._get_add_widget(form=form, exclude_cols=exclude_cols)
         self.update_redirect()
+        self.prefill_add_form(form)
         return self._get_add_widget(form=form, exclude_cols=exclude_cols)
+
+    def prefill_add_form(self, form):
+        """Fill a new record's form with what the person most likely means (a hook)."""
+
+    def post_add_redirect(self):
+        """After an add: the new record's page when the view says so, else where the person
+        came from (Flask-AppBuilder's)."""
+        added = request.environ.get(ADDED)
+        if self.add_lands_on_record and added is not None:
+            return redirect(url_for(f"{type(self).__name__}.show", pk=added))
+        return super().post_add_redirect()
 
     def _fill_form_exclude_cols(self, exclude_cols, form):
         """Flask-AppBuilder's: a form opened from a record's tab gets the parent from the

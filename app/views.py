@@ -784,6 +784,25 @@ class DisputeModelView(ZongzhiModelView):
         super().pre_add(item)
         workflow.register(self.datamodel.session, item, actor=current_user)
 
+    add_lands_on_record = True
+
+    def prefill_add_form(self, form):
+        """A clerk registers at their own centre, as the handler, at the county level (the
+        centres are county centres); all can be changed within the scope."""
+        staff = self.datamodel.session.scalar(
+            select(models.Staff).filter_by(user_id=getattr(current_user, "id", None)))
+        centre = staff.centre if staff is not None else None
+        own = scope.current()
+        if centre is None and own.path and own.unit_id is None:
+            centre = self.datamodel.session.scalar(
+                select(models.Centre).join(models.Region).where(models.Region.path == own.path))
+        if centre is not None and scope.visible(models.Centre, centre.id):
+            form.centre.data = centre
+        if staff is not None and "handler" in form:
+            form.handler.data = staff
+        if "level" in form and not form.level.data:
+            form.level.data = "county"
+
     def add_messages(self, item):
         """Tell the user the case number the system gave."""
         return [(_l("Case %(case_no)s registered", case_no=item.case_no), "info")]

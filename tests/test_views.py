@@ -696,3 +696,28 @@ def test_the_case_pages_related_lists_match_flask_appbuilders(app, monkeypatch, 
     monkeypatch.setattr(scope, "all_seen_with_case", lambda model, scope=None: False)
     theirs = tables.findall(client.get(f"/disputemodelview/show/{case.id}").get_data(as_text=True))
     assert len(ours) >= 3 and ours == theirs, page[:3000]
+
+
+def test_a_clerk_registers_at_their_centre_and_lands_on_the_case(app, world, login_as):
+    """The add form comes filled with the clerk's centre, the clerk as handler and the county
+    level; saving opens the new case's page."""
+    sm = app.appbuilder.sm
+    staff = db.session.scalar(select(models.Staff).join(models.Centre).join(models.Region)
+                              .where(models.Region.code == "652701"))
+    staff.user_id = sm.find_user("staff").id
+    from seeds import demo
+
+    demo.set_scope(db.session, sm.find_user("staff"), "652701", None)
+    db.session.commit()
+    client = login_as("staff")
+    form = client.get("/disputemodelview/add").get_data(as_text=True)
+    assert re.search(rf'<option value="{staff.centre_id}" selected', form)
+    assert re.search(rf'<option value="{staff.id}" selected', form)
+    assert re.search(r'<option selected value="county"|<option value="county" selected', form)
+    category = db.session.scalar(select(models.Category.id).limit(1))
+    response = client.post("/disputemodelview/add", data={
+        "centre": staff.centre_id, "category": category, "title": "窗口登记", "description": "d",
+        "source": "window", "level": "county", "risk": "low"})
+    case = db.session.scalar(select(models.Dispute).filter_by(title="窗口登记"))
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/disputemodelview/show/{case.id}")

@@ -153,8 +153,9 @@ def _switch_off_token_sign_in(app):
 
 def register_request_guards(app):
     """Sessions, audit, security headers and error pages; malformed list arguments answered."""
-    from app import accounts, audit, http, pagination
+    from app import accounts, audit, duties, http, pagination
 
+    duties.init_app(app)
     accounts.init_app(app)
     audit.init_app(app)
     http.init_app(app)

@@ -13,7 +13,7 @@ from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder.urltools import (get_filter_args, get_order_args, get_page_args,
                                      get_page_size_args)
 
-from app import models, scope, transactions, workflow
+from app import duties, models, scope, transactions, workflow
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class SavingMixin:
     # What a refused save says comes from these errors; anything else is a fault, logged in
     # full and told in general words.
     REFUSALS = (workflow.WorkflowError, scope.OutOfScope, transactions.SaveFailed,
-                models.TreeError)
+                models.TreeError, duties.DutiesBreached)
 
     def _save(self, change, confirm):
         """Apply a change and commit it: True when saved (the confirmation flashed), False when

@@ -4,7 +4,7 @@ import functools
 from types import SimpleNamespace
 
 from flask_appbuilder.security.sqla.manager import SecurityManager
-from flask_appbuilder.security.views import UserDBModelView
+from flask_appbuilder.security.views import RoleModelView, UserDBModelView
 from flask import has_request_context, request, session
 from flask_login import current_user
 from sqlalchemy import and_, select
@@ -106,10 +106,17 @@ class ZongzhiUserDBModelView(SavingMixin, UserDBModelView):
         accounts.require_password_change(item.username)
 
 
+class ZongzhiRoleModelView(SavingMixin, RoleModelView):
+    """The role screens, whose refused saves (duties kept apart) say why and keep the form."""
+
+    class_permission_name = "RoleModelView"
+
+
 class ZongzhiSecurityManager(SecurityManager):
     """The security manager with lockout, forced password change and our user screens."""
 
     userdbmodelview = ZongzhiUserDBModelView
+    rolemodelview = ZongzhiRoleModelView
     # Flask-AppBuilder's user chart loads Google's chart library from the internet: not here.
     userstatschartview = None
 

@@ -272,3 +272,24 @@ def test_a_login_without_a_scope_is_told_so(app, client, users, world):
     client.get("/logout/")
     login(client, "admin")  # the admin without a row sees the whole region: no message
     assert "zz-no-scope" not in client.get("/disputemodelview/list/").get_data(as_text=True)
+
+
+def test_duties_stay_apart_whatever_screen_is_used(app, client, users):
+    """The admin cannot give itself the auditor's role, and no role can be given unmasked
+    personal data: refused with a message, nothing changed."""
+    sm = app.appbuilder.sm
+    login(client, "admin")
+    admin = sm.find_user("admin")
+    auditor_role, admin_role = sm.find_role("auditor"), sm.find_role("admin")
+    response = client.post(f"/users/edit/{admin.id}", data={
+        "first_name": "admin", "last_name": "test", "username": "admin", "active": "y",
+        "email": "admin@example.org", "roles": [admin_role.id, auditor_role.id], "scope": ""})
+    assert response.status_code == 200 and "审计员" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert {r.name for r in sm.find_user("admin").roles} == {"admin"}
+    grant = sm.add_permission_view_menu("can_view", "PersonalData")
+    leader = sm.find_role("leader")
+    leader.permissions.append(grant)
+    with pytest.raises(Exception, match="逐条|不能"):
+        db.session.commit()
+    db.session.rollback()

@@ -70,6 +70,9 @@ def load(session, security_manager=None, cases=DEMO_CASES, must_change_password=
         load_users(session, security_manager, must_change_password)
     load_bole_case(session)
     load_demo_cases(session, cases)
+    load_bole_experts(session)
+    if security_manager is not None:
+        load_work_in_hand(session, security_manager)
     # The demo numbers its cases itself: each centre's counter starts again after its highest.
     session.execute(models.CaseCounter.__table__.delete())
     session.commit()
@@ -173,6 +176,60 @@ def load_staff(session):
     session.add(models.Staff(name=world.BOLE_CASE["staff"], centre=bole, unit=court,
                              position="法院立案窗口工作人员", is_mediator=True,
                              languages=[languages["zh"]]))
+    session.flush()
+
+
+BOLE_EXPERTS = (("王建华", "退休法官"), ("阿依古丽·买买提", "人民调解员"), ("李明", "执业律师"),
+                ("赵淑芬", "心理咨询师"))
+
+
+def load_bole_experts(session):
+    """A few expert mediators at Bole, the demo clerk's centre, so that booking offers some."""
+    bole = session.scalar(
+        select(models.Centre).join(models.Region).filter(models.Region.code == "652701"))
+    categories = list(session.scalars(select(models.Category).order_by(models.Category.id)))
+    for index, (name, organisation) in enumerate(BOLE_EXPERTS):
+        get_or_create(session, models.Expert, name=name, centre_id=bole.id, defaults={
+            "region_id": bole.region_id, "organisation": organisation, "title": "调解专家",
+            "specialties": categories[index::4][:2], "books_appointment": True})
+
+
+WORK_IN_HAND = "（待办示例）"
+
+
+def load_work_in_hand(session, sm):
+    """Recent Bole cases taken through the workflow by the demo clerk and the court's liaison,
+    so that each role finds work: one referral to report in, one to answer, one case to
+    accept (every event with its actor and time)."""
+    from app import workflow
+
+    if session.scalar(select(models.Dispute.id).where(
+            models.Dispute.title.like(f"%{WORK_IN_HAND}"))):
+        return
+    clerk, liaison = sm.find_user(username="staff"), sm.find_user(username="liaison")
+    bole = session.scalar(
+        select(models.Centre).join(models.Region).filter(models.Region.code == "652701"))
+    court = next(u for u in bole.units if u.department.code == "court")
+    category = session.scalar(select(models.Category).filter_by(code="private_lending"))
+    now = models.now()
+    for index, (title, steps) in enumerate((("邻里借款纠纷", "report"), ("货款拖欠纠纷", "answer"),
+                                            ("房屋租赁押金纠纷", "accept"))):
+        at = now - datetime.timedelta(hours=30 - 8 * index)
+        case = models.Dispute(centre=bole, category=category, title=title + WORK_IN_HAND,
+                              description="当事人到窗口反映，请依法调处。", source="window",
+                              level="county", risk="low", amount=Decimal(8000 + 3000 * index))
+        session.add(case)
+        workflow.register(session, case, clerk, at=at)
+        session.flush()
+        if steps == "accept":
+            continue
+        workflow.accept(session, case, clerk, at=at + datetime.timedelta(minutes=20))
+        workflow.refer(session, case, clerk, [court], "请法院诉前调解", respond_hours=24,
+                       answer_days=10, at=at + datetime.timedelta(minutes=40))
+        session.flush()
+        if steps == "answer":
+            workflow.report_in(session, case.referrals[0], liaison,
+                               at=at + datetime.timedelta(hours=2))
     session.flush()
 
 

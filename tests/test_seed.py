@@ -31,7 +31,7 @@ def test_seed_twice_gives_the_same_rows(app):
     first = counts()
     demo.load(db.session, app.appbuilder.sm, cases=60)
     assert counts() == first
-    assert first["dispute"] == 61  # 60 generated and the Bole case
+    assert first["dispute"] == 64  # 60 generated, the Bole case and 3 cases of work in hand
     assert first["ab_user"] == len(demo.DEMO_USERS)
 
 
@@ -95,3 +95,20 @@ def test_every_demo_login_works(app, client):
         client.get("/logout/")
         response = client.post("/login/", data={"username": username, "password": demo.DEMO_PASSWORD})
         assert response.status_code == 302 and "/login" not in response.headers["Location"], username
+
+
+def test_each_role_finds_work_in_the_demo(app):
+    """The court's liaison has a referral to report in and one to answer, Bole has experts to
+    book, and the cases' events name who took each step."""
+    from app import inbox
+
+    demo.load(db.session, app.appbuilder.sm, cases=20)
+    db.session.commit()
+    liaison = app.appbuilder.sm.find_user(username="liaison")
+    boxes = {str(t): rows for t, _kind, rows in inbox.for_user(db.session, liaison)}
+    assert boxes["待报到的转办"] and boxes["待反馈的转办"]
+    assert db.session.scalar(select(func.count(models.Expert.id)).join(models.Centre).join(
+        models.Region).where(models.Region.code == "652701")) >= 4
+    steps = db.session.scalars(select(models.CaseEvent).join(models.Dispute).where(
+        models.Dispute.title.like("%" + demo.WORK_IN_HAND))).all()
+    assert steps and all(event.actor_id is not None for event in steps)

@@ -136,7 +136,10 @@ class LeanListWidget(ListWidget):
         formatters = args.get("formatters_columns") or {}
         columns = [(column, _cell_writer(formatters.get(column)))
                    for column in args["include_columns"]]
-        rows = [self._row(escape(pk), item, columns, bool(actions), buttons, escape(suffix))
+        show = next((url for endpoint, url, _icon, _title in buttons if endpoint == "show"),
+                    None)
+        rows = [self._row(escape(pk), item, columns, bool(actions), buttons, escape(suffix),
+                          show)
                 for pk, item in zip(args["pks"], args["value_columns"])]
         add = helpers["safe_url_for"](f"{name}.add") if allowed["can_add"] else None
         header = pagination.list_header(name, args.get("page"), args["page_size"],
@@ -145,9 +148,13 @@ class LeanListWidget(ListWidget):
                                 actions=actions, buttons=bool(buttons),
                                 heads=Markup("".join(self._heads(args))))
 
+    # A column whose value names the record: its cell links to the record's page.
+    LINKED = ("case_no",)
+
     @staticmethod
-    def _row(key, item, columns, tick, buttons, suffix):
-        """One row: its tick box, its show, edit and delete buttons, its cells."""
+    def _row(key, item, columns, tick, buttons, suffix, show=None):
+        """One row: its tick box, its show, edit and delete buttons, its cells (a case number
+        links to the case)."""
         row = ["<tr>"]
         if tick:
             row.append(f'<td><input id="{key}" class="action_check" name="rowid" '
@@ -163,7 +170,11 @@ class LeanListWidget(ListWidget):
                                f'title="{title}">')
                 row.append(f'<i class="fa {icon}"></i></a>')
             row.append("</div></td>")
-        row.extend(write(item[column]) for column, write in columns)
+        for column, write in columns:
+            cell = write(item[column])
+            if show and column in LeanListWidget.LINKED and cell != "<td></td>":
+                cell = f'<td><a href="{show}{key}{suffix}">{cell[4:-5]}</a></td>'
+            row.append(cell)
         row.append("</tr>")
         return "".join(row)
 

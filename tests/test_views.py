@@ -507,7 +507,7 @@ def test_list_counts_are_cached_until_the_next_write(app, login_as, statements):
     from app.views import _filter_url, _view
 
     db.session.execute(update(models.Referral).values(  # every referral overdue now
-        status="sent", respond_due=models.now() - datetime.timedelta(days=1)))
+        status="sent", respond_due=models.Referral.sent_at))
     db.session.commit()
     with app.test_request_context():
         url = _filter_url(_view("ReferralModelView"), [("status", "FilterOverdue", "1")],
@@ -529,7 +529,7 @@ def test_later_pages_hold_the_right_cases_in_order(app, login_as, order):
     html = client.get(f"/disputemodelview/list/?_oc_DisputeModelView={order}"
                       f"&_od_DisputeModelView=asc&psize_DisputeModelView=5"
                       f"&page_DisputeModelView=2").get_data(as_text=True)
-    shown = re.findall(r"<td>(\d{6}-\d{4}-\d{5})</td>", html)
+    shown = re.findall(r"<td>(?:<a href=\"[^\"]+\">)?(\d{6}-\d{4}-\d{5})(?:</a>)?</td>", html)
     assert shown == expected
 
 
@@ -721,3 +721,19 @@ def test_a_clerk_registers_at_their_centre_and_lands_on_the_case(app, world, log
     case = db.session.scalar(select(models.Dispute).filter_by(title="窗口登记"))
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/disputemodelview/show/{case.id}")
+
+
+def test_case_numbers_link_to_their_case(app, world, login_as):
+    """In the case list the number is a link to the case page."""
+    from app import workflow
+
+    client = login_as("admin")
+    centre = db.session.scalar(select(models.Centre))
+    case = models.Dispute(centre=centre, category=db.session.scalar(select(models.Category)),
+                          title="链接", description="d", source="window", level="county",
+                          risk="low")
+    db.session.add(case)
+    workflow.register(db.session, case, None)
+    db.session.commit()
+    page = client.get("/disputemodelview/list/").get_data(as_text=True)
+    assert f'<a href="/disputemodelview/show/{case.id}">{case.case_no}</a>' in page

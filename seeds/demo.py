@@ -214,7 +214,7 @@ def load_work_in_hand(session, sm):
     now = models.now()
     for index, (title, steps) in enumerate((("邻里借款纠纷", "report"), ("货款拖欠纠纷", "answer"),
                                             ("房屋租赁押金纠纷", "accept"))):
-        at = now - datetime.timedelta(hours=30 - 8 * index)
+        at = now - datetime.timedelta(hours=6 - 2 * index)
         case = models.Dispute(centre=bole, category=category, title=title + WORK_IN_HAND,
                               description="当事人到窗口反映，请依法调处。", source="window",
                               level="county", risk="low", amount=Decimal(8000 + 3000 * index))

@@ -147,6 +147,7 @@ def test_the_bole_case_journey(live_server, page):
     page.select_option("#risk", "medium")
     page.click("button[type=submit]")
     page.wait_for_load_state("networkidle")
+    db.session.rollback()  # a fresh snapshot: the server committed after ours began
     case = db.session.scalar(select(models.Dispute).filter_by(title="浏览器测试：刘某英诉张某借款纠纷"))
     assert case is not None and case.status == "registered"
     page.goto(f"{live_server}/disputemodelview/show/{case.id}")
@@ -157,6 +158,7 @@ def test_the_bole_case_journey(live_server, page):
     expect(page.locator(".zz-case-state")).to_contain_text("已转办")
 
     login(page, live_server, "liaison")
+    db.session.rollback()
     referral = db.session.scalar(select(models.Referral).filter_by(dispute_id=case.id))
     page.goto(f"{live_server}/")
     expect(page.locator(".zz-inbox", has_text="待报到的转办")).to_contain_text(case.case_no)
@@ -187,7 +189,7 @@ def test_the_bole_case_journey(live_server, page):
     expect(page.locator(".zz-case-state")).to_contain_text("已反馈")
     page.screenshot(path=os.path.join(ARTIFACTS, "case-journey.png"), full_page=True)
 
-    db.session.expire_all()
+    db.session.rollback()
     case = db.session.get(models.Dispute, case.id)
     assert case.status == "closed" and case.outcome == "resolved"
     assert case.sessions[0].mode == "online_court" and case.sessions[0].result == "agreed"

@@ -5,8 +5,6 @@ write to cases, referrals, feedback, service records or the centre set-up replac
 figure never outlives the data it counts.
 """
 
-import datetime
-
 from flask_babel import get_locale
 
 from app import models, stats

@@ -7,7 +7,6 @@ WeasyPrint may fetch only those shipped assets: every other URL (network, file:/
 """
 
 import ctypes
-import datetime
 import functools
 import math
 import mimetypes

@@ -327,13 +327,7 @@ def stored(session, centre_ids=None, start=None, end=None):
     month_table, part_table = models.StatMonth.__table__, models.StatMonthPart.__table__
     found = Counter()
     for table, kind in ((month_table, "month"), (part_table, "part")):
-        query = select(table)
-        if centre_ids:
-            query = query.where(table.c.centre_id.in_(centre_ids))
-        if start is not None:
-            query = query.where(table.c.month >= start)
-        if end is not None:
-            query = query.where(table.c.month < end)
+        query = select(table).where(*_scope(table, centre_ids, start, end))
         for row in session.connection().execute(query):
             month = stats._as_date(row.month)
             if kind == "month":

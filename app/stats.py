@@ -891,12 +891,12 @@ def report(session, area, period, today=None, now=None):
     """Everything the dashboard and the PDF show, for one area and period, as plain data."""
     today = today or models.today()
     breakdowns = registered_breakdowns(session, area, period)
+    before, year_ago = baselines(period, today)
     return {
         "area": {"id": area.region_id, "name": area.name, "level": area.level},
         "period": {"code": period.code, "label": period.label,
                    "start": period.start.isoformat(), "end": period.last.isoformat(),
-                   "previous": baselines(period, today)[0].label,
-                   "last_year": baselines(period, today)[1].label,
+                   "previous": before.label, "last_year": year_ago.label,
                    "running": 0 < period.days_elapsed(today) < period.days},
         "kpi": compare(session, area, period, today),
         "trend": trend(session, area, period),

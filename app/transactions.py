@@ -7,7 +7,7 @@
 - A request that wrote nothing ends its transaction with COMMIT rather than Flask-SQLAlchemy's
   ROLLBACK. The two are the same to the database for a read, but psycopg forgets its prepared
   statements on every rollback, and without them PostgreSQL plans every statement again.
-- commit() is how screens and the API save: a stale version becomes VersionConflict, any other
+- saving() is how screens and the API save: a stale version becomes VersionConflict, any other
   database failure SaveFailed with a Chinese message that names no SQL, no values and no
   library; the failure itself is logged in full.
 """
@@ -79,18 +79,6 @@ def saving(session=None):
         log.exception("database write failed")
         session.rollback()
         raise SaveFailed(explain(error)) from None
-
-
-def commit(session=None):
-    """Commit the session's transaction, failures translated as saving() does."""
-    with saving(session) as current:
-        current.commit()
-
-
-def flush(session=None):
-    """Flush pending changes, failures translated as saving() does."""
-    with saving(session) as current:
-        current.flush()
 
 
 VIEW = "zongzhi.view_started"

@@ -554,21 +554,17 @@ class ReferralModelView(ZongzhiModelView):
 STEP_FORM = "zongzhi_step_form"
 
 
-def _run_step(session, step, back):
+def _run_step(database, step, back):
     """Run a workflow step: commit and say so, or roll back and say why, keeping what was
     typed for the page to show again; then go back."""
     try:
-        with transactions.saving(session):
+        with transactions.saving(database):
             step()
-            session.commit()
+            database.commit()
     except (workflow.WorkflowError, transactions.SaveFailed) as error:
-        session.rollback()
+        database.rollback()
         flash(str(error), "danger")
-        session_store = _typed_values()
-        if session_store:
-            from flask import session as cookie
-
-            cookie[STEP_FORM] = session_store
+        session[STEP_FORM] = _typed_values()
         return redirect(back)
     flash(_l("Done."), "success")
     return redirect(back)

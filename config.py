@@ -61,6 +61,11 @@ class Config:
     FAB_CREATE_DB = False
     FAB_UPDATE_PERMS = env_flag("FAB_UPDATE_PERMS", False)
     FAB_ADD_SECURITY_API = False
+    # Roles are declared in code (app/roles.py) and shown in words on the role overview: the
+    # screens listing raw permission and view names are not registered.
+    FAB_ADD_SECURITY_PERMISSION_VIEW = False
+    FAB_ADD_SECURITY_VIEW_MENU_VIEW = False
+    FAB_ADD_SECURITY_PERMISSION_VIEWS_VIEW = False
     FAB_API_SWAGGER_UI = False
     FAB_INDEX_VIEW = "app.views.HomeView"
     FAB_SECURITY_MANAGER_CLASS = "app.security.ZongzhiSecurityManager"
@@ -74,7 +79,7 @@ class Config:
     BABEL_DEFAULT_TIMEZONE = ZONGZHI_TIMEZONE
     LANGUAGES = {
         "zh": {"flag": "cn", "name": "简体中文"},
-        "en": {"flag": "gb", "name": "English"},
+        "en": {"flag": "gb", "name": "英文"},
     }
 
     # A new case sharing a party with an open case, or one registered this many months ago, is
@@ -122,6 +127,15 @@ class Config:
     # X-Forwarded-Proto are then believed for the client's address (audit, sign-in throttling)
     # and the scheme. 0: none, the connection's own address counts.
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
+    # The host names the app answers to (comma-separated in ZONGZHI_HOSTS; the port does not
+    # matter). A request naming another host in its Host header is refused (400), and redirects
+    # after sign-in go only to these hosts: nothing is built from a Host header an outsider
+    # chose. Add the name or address people type, e.g. ZONGZHI_HOSTS=zongzhi.example.gov.cn.
+    PUBLIC_HOSTS = [h.strip() for h in os.environ.get("ZONGZHI_HOSTS", "localhost,127.0.0.1")
+                    .split(",") if h.strip()]
+    TRUSTED_HOSTS = PUBLIC_HOSTS
+    FAB_SAFE_REDIRECT_HOSTS = [pattern for host in PUBLIC_HOSTS
+                               for pattern in (host, f"{host}:*")]
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

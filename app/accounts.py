@@ -135,6 +135,16 @@ def password_changed(user):
     db.session.commit()  # the audit trail gets the change itself, from the flush of the new hash
 
 
+def end_sessions(user, keep=None):
+    """End a login's live sessions on every worker, but the one named by keep."""
+    query = update(models.LoginSession).where(models.LoginSession.user_id == user.id,
+                                              models.LoginSession.ended_at.is_(None))
+    if keep:
+        query = query.where(models.LoginSession.id != keep)
+    db.session.execute(query.values(ended_at=models.now()))
+    db.session.commit()
+
+
 def _start_session(sender, user, **extra):
     """A new server-side session for each sign-in; its id travels in the signed cookie."""
     sid = secrets.token_urlsafe(32)

@@ -106,8 +106,8 @@ def _redact(obj, key, value):
     """A value fit for the audit trail: personal columns never appear."""
     if key in getattr(type(obj), "personal_columns", {}) or key == "password":
         return REDACTED if value else value
-    if isinstance(value, list):
-        return [str(v) for v in value]
+    if isinstance(value, list):  # a collection: roles by their codes, other rows in words
+        return [v.name if type(v).__name__ == "Role" else str(v) for v in value]
     return value if value is None or isinstance(value, (int, float, bool)) else str(value)
 
 
@@ -119,10 +119,12 @@ def _changes(obj):
         history = state.attrs[attr.key].history
         if not history.has_changes():
             continue
-        old = list(history.deleted) if attr.key in state.mapper.relationships else (
-            history.deleted[0] if history.deleted else None)
-        new = list(history.added) if attr.key in state.mapper.relationships else (
-            history.added[0] if history.added else None)
+        if attr.key in state.mapper.relationships:  # a collection: the whole of it before, after
+            kept = list(history.unchanged or [])
+            old, new = kept + list(history.deleted), kept + list(history.added)
+        else:
+            old = history.deleted[0] if history.deleted else None
+            new = history.added[0] if history.added else None
         changed[attr.key] = [_redact(obj, attr.key, old), _redact(obj, attr.key, new)]
     return changed
 

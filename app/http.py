@@ -6,7 +6,7 @@ import secrets
 from flask import abort, current_app, jsonify, message_flashed, render_template, request
 from flask_babel import gettext
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from app.extensions import db
 
@@ -173,6 +173,18 @@ def _keys_in_range(endpoint, values):
             abort(404)
 
 
+def unknown_host(error):
+    """A request naming a host the app is not configured for: refused with a plain page (the
+    usual page would build its links from that host)."""
+    log.warning("refused a request for an unconfigured host (see ZONGZHI_HOSTS): %r",
+                request.environ.get("HTTP_HOST", "")[:200])
+    page = ("<!DOCTYPE html><html lang=\"zh\"><meta charset=\"utf-8\"><title>%s</title>"
+            "<h2>%s</h2><p>%s</p></html>") % (
+        gettext("Bad request"), gettext("Bad request"),
+        gettext("This address is not one the platform is configured to answer to."))
+    return page, 400, {"Content-Type": "text/html; charset=utf-8"}
+
+
 def init_app(app):
     """Register the headers, the error pages and the health check."""
     app.url_value_preprocessor(_keys_in_range)
@@ -180,6 +192,7 @@ def init_app(app):
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     app.after_request(security_headers)
     app.register_error_handler(SQLAlchemyError, database_error)
+    app.register_error_handler(SecurityError, unknown_host)
     app.register_error_handler(404, not_found)
     app.register_error_handler(403, forbidden)
     for code in (400, 401, 405, 413, 429):

@@ -27,9 +27,15 @@ PERSONAL = "PersonalData"
 ROLES = {
     # The system administrator runs everything but the audit trail (separation of duties) and
     # sees personal data masked; revealing a value is possible and audited.
-    "admin": [["^(?!Audit|PersonalData).*", ".*"], [PERSONAL, "can_reveal"]],
+    # User groups are not used: their screens are closed to every role.
+    "admin": [["^(?!Audit|PersonalData|UserGroup|List Groups).*", ".*"],
+              [PERSONAL, "can_reveal"]],
     "centre_admin": SELF + [
         [SETUP, ALL],
+        # The logins of the people working in the centre (app/scope.py says which).
+        ["UserDBModelView", "^(can_(list|show|add|edit)|resetpasswords)$"],
+        ["ResetPasswordView", "can_this_form_(get|post)"],
+        ["^(Security|List Users)$", "menu_access"],
         ["ServiceRecordModelView", ALL],
         ["DashboardView", "can_(show|download)"],
         [f"^{MENU_STATS}$", "menu_access"],
@@ -104,8 +110,21 @@ def _labels():
         "resetpasswords": _l("Reset passwords"), "userinfoedit": _l("Edit own account"),
         "copyrole": _l("Copy a role"), "can_get": _l("Read the menu"),
         "can_download": _l("Download files"),
+        "can_step": _l("Take the case's next step"), "can_overview": _l("Read the overview"),
     }
     return roles, rights
+
+
+def label(name):
+    """A role's name in words (the code itself for a role not declared here)."""
+    roles, _rights = _labels()
+    return str(roles[name][0]) if name in roles else name
+
+
+def description(name):
+    """What a declared role is for, in words."""
+    roles, _rights = _labels()
+    return str(roles[name][1]) if name in roles else ""
 
 
 def grants(role, permission, view):

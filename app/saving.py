@@ -10,6 +10,7 @@ and nothing that can fail runs after it. Used by the project's base view and the
 import logging
 
 from flask import abort, flash, redirect, request, url_for
+from flask_appbuilder import expose
 from flask_appbuilder.urltools import (get_filter_args, get_order_args, get_page_args,
                                      get_page_size_args)
 
@@ -28,6 +29,45 @@ def _flash_unseen_errors(form, hidden):
 
 
 ADDED = "zongzhi.added_pk"
+
+
+class GuardedActions:
+    """Flask-AppBuilder's row actions, refused before any row is touched when the action is
+    unknown (404, not a 500), not granted, has no single-row form, or a row lies outside the
+    user's scope."""
+
+    def _visible_or_404(self, pks):
+        """The rows for the keys, all inside the scope, or a 404 that changes nothing."""
+        from app import audit
+
+        items = [self.datamodel.get(pk, self._base_filters) for pk in pks]
+        if not items or any(item is None for item in items):
+            audit.record("access_denied", self.datamodel.obj.__tablename__, ",".join(map(str, pks)),
+                         outcome="denied", detail={"action": request.endpoint})
+            abort(404)
+        return items
+
+    def _action_allowed(self, name, single=False):
+        """The action exists (in the form asked for) and the user's roles grant it."""
+        action = self.actions.get(name)
+        if action is None or single and not action.single:
+            abort(404)
+        permission = self.get_action_permission_name(name)
+        return self.appbuilder.sm.has_access(permission, self.class_permission_name)
+
+    @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
+    def action(self, name, pk):
+        """A single-row action: a known action, a granted right, a row inside the scope."""
+        if self._action_allowed(name, single=True):
+            self._visible_or_404([pk])
+        return super().action(name, pk)
+
+    @expose("/action_post", methods=["POST"])
+    def action_post(self):
+        """A bulk action: every selected row must lie inside the scope."""
+        if self._action_allowed(request.form.get("action", "")):
+            self._visible_or_404(request.form.getlist("rowid"))
+        return super().action_post()
 
 
 class SavingMixin:

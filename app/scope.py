@@ -7,7 +7,7 @@ from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.sqla.models import (Group, Permission, PermissionView, Role, User,
                                                    ViewMenu)
 from flask_login import current_user
-from sqlalchemy import exists, false, literal, or_, select
+from sqlalchemy import and_, exists, false, literal, or_, select
 from sqlalchemy.orm import aliased
 
 from app import models
@@ -27,6 +27,8 @@ UNSCOPED = {models.Department, models.DepartmentFunction, models.Category, model
 CASE_CHILDREN = (models.Party, models.Referral, models.MediationSession, models.Feedback,
                  models.CaseEvent)
 CENTRE_CHILDREN = (models.StationedUnit, models.Staff, models.ServiceRecord)
+# The logins a centre administrator manages: those of the people working in their area.
+MANAGED_ROLES = ("staff", "unit_liaison")
 
 
 class OutOfScope(Exception):
@@ -122,6 +124,27 @@ def _regions_near(scope):
                literal(scope.path).startswith(models.Region.path))
 
 
+def _logins(scope):
+    """Logins placed inside the scope (by their own scope's node or unit) that hold only the
+    roles of the people working there: never an administrator's, leader's or auditor's."""
+    from flask_appbuilder.security.sqla.models import assoc_user_role
+
+    if scope.unit_id is not None:
+        return false()
+    region, unit_region = aliased(models.Region), aliased(models.Region)
+    placed = (select(models.UserScope.user_id)
+              .outerjoin(region, models.UserScope.region_id == region.id)
+              .outerjoin(models.StationedUnit, models.UserScope.unit_id == models.StationedUnit.id)
+              .outerjoin(models.Centre, models.StationedUnit.centre_id == models.Centre.id)
+              .outerjoin(unit_region, models.Centre.region_id == unit_region.id)
+              .where(or_(region.path.startswith(scope.path),
+                         unit_region.path.startswith(scope.path))))
+    others = (select(assoc_user_role.c.user_id)
+              .join(Role, Role.id == assoc_user_role.c.role_id)
+              .where(Role.name.not_in(MANAGED_ROLES)))
+    return and_(User.id.in_(placed), User.id.not_in(others))
+
+
 def condition(model, scope=None, write=False):
     """The WHERE condition that keeps a model's rows to the scope; None when it needs none."""
     scope = current() if scope is None else scope
@@ -129,6 +152,8 @@ def condition(model, scope=None, write=False):
         return None
     if scope.empty:
         return false()
+    if model is User:  # the whole tree manages every login; a part, those working in it
+        return None if scope.path == "" else _logins(scope)
     if scope.path == "" and not write:
         return None  # the whole tree: nothing to filter
     unit = scope.unit_id
@@ -157,7 +182,7 @@ def condition(model, scope=None, write=False):
         regions = select(models.Region.id).where(
             models.Region.path.startswith(scope.path) if write else _regions_near(scope))
         return models.Expert.region_id.in_(regions)
-    # Anything else (logins, roles, audit records) is guarded by permissions, not by place.
+    # Anything else (roles, audit records) is guarded by permissions, not by place.
     return None
 
 

@@ -28,7 +28,7 @@ from app import (audit, dispatch, display, exports, filters, inbox, models, pers
 from app.datamodel import PLAIN_ROWS, eager_options
 from app.datamodel import ZongzhiInterface as SQLAInterface
 from app.fragments import CachedSearchWidget
-from app.saving import SavingMixin
+from app.saving import GuardedActions, SavingMixin
 from app.labels import LABELS
 from app.lookup import LookupView
 from app.widgets import LeanListWidget, LeanShowWidget, RemoteSelectField
@@ -77,7 +77,7 @@ def not_negative(high=999_999_999_999):
             NumberRange(max=high, message=_l("Enter a number from 0 to %(high)s.", high=high))]
 
 
-class ZongzhiModelView(SavingMixin, ModelView):
+class ZongzhiModelView(GuardedActions, SavingMixin, ModelView):
     """The project's base view: Chinese labels, readable values, coded fields as selects."""
 
     page_size = 25
@@ -194,36 +194,6 @@ class ZongzhiModelView(SavingMixin, ModelView):
         """Only rows inside the scope can be deleted (the list already hides the others)."""
         self._check_scope(item)
 
-    def _visible_or_404(self, pks):
-        """The rows for the keys, all inside the scope, or a 404 that changes nothing."""
-        items = [self.datamodel.get(pk, self._base_filters) for pk in pks]
-        if not items or any(item is None for item in items):
-            audit.record("access_denied", self.datamodel.obj.__tablename__, ",".join(map(str, pks)),
-                         outcome="denied", detail={"action": request.endpoint})
-            abort(404)
-        return items
-
-    def _action_allowed(self, name):
-        """The action exists and the user's roles grant it (checked before any row is read)."""
-        if name not in self.actions:
-            abort(404)
-        permission = self.get_action_permission_name(name)
-        return self.appbuilder.sm.has_access(permission, self.class_permission_name)
-
-    @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
-    def action(self, name, pk):
-        """A single-row action: a known action, a granted right, a row inside the scope."""
-        if self._action_allowed(name):
-            self._visible_or_404([pk])
-        return super().action(name, pk)
-
-    @expose("/action_post", methods=["POST"])
-    def action_post(self):
-        """A bulk action: every selected row must lie inside the scope."""
-        if self._action_allowed(request.form.get("action", "")):
-            self._visible_or_404(request.form.getlist("rowid"))
-        return super().action_post()
-
     @staticmethod
     def _fieldset_columns(fieldsets):
         """The columns named in Flask-AppBuilder fieldsets."""
@@ -324,8 +294,9 @@ class DepartmentFunctionModelView(ZongzhiModelView):
 
     noun = _l("Department function")
     datamodel = SQLAInterface(models.DepartmentFunction)
-    list_columns = show_columns = ["code", "name", "merged_service"]
-    add_columns = edit_columns = search_columns = ["code", "name", "merged_service"]
+    list_columns = show_columns = ["name", "merged_service"]
+    add_columns = edit_columns = ["code", "name", "merged_service"]
+    search_columns = ["name", "merged_service"]
 
 
 class CategoryModelView(ZongzhiModelView):
@@ -333,9 +304,9 @@ class CategoryModelView(ZongzhiModelView):
 
     noun = _l("Dispute category")
     datamodel = SQLAInterface(models.Category)
-    list_columns = ["code", "name", "description"]
-    show_columns = add_columns = edit_columns = ["code", "name", "description"]
-    search_columns = ["code", "name"]
+    list_columns = show_columns = ["name", "description"]
+    add_columns = edit_columns = ["code", "name", "description"]
+    search_columns = ["name"]
 
 
 class LegalRouteModelView(ZongzhiModelView):
@@ -349,10 +320,10 @@ class LegalRouteModelView(ZongzhiModelView):
     datamodel = SQLAInterface(models.LegalRoute)
     list_columns = ["sort_order", "name", "days_to_accept", "days_to_handle",
                     "max_extension_days", "extension_needs_approval"]
-    show_columns = add_columns = edit_columns = [
-        "code", "name", "sort_order", "days_to_accept", "days_to_handle", "max_extension_days",
-        "extension_needs_approval", "description"]
-    search_columns = ["code", "name"]
+    show_columns = ["name", "sort_order", "days_to_accept", "days_to_handle",
+                    "max_extension_days", "extension_needs_approval", "description"]
+    add_columns = edit_columns = ["code", *show_columns]
+    search_columns = ["name"]
     base_order = ("sort_order", "asc")
 
 
@@ -397,10 +368,10 @@ class DepartmentModelView(ZongzhiModelView):
 
     noun = _l("Department")
     datamodel = SQLAInterface(models.Department)
-    list_columns = ["code", "name", "functions"]
-    show_columns = ["code", "name", "functions", "categories", "description"]
+    list_columns = ["name", "functions"]
+    show_columns = ["name", "functions", "categories", "description"]
     add_columns = edit_columns = ["code", "name", "functions", "categories", "description"]
-    search_columns = ["code", "name", "functions"]
+    search_columns = ["name", "functions"]
     related_views = [StationedUnitModelView]
 
 
@@ -708,8 +679,8 @@ class DispatchRuleModelView(ZongzhiModelView):
     datamodel = SQLAInterface(models.DispatchRule)
     base_permissions = ["can_list", "can_show", "can_edit"]
     list_columns = ["name", "weight", "enabled"]
-    show_columns = ["code", "name", "weight", "enabled", "description"]
-    edit_columns = ["name", "weight", "enabled", "description"]
+    show_columns = edit_columns = ["name", "weight", "enabled", "description"]
+    search_columns = ["name", "enabled"]
     base_order = ("id", "asc")
 
 
@@ -1107,6 +1078,7 @@ class RolePermissionsView(BaseView):
         "UserInfoEditView": _l("Own account"), "ResetMyPasswordView": _l("Own password"),
         "ResetPasswordView": _l("Reset a password"), "MenuApi": _l("Menu"),
         "PersonalData": _l("Personal data"), "RolePermissionsView": _l("Role permissions"),
+        "DashboardView": _l("Dashboard"),
     }
 
     @expose("/")

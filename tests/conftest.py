@@ -128,7 +128,7 @@ def login_as(client, users):
     """Log the client in as the user of a role; returns the client."""
 
     def login(role):
-        client.get("/logout/")
+        client.post("/logout/")
         response = client.post("/login/", data={"username": role, "password": PASSWORD})
         assert response.status_code == 302, f"login as {role} failed"
         return client

@@ -53,13 +53,49 @@ def test_seeded_accounts_must_change_their_password(app, client, users, world):
     assert login(client, "staff").status_code == 302
     response = client.get("/disputemodelview/list/")
     assert response.status_code == 302 and "resetmypassword" in response.headers["Location"]
-    weak = client.post("/resetmypassword/form", data={"password": "weakpass", "conf_password": "weakpass"})
+    form = client.get("/resetmypassword/form").get_data(as_text=True)
+    assert "至少10个字符" in form and "不会检查" not in form  # the rule, before the first try
+    weak = client.post("/resetmypassword/form", data={
+        "current_password": PASSWORD, "password": "weakpass", "conf_password": "weakpass"})
     assert "密码至少10位" in weak.get_data(as_text=True)
     strong = "Bole#Window2025"
-    client.post("/resetmypassword/form", data={"password": strong, "conf_password": strong})
+    client.post("/resetmypassword/form", data={"current_password": PASSWORD, "password": strong,
+                                               "conf_password": strong})
     assert signed_in(client)
-    client.get("/logout/")
+    client.post("/logout/")
     assert login(client, "staff", strong).status_code == 302 and signed_in(client)
+
+
+def test_own_password_change_needs_the_current_one_and_ends_other_sessions(app, users):
+    """A wrong current password is refused with the form kept; the right one changes it and
+    signs out the login's other browsers, not this one."""
+    here, elsewhere, other = app.test_client(), app.test_client(), app.test_client()
+
+    def as_(client, call, *args, **kwargs):
+        with app.app_context():  # each browser's requests with their own g, as on a server
+            return call(client, *args, **kwargs)
+
+    as_(here, login, "staff")
+    as_(elsewhere, login, "staff")
+    strong = "Bole#Window2025"
+    data = {"current_password": "not-it", "password": strong, "conf_password": strong}
+    wrong = as_(here, lambda c: c.post("/resetmypassword/form", data=data))
+    assert wrong.status_code == 200 and "当前密码不正确" in wrong.get_data(as_text=True)
+    as_(other, login, "staff", strong)
+    assert not as_(other, signed_in)  # nothing changed
+    data["current_password"] = PASSWORD
+    as_(here, lambda c: c.post("/resetmypassword/form", data=data))
+    assert as_(here, signed_in) and not as_(elsewhere, signed_in)
+
+
+def test_logout_is_a_form_not_a_link(app, client, users):
+    """GET /logout/ only asks; the POST (with its CSRF token in production) signs out."""
+    login(client, "staff")
+    page = client.get("/logout/")
+    assert page.status_code == 200 and 'method="post"' in page.get_data(as_text=True)
+    assert signed_in(client)
+    client.post("/logout/")
+    assert not signed_in(client)
 
 
 def test_lockout_after_five_failures(app, client, users):
@@ -80,7 +116,7 @@ def test_lockout_after_five_failures(app, client, users):
 def test_unknown_names_get_the_same_answer(app, client, users):
     """An unknown name and a wrong password get the same page, status and similar time."""
     def attempt(name):
-        client.get("/logout/")
+        client.post("/logout/")
         started = time.perf_counter()
         response = login(client, name, "wrong-password")
         elapsed = time.perf_counter() - started
@@ -158,7 +194,7 @@ def test_logout_kills_the_old_cookie(app, client, users):
     login(client, "staff")
     assert signed_in(client)
     cookie = client.get_cookie("session").value
-    client.get("/logout/")
+    client.post("/logout/")
     client.set_cookie("session", cookie)
     assert not signed_in(client)
     assert db.session.scalar(select(models.LoginSession).where(
@@ -241,7 +277,7 @@ def test_an_admin_creates_a_login_with_its_scope_in_one_form(app, client, users,
     assert sm.find_user("bad_liaison") is None
     db.session.get(models.AccountState, "korla_clerk").must_change_password = False
     db.session.commit()  # the new login has chosen its own password
-    client.get("/logout/")
+    client.post("/logout/")
     login(client, "korla_clerk", "Korla#Clerk2025")
     assert client.get(f"/api/v1/cases/{made['652801']}").status_code == 200
     assert client.get(f"/api/v1/cases/{made['652701']}").status_code == 404
@@ -269,7 +305,7 @@ def test_a_login_without_a_scope_is_told_so(app, client, users, world):
     login(client, "staff")
     page = client.get("/disputemodelview/list/").get_data(as_text=True)
     assert "管辖范围" in page and "zz-no-scope" in page
-    client.get("/logout/")
+    client.post("/logout/")
     login(client, "admin")  # the admin without a row sees the whole region: no message
     assert "zz-no-scope" not in client.get("/disputemodelview/list/").get_data(as_text=True)
 

@@ -32,7 +32,7 @@ def since():
 def test_sign_in_events(app, client, users, since):
     """Login, failed login, lockout and logout each leave a record with user and address."""
     client.post("/login/", data={"username": "staff", "password": PASSWORD})
-    client.get("/logout/")
+    client.post("/logout/")
     for _ in range(5):
         client.post("/login/", data={"username": "leader", "password": "wrong"})
     assert since(action="login", username="staff")[0].ip == "127.0.0.1"
@@ -63,15 +63,20 @@ def test_data_changes_are_recorded_with_fields_and_redaction(app, client, since)
 
 
 def test_role_changes_are_named(app, client, users, since):
-    """Giving a user another role is recorded as a role change."""
+    """Giving a user another role is recorded as a role change, with the roles before and
+    after (not only the one added)."""
+    import json
+
     client.post("/login/", data={"username": "admin", "password": PASSWORD})
     user = app.appbuilder.sm.find_user("leader")
-    role = app.appbuilder.sm.find_role("staff")
+    roles = [app.appbuilder.sm.find_role(name) for name in ("leader", "staff")]
     response = client.post(f"/users/edit/{user.id}", data={
         "first_name": "leader", "last_name": "test", "username": "leader",
-        "email": "leader@example.org", "active": "y", "roles": [str(role.id)]})
+        "email": "leader@example.org", "active": "y", "roles": [str(r.id) for r in roles]})
     assert response.status_code == 302
-    assert since(action="role_change", object_type="ab_user", object_id=str(user.id))
+    record = since(action="role_change", object_type="ab_user", object_id=str(user.id))[0]
+    old, new = json.loads(record.detail)["roles"]
+    assert old == ["leader"] and sorted(new) == ["leader", "staff"]
 
 
 def test_denied_access_is_recorded(app, client, users, world, since):
@@ -87,7 +92,7 @@ def test_the_auditor_reads_and_exports_and_the_admin_cannot(app, client, users, 
     """Only the auditor opens the trail; its export is itself recorded."""
     client.post("/login/", data={"username": "admin", "password": PASSWORD})
     assert client.get("/auditlogmodelview/list/").status_code in (302, 403)
-    client.get("/logout/")
+    client.post("/logout/")
     client.post("/login/", data={"username": "auditor", "password": PASSWORD})
     assert client.get("/auditlogmodelview/list/").status_code == 200
     response = client.get("/auditlogmodelview/export/?_flt_0_action=login")

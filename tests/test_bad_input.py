@@ -1,6 +1,7 @@
 """Bad input is answered with a message or a 4xx, never a 500, and changes nothing."""
 
 import pytest
+from flask_appbuilder.security.sqla.models import Role
 from sqlalchemy import func, select
 
 from app import models, personal, workflow
@@ -77,3 +78,26 @@ def test_numbers_typed_in_other_digits_are_stored_in_ascii():
     arabic = "".join(chr(0x0660 + int(c)) for c in "13812345678")
     assert personal.normalise_number(arabic) == "13812345678"
     assert personal.phone_problem("138 1234 5678") is None
+
+
+@pytest.mark.parametrize("method,path,data", [
+    ("get", "/users/action/no_such_action/1", None),
+    ("post", "/users/action_post", {"action": "no_such_action", "rowid": "1"}),
+    ("get", "/roles/action/no_such_action/1", None),
+    ("post", "/roles/action_post", {"action": "copyrole", "rowid": "1"}),
+    ("get", "/users/download/x.txt", None),
+    ("post", "/disputemodelview/action/accept_selected/1", None),  # a bulk-only action
+    ("post", "/disputemodelview/action_post", {"action": "no_such_action", "rowid": "1"}),
+])
+def test_unknown_actions_and_downloads_are_not_errors(world, login_as, method, path, data):
+    """Unknown or withheld actions, the bulk action's single-row form and the user screen's
+    file download answer 4xx or send the person back, never 500, and change nothing."""
+    client = login_as("admin")
+    _case("registered")
+    roles = db.session.scalar(select(func.count()).select_from(Role))
+    response = getattr(client, method)(path, data=data)
+    assert response.status_code in (302, 403, 404), (path, response.status_code)
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(models.Dispute)
+                             .where(models.Dispute.status != "registered")) == 0
+    assert db.session.scalar(select(func.count()).select_from(Role)) == roles

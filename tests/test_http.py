@@ -81,3 +81,18 @@ def test_the_jwt_sign_in_is_switched_off(client, users):
     response = client.post("/api/v1/security/login", json={
         "username": "admin", "password": "Test#Password2025", "provider": "db"})
     assert response.status_code == 404 and "access_token" not in response.get_data(as_text=True)
+
+
+def test_only_the_configured_hosts_are_answered(app, client, users):
+    """A Host header naming another host is refused, and the sign-in page's way back never
+    points to it; the configured hosts work, whatever the port."""
+    refused = client.get("/login/", headers={"Host": "evil.example"})
+    assert refused.status_code == 400 and "evil.example" not in refused.get_data(as_text=True)
+    assert "请求有误" in refused.get_data(as_text=True)
+    assert client.get("/login/", headers={"Host": "127.0.0.1:8000"}).status_code == 200
+    # The way back after sign-in: only to a configured host.
+    response = client.post("/login/?next=http://evil.example/x",
+                           data={"username": "staff", "password": PASSWORD})
+    assert response.status_code == 302 and "evil.example" not in response.headers["Location"]
+    page = client.get("/disputemodelview/list/")
+    assert page.status_code == 200

@@ -92,7 +92,7 @@ def test_every_demo_login_works(app, client):
     """Each role's demo account signs in with the documented password."""
     demo.load(db.session, app.appbuilder.sm, cases=0)
     for username, *_ in demo.DEMO_USERS:
-        client.get("/logout/")
+        client.post("/logout/")
         response = client.post("/login/", data={"username": username, "password": demo.DEMO_PASSWORD})
         assert response.status_code == 302 and "/login" not in response.headers["Location"], username
 

@@ -86,6 +86,10 @@ def screen_urls(app, role="admin"):
             from app.views import DashboardView
 
             urls.extend(f"/dashboard/chart/{name}" for name in DashboardView.CHARTS)
+        elif rule.rule == "/resetpassword/form":  # the login whose password is set, by key
+            from flask_appbuilder.security.sqla.models import User
+
+            urls.append(f"{rule.rule}?pk={db.session.scalar(select(func.min(User.id)))}")
         elif not args:
             urls.append(rule.rule)
         elif args == {"pk"}:
@@ -106,6 +110,9 @@ def test_every_screen_opens_in_chinese(app, demo_world, client, role):
     for url in urls:
         response = client.get(url)
         html = response.get_data(as_text=True)
+        if url.startswith("/roles/show/") and response.status_code == 302 and \
+                "/rolepermissions/" in response.headers["Location"]:
+            continue  # a role's page is its part of the role overview
         if response.status_code != 200:
             problems.append((url, response.status_code))
             continue

@@ -349,7 +349,7 @@ def test_the_case_page_offers_only_valid_steps(app, client, people):
     html = client.get(f"/disputemodelview/show/{case.id}").get_data(as_text=True)
     assert 'id="step-accept"' in html and 'id="step-decline"' in html
     assert 'id="step-conclude"' not in html and "剩余" in html
-    client.get("/logout/")
+    client.post("/logout/")
     client.post("/login/", data={"username": "leader", "password": PASSWORD})
     html = client.get(f"/disputemodelview/show/{case.id}").get_data(as_text=True)
     assert 'id="step-' not in html
@@ -388,7 +388,7 @@ def test_the_case_api_keeps_to_scope_and_rights(app, client, people):
     assert client.get(f"/api/v1/cases/{case.id}").status_code == 404
     assert client.post(f"/api/v1/cases/{case.id}/steps/accept",
                        json={"version": case.version}).status_code == 404
-    client.get("/logout/")
+    client.post("/logout/")
     client.post("/login/", data={"username": "leader", "password": PASSWORD})
     assert client.get(f"/api/v1/cases/{case.id}").status_code == 200
     assert client.post(f"/api/v1/cases/{case.id}/steps/accept",

@@ -75,7 +75,7 @@ class LineTable:
         """One row: each field followed by the tabs that reach the next column."""
         out, position = [], 0.0
         for index, text in enumerate(fields):
-            text = str(text if text is not None else "")
+            text = plain(text)
             if index + 1 < len(fields):
                 room = self.starts[index + 1] - self.starts[index] - 0.6
                 text = self._fit(text, room)
@@ -88,6 +88,16 @@ class LineTable:
     def header(self):
         """The column labels as a line."""
         return self.line([str(label) for label in self.labels])
+
+
+# Explicit bidi controls (embeddings, overrides, isolates and their ends): one left unclosed in
+# a title would reverse every column after it on the register's line.
+BIDI_CONTROLS = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def plain(text):
+    """Text as printed: its bidi controls removed, so it cannot reorder what follows."""
+    return BIDI_CONTROLS.sub("", str(text if text is not None else ""))
 
 
 class ReportTooLarge(Exception):

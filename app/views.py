@@ -6,6 +6,8 @@ import functools
 import io
 import logging
 import math
+import re
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import (Response, abort, current_app, flash, jsonify, redirect, request, session,
                    url_for)
@@ -13,7 +15,7 @@ from flask_appbuilder import BaseView, IndexView, ModelView, expose
 from flask_appbuilder.actions import action
 from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.security.decorators import has_access, has_access_api
-from flask_appbuilder.urltools import (get_filter_args, get_order_args, get_page_args,
+from flask_appbuilder.urltools import (Stack, get_filter_args, get_order_args, get_page_args,
                                      get_page_size_args)
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -75,6 +77,20 @@ def not_negative(high=999_999_999_999):
     cannot hold."""
     return [_finite, NumberRange(min=0, message=_l("Must not be negative")),
             NumberRange(max=high, message=_l("Enter a number from 0 to %(high)s.", high=high))]
+
+
+FILTER_ARG = re.compile(r"_flt_\d+_(.+)")
+
+
+def _without_personal_filters(url, model):
+    """The URL without the filter arguments that search a model's personal columns."""
+    personal_columns = getattr(model, "personal_columns", {})
+    if not personal_columns or "_flt_" not in url:
+        return url
+    parts = urlsplit(url)
+    kept = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True)
+            if not ((m := FILTER_ARG.fullmatch(key)) and m.group(1) in personal_columns)]
+    return urlunsplit(parts._replace(query=urlencode(kept)))
 
 
 class ZongzhiModelView(GuardedActions, SavingMixin, ModelView):
@@ -147,11 +163,16 @@ class ZongzhiModelView(GuardedActions, SavingMixin, ModelView):
             PLAIN_ROWS.reset(token)
 
     def update_redirect(self):
-        """Flask-AppBuilder's back-link history, written only when it changes: rewriting it on
-        every page made every response sign and send a new session cookie."""
+        """Flask-AppBuilder's back-link history, written only when it changes (rewriting it on
+        every page made every response sign and send a new session cookie), and without the
+        values of searches on personal data: the session cookie is signed, not encrypted, so an
+        ID number searched for would sit readable in it."""
+        url = _without_personal_filters(request.url, self.datamodel.obj)
         history = session.get("page_history") or []
-        if not history or history[-1] != request.url:
-            super().update_redirect()
+        if not history or history[-1] != url:
+            page_history = Stack(history)
+            page_history.push(url)
+            session["page_history"] = page_history.to_json()
 
     def _set_filters(self, column, change):
         """Change the filters a column offers, in the search form and in URLs alike
@@ -799,8 +820,11 @@ class DisputeModelView(ZongzhiModelView):
             case, orders=get_order_args(), pages=get_page_args(), page_sizes=get_page_size_args(),
             widgets=widgets)
         steps = workflow.allowed_actions(case, current_user)
+        unit = scope.current().unit_id
         context = {
             "case": case, "steps": steps, "time_left": inbox.time_left,
+            # A unit liaison sees their own unit's referrals and deadlines, not the others'.
+            "referrals": [r for r in case.referrals if unit is None or r.unit_id == unit],
             "tracks": workflow.parallel_tracks(session, case, within=scope.current()),
             "units": dispatch.suggest_units(session, case) if "refer" in steps else [],
             "experts": (dispatch.suggest_experts(session, case)

@@ -57,12 +57,16 @@ class RemoteSelectField(SelectFieldBase):
 
     def _rows(self, pks):
         """The rows for the given keys, in one query."""
+        from app.http import LARGEST_KEY
+
         keys = []
         for pk in pks:
             try:
-                keys.append(int(pk))
+                key = int(pk)
             except (TypeError, ValueError):
                 continue
+            if 0 < key <= LARGEST_KEY:  # beyond what a key column holds: no row
+                keys.append(key)
         if not keys:
             return []
         query = db.session.query(self.model).filter(self.model.id.in_(keys))

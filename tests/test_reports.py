@@ -90,6 +90,21 @@ def test_case_text_is_escaped_and_nothing_outside_is_fetched(app, march, monkeyp
     assert refused == []
 
 
+def test_a_bidi_override_in_a_title_cannot_reverse_the_register(app, march):
+    """An unclosed right-to-left override in a title is dropped from the printed line, so the
+    columns after it (status, outcome, dates) read as they should."""
+    bole = _centre("博乐市")
+    add_case(bole, T(2025, 3, 11), title="\u202e逆序标题")
+    db.session.commit()
+    with app.test_request_context():
+        html = reports.statistics_html(db.session, _area("652701"),
+                                       stats.Period.parse("2025-03"), register=True)
+    assert "逆序标题" in html and not reports.BIDI_CONTROLS.search(html)
+    line = next(line for line in _text(_pdf(app, register=True)).splitlines()
+                if "逆序标题" in line)
+    assert re.search(r"逆序标题.*登记", line), line  # the status still follows the title
+
+
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "http://127.0.0.1:9/x.css",
                                  "https://example.org/font.ttf", "zongzhi-asset:../config.py",
                                  "zongzhi-asset:fonts/../../config.py", "data:text/css,body{}"])

@@ -156,3 +156,31 @@ def test_staff_cannot_book_an_expert_outside_their_scope(app, client, world):
         follow_redirects=True)
     assert "管辖范围" in response.get_data(as_text=True)
     assert db.session.scalar(select(models.MediationSession)) is None
+
+
+def test_a_liaison_sees_only_their_units_deadlines_on_the_case_page(app, client, world):
+    """A case referred to two units: the court's liaison reads the court's deadline, not the
+    other unit's."""
+    from seeds import demo
+
+    case = _open_case("652701", "两个单位")
+    units = db.session.scalars(select(models.StationedUnit).join(models.Department)
+                               .where(models.StationedUnit.centre_id == case.centre_id,
+                                      models.Department.code.in_(("court", "justice")))).all()
+    at = models.now()
+    for unit in units:
+        case.referrals.append(models.Referral(unit=unit, sent_at=at, respond_due=at,
+                                              answer_due=at))
+    case.status = "referred"
+    db.session.commit()
+    court = next(u for u in units if u.department.code == "court")
+    other = next(u for u in units if u is not court)
+    sm = app.appbuilder.sm
+    user = sm.add_user("court_liaison", "c", "l", "cl@example.org", sm.find_role("unit_liaison"),
+                       password="Scope#Test2025")
+    demo.set_scope(db.session, user, "652701", "court")
+    db.session.commit()
+    client.post("/login/", data={"username": "court_liaison", "password": "Scope#Test2025"})
+    page = client.get(f"/disputemodelview/show/{case.id}").get_data(as_text=True)
+    assert f"{court.department.name}：报到期限" in page
+    assert f"{other.department.name}：报到期限" not in page

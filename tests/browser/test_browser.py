@@ -94,6 +94,13 @@ def test_staff_logs_in_and_sees_the_case_list_in_chinese(live_server, page):
     page.screenshot(path=os.path.join(ARTIFACTS, "case-list.png"), full_page=True)
     assert page.outside_requests == []
     assert page.console_errors == []
+    # Signing out from the user menu (a form posted with its CSRF token).
+    page.locator(".navbar .fa-user").first.click()
+    page.screenshot(path=os.path.join(ARTIFACTS, "user-menu.png"))
+    page.locator("form.zz-logout button").click()
+    page.wait_for_load_state("networkidle")
+    page.goto(f"{live_server}/disputemodelview/list/")
+    assert "/login/" in page.url
 
 
 def test_search_as_you_type_finds_a_centre(live_server, page):
@@ -145,7 +152,7 @@ def test_the_bole_case_journey(live_server, page):
     page.select_option("#source", "window")
     page.select_option("#level", "county")
     page.select_option("#risk", "medium")
-    page.click("button[type=submit]")
+    page.click("#model_form button[type=submit]")
     page.wait_for_load_state("networkidle")
     db.session.rollback()  # a fresh snapshot: the server committed after ours began
     case = db.session.scalar(select(models.Dispute).filter_by(title="浏览器测试：刘某英诉张某借款纠纷"))

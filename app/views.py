@@ -22,8 +22,8 @@ from flask_login import current_user
 from sqlalchemy import Date, DateTime, Integer, inspect, select
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
-from wtforms import DateField, DateTimeLocalField, HiddenField, SelectField
-from wtforms.validators import InputRequired, NumberRange, Optional, ValidationError
+from wtforms import DateField, DateTimeLocalField, HiddenField, SelectField, StringField
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
 from app import (audit, dispatch, display, exports, filters, inbox, models, personal, scope,
                  search, transactions, workflow)
@@ -744,6 +744,25 @@ class DisputeModelView(ZongzhiModelView):
     ]
     add_columns = ["centre", "category", "title", "description", "amount", "source", "level",
                    "risk", "place", "route", "language", "handler"]
+    # The two sides are entered with the case (more parties are added on the case page).
+    REGISTERED_PARTIES = ("applicant", "respondent")
+    add_fieldsets = [
+        (_l("Case"), {"fields": add_columns}),
+        *((models.choices.PARTY_ROLE.label(role),
+           {"fields": [f"{role}_name", f"{role}_id_number", f"{role}_phone"]})
+          for role in REGISTERED_PARTIES),
+    ]
+    add_form_extra_fields = {
+        field: maker for role in REGISTERED_PARTIES for field, maker in (
+            (f"{role}_name", StringField(
+                LABELS["name"], validators=[InputRequired(), Length(max=50)],
+                render_kw={"class": "form-control"})),
+            (f"{role}_id_number", personal.PersonalDataField(
+                LABELS["id_number"], kind="id", validators=[Optional(), personal.IdNumber()],
+                render_kw={"class": "form-control"})),
+            (f"{role}_phone", personal.PersonalDataField(
+                LABELS["phone"], kind="phone", validators=[Optional(), personal.Phone()],
+                render_kw={"class": "form-control"})))}
     edit_columns = ["category", "title", "description", "amount", "source", "level", "risk",
                     "place", "route", "language", "handler", "version"]
     edit_form_extra_fields = {"version": HiddenField()}
@@ -768,9 +787,20 @@ class DisputeModelView(ZongzhiModelView):
                 *found, extra(column, self.datamodel)])
 
     def pre_add(self, item):
-        """Check the centre is in scope, then number and register the case through the workflow."""
+        """Check the centre is in scope, then number and register the case through the workflow,
+        with the parties typed on the form (a repeat dispute is linked at once)."""
         super().pre_add(item)
-        workflow.register(self.datamodel.session, item, actor=current_user)
+        session = self.datamodel.session
+        item.parties = [models.Party(role=role, name=getattr(item, f"{role}_name", None),
+                                     id_number=getattr(item, f"{role}_id_number", None) or None,
+                                     phone=getattr(item, f"{role}_phone", None) or None)
+                        for role in self.REGISTERED_PARTIES]
+        workflow.register(session, item, actor=current_user)
+        with session.no_autoflush:
+            earlier = workflow.note_parties(session, item, current_app.config["REPEAT_MONTHS"],
+                                            within=scope.current())
+        if earlier is not None:
+            request.environ[REPEAT] = earlier.case_no
 
     add_lands_on_record = True
 
@@ -792,8 +822,9 @@ class DisputeModelView(ZongzhiModelView):
             form.level.data = "county"
 
     def add_messages(self, item):
-        """Tell the user the case number the system gave."""
-        return [(_l("Case %(case_no)s registered", case_no=item.case_no), "info")]
+        """Tell the user the case number the system gave (and a repeat dispute found)."""
+        return [(_l("Case %(case_no)s registered", case_no=item.case_no), "info"),
+                *_repeat_messages()]
 
     def pre_update(self, item):
         """Finished cases are read-only; an edit made on an out-of-date copy is refused."""

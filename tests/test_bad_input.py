@@ -61,6 +61,7 @@ def test_amounts_must_be_real_and_storable(world, login_as, amount):
     client = login_as("admin")
     centre = db.session.scalar(select(models.Centre))
     response = client.post("/disputemodelview/add", data={
+        "applicant_name": "甲", "respondent_name": "乙",
         "centre": centre.id, "category": db.session.scalar(select(models.Category.id)),
         "title": "金额", "description": "d", "amount": amount, "source": "window",
         "level": "county", "risk": "low"})

@@ -150,6 +150,7 @@ def test_many_clerks_at_once_through_gunicorn(server, clerks):
         for n in range(2):
             title = f"并发登记-{index}-{n}"
             answer = clerk.post("/disputemodelview/add", {
+                "applicant_name": "甲", "respondent_name": "乙",
                 "centre": centre_id, "category": category_id, "title": title,
                 "description": "两位办事员同时登记", "source": "window", "level": "county",
                 "risk": "low"})

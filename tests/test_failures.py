@@ -141,6 +141,7 @@ def test_a_read_only_database_is_told_and_loses_nothing(app, read_only):
         centre, category = _bole()
         centre_id, category_id = centre.id, category.id
     response = client.post("/disputemodelview/add", data={
+        "applicant_name": "甲", "respondent_name": "乙",
         "centre": centre_id, "category": category_id, "title": "只读时登记的案件",
         "description": "借款7.8万元未还。", "amount": "78000", "source": "window",
         "level": "county", "risk": "medium"})

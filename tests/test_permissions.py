@@ -184,6 +184,7 @@ def test_a_write_cannot_move_a_case_out_of_scope(app, client, matrix_world):
     client.post("/login/", data={"username": "staff", "password": PASSWORD})
     category = db.session.scalar(select(models.Category.id).limit(1))
     response = client.post("/disputemodelview/add", data={
+        "applicant_name": "甲", "respondent_name": "乙",
         "centre": centre(OUTSIDE).id, "category": category, "title": "越权登记",
         "description": "x", "source": "window", "level": "county", "risk": "low"})
     assert response.status_code == 200

@@ -192,6 +192,7 @@ def test_registering_a_case_through_the_form(app, world, login_as):
                                .where(models.Region.code == "652701"))
     category = db.session.scalar(select(models.Category).filter_by(code="private_lending"))
     response = client.post("/disputemodelview/add", data={
+        "applicant_name": "甲", "respondent_name": "乙",
         "centre": centre.id, "category": category.id, "title": "刘某英诉张某民间借贷纠纷",
         "description": "借款7.8万元未还。", "amount": "78000", "source": "window",
         "level": "county", "risk": "medium",
@@ -209,6 +210,7 @@ def test_the_add_form_refuses_a_negative_amount_with_a_message(world, login_as):
     centre = db.session.scalar(select(models.Centre.id).limit(1))
     category = db.session.scalar(select(models.Category.id).limit(1))
     response = client.post("/disputemodelview/add", data={
+        "applicant_name": "甲", "respondent_name": "乙",
         "centre": centre, "category": category, "title": "x", "description": "y",
         "amount": "-5", "source": "window", "level": "county", "risk": "low"})
     assert response.status_code == 200
@@ -723,11 +725,44 @@ def test_a_clerk_registers_at_their_centre_and_lands_on_the_case(app, world, log
     assert re.search(r'<option selected value="county"|<option value="county" selected', form)
     category = db.session.scalar(select(models.Category.id).limit(1))
     response = client.post("/disputemodelview/add", data={
+        "applicant_name": "甲", "respondent_name": "乙",
         "centre": staff.centre_id, "category": category, "title": "窗口登记", "description": "d",
         "source": "window", "level": "county", "risk": "low"})
     case = db.session.scalar(select(models.Dispute).filter_by(title="窗口登记"))
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/disputemodelview/show/{case.id}")
+    assert sorted((p.role, p.name) for p in case.parties) == [("applicant", "甲"),
+                                                              ("respondent", "乙")]
+
+
+def test_registration_needs_both_sides_and_keeps_what_was_typed(app, world, login_as):
+    """Without the respondent's name the case is not registered; the form comes back with the
+    title, the applicant and a message; a party already in an open case flags a repeat."""
+    from app import personal
+
+    client = login_as("admin")
+    centre = db.session.scalar(select(models.Centre.id).join(models.Region)
+                               .where(models.Region.code == "652701"))
+    category = db.session.scalar(select(models.Category.id).limit(1))
+    number = "65270119850612002" + personal.id_check_digit("65270119850612002")
+    data = {"centre": centre, "category": category, "title": "缺被申请人", "description": "d",
+            "source": "window", "level": "county", "risk": "low", "applicant_name": "刘某英",
+            "applicant_id_number": number}
+    refused = client.post("/disputemodelview/add", data=data)
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 200 and 'value="缺被申请人"' in page and 'value="刘某英"' in page
+    assert db.session.scalar(select(func.count()).select_from(models.Dispute)) == 0
+    assert client.post("/disputemodelview/add", data={**data, "respondent_name": "张某"}
+                       ).status_code == 302
+    again = client.post("/disputemodelview/add", data={**data, "title": "又来了",
+                                                       "respondent_name": "张某"},
+                        follow_redirects=True)
+    first = db.session.scalar(select(models.Dispute).filter_by(title="缺被申请人"))
+    assert "重复纠纷" in again.get_data(as_text=True) and first.case_no in again.get_data(
+        as_text=True)
+    db.session.rollback()
+    assert db.session.scalar(select(models.Dispute).filter_by(title="又来了")).repeat_of_id == \
+        first.id
 
 
 def test_case_numbers_link_to_their_case(app, world, login_as):

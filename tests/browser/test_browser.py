@@ -152,12 +152,20 @@ def test_the_bole_case_journey(live_server, page):
     page.select_option("#source", "window")
     page.select_option("#level", "county")
     page.select_option("#risk", "medium")
+    # The two sides are typed on the registration form itself.
+    page.fill("#applicant_name", "刘某英")
+    page.fill("#applicant_id_number", "652701198506120020")
+    page.fill("#applicant_phone", "13899751234")
+    page.fill("#respondent_name", "张某")
+    page.screenshot(path=os.path.join(ARTIFACTS, "registration-form.png"), full_page=True)
     page.click("#model_form button[type=submit]")
     page.wait_for_load_state("networkidle")
     db.session.rollback()  # a fresh snapshot: the server committed after ours began
     case = db.session.scalar(select(models.Dispute).filter_by(title="浏览器测试：刘某英诉张某借款纠纷"))
     assert case is not None and case.status == "registered"
-    page.goto(f"{live_server}/disputemodelview/show/{case.id}")
+    assert sorted((p.role, p.name) for p in case.parties) == [("applicant", "刘某英"),
+                                                              ("respondent", "张某")]
+    assert page.url.endswith(f"/disputemodelview/show/{case.id}")  # lands on the new case
     step(page, "accept")
     page.locator("#step-refer label", has_text="人民法院").locator("input").check()
     page.fill("#step-refer textarea[name=instructions]", "请依托智慧法院平台开展线上调解。")

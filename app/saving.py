@@ -10,6 +10,8 @@ and nothing that can fail runs after it. Used by the project's base view and the
 import logging
 
 from flask import abort, flash, redirect, request, url_for
+from flask_babel import gettext
+from markupsafe import Markup
 from flask_appbuilder import expose
 from flask_appbuilder.urltools import (get_filter_args, get_order_args, get_page_args,
                                      get_page_size_args)
@@ -29,6 +31,43 @@ def _flash_unseen_errors(form, hidden):
 
 
 ADDED = "zongzhi.added_pk"
+REFUSAL = "zongzhi.refusal"
+
+
+def _shown(item, name, value):
+    """A value as the record page would show it (labels for codes)."""
+    from app import display
+
+    options = getattr(type(item), "choice_columns", {}).get(name)
+    if options is not None and value not in (None, ""):
+        return str(options.label(value))
+    return display.display_value(value)
+
+
+def show_newer_values(form, item):
+    """After a stale edit: each field whose typed value differs from what is saved now says,
+    beside it, what was saved; the form then carries the newer version, so saving again is a
+    deliberate choice to put the person's values over the other's."""
+    personal_columns = getattr(type(item), "personal_columns", {})
+    differing = 0
+    for field in form:
+        name = field.name
+        if name in ("version", "csrf_token") or name in personal_columns or \
+                not hasattr(item, name):
+            continue
+        saved = _shown(item, name, getattr(item, name))
+        if _shown(item, name, field.data) != saved:
+            differing += 1
+            note = gettext("Saved meanwhile by someone else: %(value)s",
+                           value=saved or gettext("(blank)"))
+            field.description = Markup('<span class="text-warning zz-newer">{}</span>').format(
+                note)
+    if "version" in form:
+        form.version.data = item.version
+        form.version.raw_data = [str(item.version)]
+    flash(gettext("Your changes are still in the form; beside %(count)d of the fields is what "
+                  "is saved now. Save again to keep yours, or change them first.",
+                  count=differing), "warning")
 
 
 class GuardedActions:
@@ -93,6 +132,7 @@ class SavingMixin:
                 session.commit()
         except self.REFUSALS as error:
             session.rollback()
+            request.environ[REFUSAL] = error
             flash(str(error), "danger")
             return False
         except Exception:
@@ -196,9 +236,12 @@ class SavingMixin:
                 if self._save(change, lambda: self.edit_messages(item)):
                     self._after_commit(self.post_update, item)
                     return None
+                self.datamodel.session.expire_all()
                 item = self.datamodel.get(pk, self._base_filters)
                 if item is None:
                     abort(404)
+                if isinstance(request.environ.get(REFUSAL), workflow.VersionConflict):
+                    show_newer_values(form, item)
         else:
             form = self.edit_form.refresh(obj=item)
             self.prefill_form(form, pk)

@@ -162,6 +162,20 @@ class ZongzhiModelView(GuardedActions, SavingMixin, ModelView):
         finally:
             PLAIN_ROWS.reset(token)
 
+    def editable(self, item):
+        """Whether the record may still be changed (a finished case may not)."""
+        return True
+
+    def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None):
+        """Flask-AppBuilder's record page, with an edit button when the user may edit it."""
+        widgets = super()._get_show_widget(pk, item, widgets, actions, show_fieldsets)
+        allowed = ("can_edit" in self.base_permissions and item is not None
+                   and self.appbuilder.sm.has_access("can_edit", self.class_permission_name)
+                   and self.editable(item) and scope.visible(type(item), item.id, write=True))
+        widgets["show"].template_args["edit_url"] = \
+            url_for(f"{self.endpoint}.edit", pk=pk) if allowed else None
+        return widgets
+
     def update_redirect(self):
         """Flask-AppBuilder's back-link history, written only when it changes (rewriting it on
         every page made every response sign and send a new session cookie), and without the
@@ -428,6 +442,10 @@ class PartyModelView(ZongzhiModelView):
     """Parties to disputes."""
 
     base_order = ("id", "asc")  # in the order they were entered, on every engine
+
+    def editable(self, item):
+        """The parties of a finished case are fixed with it."""
+        return item.dispute is None or item.dispute.status not in workflow.FINISHED
 
     def pre_add(self, item):
         """Parties of a concluded case are fixed, like the case; a party seen in an open or
@@ -785,6 +803,10 @@ class DisputeModelView(ZongzhiModelView):
                               ("status", filters.FilterReached)):
             self._set_filters(column, lambda found, extra=extra, column=column: [
                 *found, extra(column, self.datamodel)])
+
+    def editable(self, item):
+        """A finished case is frozen."""
+        return item.status not in workflow.FINISHED
 
     def pre_add(self, item):
         """Check the centre is in scope, then number and register the case through the workflow,

@@ -67,8 +67,19 @@ def test_a_stale_edit_keeps_what_was_typed(world, login_as):
     assert response.status_code == 200
     assert "您打开后该案件已被他人修改" in page
     assert 'value="我改的标题"' in page and "我改的描述" in page
+    # Beside the field: what the other person saved; the form now carries their version.
+    assert "他人已保存为：另一位工作人员改过" in page
+    assert f'name="version" type="hidden" value="{version + 1}"' in page or \
+        f'value="{version + 1}"' in page
     db.session.expire_all()
     assert db.session.get(models.Dispute, case.id).title == "原标题"
+    # Saving again, deliberately, puts the person's values over the other's.
+    again = client.post(f"/disputemodelview/edit/{case.id}", data={
+        "category": case.category_id, "title": "我改的标题", "description": "我改的描述",
+        "source": "window", "level": "county", "risk": "low", "version": version + 1})
+    assert again.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(models.Dispute, case.id).description == "我改的描述"
 
 
 def test_the_api_answers_json_errors(world, login_as):

@@ -779,3 +779,26 @@ def test_case_numbers_link_to_their_case(app, world, login_as):
     db.session.commit()
     page = client.get("/disputemodelview/list/").get_data(as_text=True)
     assert f'<a href="/disputemodelview/show/{case.id}">{case.case_no}</a>' in page
+
+
+def test_record_pages_have_an_edit_button_where_editing_is_allowed(app):
+    """An open case and a centre (for its administrator) show 编辑; a finished case, a role
+    without the right and a read-only screen do not."""
+    demo.load(db.session, app.appbuilder.sm, cases=4)
+    client = app.test_client()
+    client.post("/login/", data={"username": "staff", "password": demo.DEMO_PASSWORD})
+    cases = db.session.scalars(select(models.Dispute).join(models.Centre)
+                               .where(models.Centre.short_name == "博乐市")).all()
+    open_case = next(c for c in cases if c.status not in ("concluded", "closed", "declined"))
+    done = next(c for c in cases if c.status == "closed")
+    page = client.get(f"/disputemodelview/show/{open_case.id}").get_data(as_text=True)
+    assert f'href="/disputemodelview/edit/{open_case.id}"' in page and "zz-edit" in page
+    assert "zz-edit" not in client.get(f"/disputemodelview/show/{done.id}").get_data(as_text=True)
+    staff_row = db.session.scalar(select(models.Staff.id))
+    assert "zz-edit" not in client.get(f"/staffmodelview/show/{staff_row}").get_data(as_text=True)
+    event = db.session.scalar(select(models.CaseEvent.id))
+    assert "zz-edit" not in client.get(f"/caseeventmodelview/show/{event}").get_data(as_text=True)
+    client.post("/logout/")
+    client.post("/login/", data={"username": "centre_admin", "password": demo.DEMO_PASSWORD})
+    centre = db.session.scalar(select(models.Centre.id).where(models.Centre.short_name == "博乐市"))
+    assert "zz-edit" in client.get(f"/centremodelview/show/{centre}").get_data(as_text=True)

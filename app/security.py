@@ -4,7 +4,7 @@ import functools
 from types import SimpleNamespace
 
 from flask_appbuilder.security.sqla.manager import SecurityManager
-from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget
+from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
 from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.security import views as fab_views
 from flask_appbuilder.security.views import RoleModelView, UserDBModelView
@@ -20,7 +20,7 @@ from sqlalchemy.orm import joinedload
 from flask_appbuilder.models.sqla.filters import FilterInFunction
 from flask_appbuilder.security.sqla.models import Role, User
 from flask_babel import gettext, lazy_gettext
-from wtforms import PasswordField, SelectField
+from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Optional, ValidationError
 
 from app import accounts, accounts_scope, display, models, roles, scope, workflow
@@ -158,6 +158,21 @@ class ResetPasswordView(fab_views.ResetPasswordView):
         return super().form_post(form)
 
 
+class OwnInfoForm(DynamicForm):
+    """One's own name and e-mail address."""
+
+    first_name = StringField(lazy_gettext("Full name"), validators=[DataRequired()],
+                             widget=BS3TextFieldWidget())
+    email = StringField(lazy_gettext("Email"), validators=[DataRequired()],
+                        widget=BS3TextFieldWidget())
+
+
+class UserInfoEditView(fab_views.UserInfoEditView):
+    """Editing one's own account: one name field, as the user form has."""
+
+    form = OwnInfoForm
+
+
 class AuthDBView(fab_views.AuthDBView):
     """Sign-in by name and password; signing out is a form (POST with its CSRF token), so a
     link or an image elsewhere cannot sign anyone out."""
@@ -183,18 +198,33 @@ class ZongzhiUserDBModelView(GuardedActions, SavingMixin, UserDBModelView):
     base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_delete",
                         "can_userinfo", "resetmypassword", "resetpasswords", "userinfoedit"]
     base_filters = [["id", scope.ScopeFilter, None]]
-    list_columns = ["first_name", "last_name", "username", "email", "active", "roles",
+    # One name field (姓名): Chinese names are not split into first and last.
+    list_columns = ["first_name", "username", "email", "active", "roles",
                     "scope_label"]
-    order_columns = ["first_name", "last_name", "username", "email", "active"]
+    order_columns = ["first_name", "username", "email", "active"]
+    search_columns = ["first_name", "username", "email", "active", "roles"]
     # Roles offered: the declared ones (not Flask-AppBuilder's anonymous "Public").
     # At least one role (Flask-AppBuilder's check reads a groups field this form does not have).
     validators_columns = {"roles": [lambda form, field: _some_role(field)]}
     add_form_query_rel_fields = edit_form_query_rel_fields = {
         "roles": [["name", FilterInFunction, _offered_roles]]}
-    add_columns = ["first_name", "last_name", "username", "active", "email", "roles", "scope",
+    add_columns = ["first_name", "username", "active", "email", "roles", "scope",
                    "password", "conf_password"]
-    edit_columns = ["first_name", "last_name", "username", "active", "email", "roles", "scope"]
+    edit_columns = ["first_name", "username", "active", "email", "roles", "scope"]
+    show_fieldsets = [
+        (lazy_gettext("User info"), {"fields": ["first_name", "username", "active", "roles",
+                                                "scope_label", "email"]}),
+        (lazy_gettext("Audit Info"), {"fields": ["last_login", "login_count",
+                                                 "fail_login_count", "created_on", "created_by",
+                                                 "changed_on", "changed_by"],
+                                      "expanded": False}),
+    ]
+    user_show_fieldsets = [
+        (lazy_gettext("User info"), {"fields": ["first_name", "username", "roles",
+                                                "scope_label", "email"]}),
+    ]
     label_columns = {**UserDBModelView.label_columns,
+                     "first_name": lazy_gettext("Full name"),
                      "scope": lazy_gettext("Area of responsibility"),
                      "scope_label": lazy_gettext("Area of responsibility")}
     description_columns = {
@@ -254,6 +284,7 @@ class ZongzhiUserDBModelView(GuardedActions, SavingMixin, UserDBModelView):
 
     def pre_add(self, item):
         """Hash the password (Flask-AppBuilder), then give the login its scope."""
+        item.last_name = item.last_name or ""  # the one name is in first_name
         super().pre_add(item)
         self._assign_scope(item)
 
@@ -308,6 +339,7 @@ class ZongzhiSecurityManager(SecurityManager):
     userdbmodelview = ZongzhiUserDBModelView
     rolemodelview = ZongzhiRoleModelView
     authdbview = AuthDBView
+    userinfoeditview = UserInfoEditView
     resetmypasswordview = ResetMyPasswordView
     resetpasswordview = ResetPasswordView
     # Flask-AppBuilder's user chart loads Google's chart library from the internet: not here.

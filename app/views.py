@@ -1360,8 +1360,12 @@ class HomeView(IndexView):
                 return redirect(url_for("DashboardView.index"))
         shortcuts = []
         if current_user.is_authenticated:
-            for view, name, label, icon, _category in MENU:
-                if self.appbuilder.sm.has_access("can_list", view.__name__):
+            sm = self.appbuilder.sm
+            for view, name, label, icon, category in MENU:
+                # Only what the role's menu shows (a list may be open for lookups alone).
+                if sm.has_access("can_list", view.__name__) and \
+                        sm.has_access("menu_access", name) and \
+                        sm.has_access("menu_access", category):
                     shortcuts.append({"url": url_for(f"{view.__name__}.list"), "label": label,
                                       "icon": icon})
         boxes = inbox.for_user(self.appbuilder.session, current_user) \

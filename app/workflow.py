@@ -385,8 +385,10 @@ def book_session(session, dispute, actor, scheduled_at, mode, expert=None, staff
         mode=mode, place=place, link=link, result="pending")
     dispute.sessions.append(booking)
     who = expert.name if expert is not None else getattr(staff, "name", "")
+    from app.display import format_datetime  # the timeline's one date format
+
     _event(dispute, actor, "book", dispute.status, dispute.status,
-           f"{scheduled_at:%Y-%m-%d %H:%M} {who}", at)
+           f"{format_datetime(scheduled_at)} {who}".strip(), at)
     return booking
 
 

@@ -158,8 +158,11 @@ def _before_flush(session, flush_context, instances):
         return
     state = _state(session)
     state.new.extend(fresh)
-    cases -= set(state.cases)
-    feedback -= set(state.feedback)
+    # Rows this transaction inserted counted nothing before it, however often it flushes them
+    # (a later flush must not read them back as their "before").
+    new_cases, new_feedback = state.keys()
+    cases -= set(state.cases) | new_cases
+    feedback -= set(state.feedback) | new_feedback
     if not (cases or feedback):
         return
     with session.no_autoflush:

@@ -1,10 +1,13 @@
 """Load the article's world and a few hundred varied demo cases; every step is get-or-create."""
 
 import datetime
+import functools
 import random
 from decimal import Decimal
 
+from flask_appbuilder.security.sqla.models import Role, User
 from sqlalchemy import func, select
+from werkzeug.security import generate_password_hash
 
 from app import models
 from app.accounts import require_password_change
@@ -339,7 +342,10 @@ def load_users(session, sm, must_change_password=False):
 
 
 def load_bole_case(session):
-    """The lead case: Liu's 78,000-yuan loan, from intake on 7 March to agreement on 10 March."""
+    """The lead case: Liu's 78,000-yuan loan, from intake on 7 March to agreement on 10 March,
+    taken through the workflow's steps by the demo clerk and the court's liaison."""
+    from app import workflow
+
     case = world.BOLE_CASE
     if session.scalar(select(models.Dispute).filter_by(case_no=case["case_no"])):
         return
@@ -349,47 +355,38 @@ def load_bole_case(session):
     staff = session.scalar(select(models.Staff).filter_by(name=case["staff"], centre_id=bole.id))
     category = session.scalar(select(models.Category).filter_by(code=case["category"]))
     route = session.scalar(select(models.LegalRoute).filter_by(code=case["route"]))
-    actor = staff.user_id
+    actors = DemoActors(session)
+    clerk, liaison = actors.clerk(bole), actors.liaison(court)
     dispute = models.Dispute(
         case_no=case["case_no"], centre=bole, category=category, route=route,
         title=case["title"], description=case["description"], amount=Decimal(case["amount"]),
-        source=case["source"], level=case["level"], risk=case["risk"], handler=staff,
-        registered_by_id=actor, registered_at=case["registered_at"],
-        accept_due=case["registered_at"] + datetime.timedelta(days=route.days_to_accept),
-        accepted_at=case["accepted_at"], referred_at=case["referred_at"],
-        handle_due=case["accepted_at"] + datetime.timedelta(days=route.days_to_handle),
-        concluded_at=case["concluded_at"], closed_at=case["feedback_at"], status="closed",
-        outcome="resolved", resolved_level="county", outcome_note=case["agreement"])
+        source=case["source"], level=case["level"], risk=case["risk"], handler=staff)
     for role, name, body, phone in case["parties"]:
         dispute.parties.append(models.Party(role=role, name=name, phone=phone,
                                             id_number=complete_id_number(body)))
-    dispute.referrals.append(models.Referral(
-        unit=court, sent_by_id=actor, instructions="请法院立案窗口依托智慧法院平台开展线上调解。",
-        status="answered", sent_at=case["referred_at"], reported_at=case["reported_at"],
-        respond_due=case["referred_at"] + datetime.timedelta(days=1),
-        answer_due=case["referred_at"] + datetime.timedelta(days=15),
-        answered_at=case["concluded_at"], result=case["agreement"]))
-    dispute.sessions.append(models.MediationSession(
-        staff=staff, scheduled_at=case["session_at"], mode="online_court",
-        place="智慧法院平台“互联网法庭”", link="互联网法庭（当事人张某在杭州在线参加）",
-        result="agreed", agreement_text=case["agreement"],
-        follow_up_on=datetime.date(2025, 4, 10)))
-    dispute.feedback.append(models.Feedback(
-        satisfaction=3, channel="in_person", collected_at=case["feedback_at"], collected_by_id=actor,
-        note="“真没想到，在综治中心工作人员的帮助下，这么快就帮我把钱要回来了！”"))
-    steps = [
-        (case["registered_at"], "register", None, "registered", "法院立案窗口登记。"),
-        (case["accepted_at"], "accept", "registered", "accepted", case["trace_note"]),
-        (case["referred_at"], "refer", "accepted", "referred", "转法院诉讼服务，开展线上调解。"),
-        (case["reported_at"], "report_in", "referred", "referred", "法院报到。"),
-        (case["session_at"], "mediate", "referred", "referred", "“线上庭审”调解。"),
-        (case["concluded_at"], "conclude", "referred", "concluded", case["agreement"]),
-        (case["feedback_at"], "feedback", "concluded", "closed", "当事人满意。"),
-    ]
-    for at, action, before, after, note in steps:
-        dispute.events.append(models.CaseEvent(at=at, actor_id=actor, action=action,
-                                               from_status=before, to_status=after, note=note))
     session.add(dispute)
+    workflow.register(session, dispute, clerk, at=case["registered_at"])
+    session.flush()
+    workflow.accept(session, dispute, clerk, case["trace_note"], at=case["accepted_at"])
+    workflow.refer(session, dispute, clerk, [court], "请法院立案窗口依托智慧法院平台开展线上调解。",
+                   respond_hours=24, answer_days=15, at=case["referred_at"])
+    session.flush()  # the referral row: the liaison's scope is found through it
+    referral = dispute.referrals[0]
+    workflow.report_in(session, referral, liaison, at=case["reported_at"])
+    booking = workflow.book_session(
+        session, dispute, clerk, case["session_at"], "online_court", staff=staff,
+        place="智慧法院平台“互联网法庭”", link="互联网法庭（当事人张某在杭州在线参加）",
+        at=case["reported_at"] + datetime.timedelta(minutes=10))
+    workflow.record_session_result(session, booking, clerk, "agreed", case["agreement"],
+                                   datetime.date(2025, 4, 10),
+                                   at=case["session_at"] + datetime.timedelta(hours=1))
+    workflow.answer(session, referral, liaison, case["agreement"],
+                    at=case["concluded_at"] - datetime.timedelta(minutes=30))
+    workflow.conclude(session, dispute, clerk, "resolved", "county", case["agreement"],
+                      at=case["concluded_at"])
+    workflow.record_feedback(session, dispute, clerk, 3, "in_person",
+                             "“真没想到，在综治中心工作人员的帮助下，这么快就帮我把钱要回来了！”",
+                             at=case["feedback_at"])
     session.flush()
 
 
@@ -405,8 +402,71 @@ def _phone(rng):
     return f"1{rng.choice('3589')}{rng.randrange(0, 10**9):09d}"
 
 
+# Generated referrals go to the units that take most of them, each answered by its liaison.
+REFERRAL_DEPARTMENTS = ("court", "justice", "petition", "hrss", "public_security")
+
+
+@functools.lru_cache(maxsize=1)
+def _demo_password_hash():
+    """The demo password's hash, worked out once (hashing is slow on purpose)."""
+    return generate_password_hash(DEMO_PASSWORD)
+
+
+class DemoActors:
+    """The logins that take the demo's steps, so that every event names who took it: a window
+    clerk per centre (at Bole the demo clerk "staff") and a liaison per unit receiving
+    referrals (at Bole's court the demo "liaison"). Each is created once, with its scope."""
+
+    def __init__(self, session):
+        self.session = session
+        self._known = {}
+
+    def _login(self, username, role_name, full_name, region_id=None, unit_id=None):
+        """The login with this name, created with its role and scope when missing."""
+        if username in self._known:
+            return self._known[username]
+        user = self.session.scalar(select(User).filter_by(username=username))
+        if user is None:
+            role = self.session.scalar(select(Role).filter_by(name=role_name))
+            if role is None:
+                role = Role(name=role_name)
+                self.session.add(role)
+            user = User(first_name=full_name, last_name="", username=username,
+                        email=f"{username}@zongzhi.local", active=True,
+                        password=_demo_password_hash(), roles=[role])
+            self.session.add(user)
+            self.session.flush()
+            self.session.add(models.UserScope(user_id=user.id, region_id=region_id,
+                                              unit_id=unit_id))
+            self.session.flush()
+        self._known[username] = user
+        return user
+
+    def clerk(self, centre):
+        """The window clerk who registers and carries a centre's cases."""
+        code = centre.region.code
+        if code == "652701":
+            demo_clerk = self.session.scalar(select(User).filter_by(username="staff"))
+            if demo_clerk is not None:
+                return demo_clerk
+        return self._login(f"clerk-{code}", "staff", f"{centre.short_name}窗口工作人员",
+                           region_id=centre.region_id)
+
+    def liaison(self, unit):
+        """The liaison who reports in and answers for a unit."""
+        code = unit.centre.region.code
+        if code == "652701" and unit.department.code == "court":
+            demo_liaison = self.session.scalar(select(User).filter_by(username="liaison"))
+            if demo_liaison is not None:
+                return demo_liaison
+        return self._login(f"liaison-{code}-{unit.department.code}", "unit_liaison",
+                           f"{unit.centre.short_name}{unit.department.name}联络员",
+                           unit_id=unit.id)
+
+
 def load_demo_cases(session, count, seed=DEMO_SEED, today=None):
-    """A few hundred cases across centres, categories, sources, levels, statuses and months."""
+    """A few hundred cases across centres, categories, sources, levels, statuses and months,
+    each taken through the workflow's own steps at its past times."""
     today = today or models.today()
     start = datetime.date(2025, 1, 2)
     span = max(1, (today - start).days - 1)
@@ -414,9 +474,11 @@ def load_demo_cases(session, count, seed=DEMO_SEED, today=None):
     categories = list(session.scalars(select(models.Category).order_by(models.Category.id)))
     routes = {r.code: r for r in session.scalars(select(models.LegalRoute))}
     staff_by_centre = {}
-    for member in session.scalars(select(models.Staff).order_by(models.Staff.id)):
+    for member in session.scalars(select(models.Staff).where(models.Staff.user_id.is_(None))
+                                  .order_by(models.Staff.id)):
         staff_by_centre.setdefault(member.centre_id, []).append(member)
     existing = set(session.scalars(select(models.Dispute.case_no)))
+    actors = DemoActors(session)
     sequence = {}
     for index in range(count):
         # Each case draws from its own generator, so a rerun that skips a case stays aligned.
@@ -432,12 +494,22 @@ def load_demo_cases(session, count, seed=DEMO_SEED, today=None):
         draws = [rng.random() for _ in range(12)]
         category = categories[int(draws[0] * len(categories))]
         _demo_case(session, rng, draws, case_no, centre, category, routes, registered, today,
-                   staff_by_centre.get(centre.id, []))
+                   staff_by_centre.get(centre.id, []), actors)
     session.flush()
 
 
-def _demo_case(session, rng, draws, case_no, centre, category, routes, registered, today, staff):
-    """One demo case with parties and the steps its age makes plausible."""
+def _referral_units(centre):
+    """The centre's units that generated cases are referred to."""
+    units = [u for u in centre.units if u.department.code in REFERRAL_DEPARTMENTS]
+    return units or list(centre.units[:3])
+
+
+def _demo_case(session, rng, draws, case_no, centre, category, routes, registered, today, staff,
+               actors):
+    """One demo case with parties, taken through the steps its age makes plausible."""
+    from app import workflow
+
+    hours = datetime.timedelta(hours=1)
     source = ("window", "grid", "hotline", "online", "township")[
         0 if draws[1] < 0.4 else 1 if draws[1] < 0.65 else 2 if draws[1] < 0.8 else 3 if draws[1] < 0.9 else 4]
     level = "village" if draws[2] < 0.55 else "township" if draws[2] < 0.9 else "county"
@@ -454,85 +526,79 @@ def _demo_case(session, rng, draws, case_no, centre, category, routes, registere
     dispute = models.Dispute(
         case_no=case_no, centre=centre, category=category, route=route, title=title,
         description=f"{applicant}反映与{respondent}之间的{category.name}，请求综治中心协调化解。",
-        amount=amount, source=source, level=level, risk=risk, handler=handler,
-        registered_at=registered,
-        accept_due=registered + datetime.timedelta(days=route.days_to_accept))
+        amount=amount, source=source, level=level, risk=risk, handler=handler)
     dispute.parties = [
         models.Party(role="applicant", name=applicant, id_number=_id_number(rng, centre.region.code),
                      phone=_phone(rng)),
         models.Party(role="respondent", name=respondent, id_number=_id_number(rng, centre.region.code),
                      phone=_phone(rng)),
     ]
-    events = [(registered, "register", None, "registered", None)]
+    clerk = actors.clerk(centre)
+    session.add(dispute)
+    workflow.register(session, dispute, clerk, at=registered)
+    session.flush()  # the case's key: the steps check it lies in the clerk's scope
     age = (today - registered.date()).days
     clock = registered
     status = "registered"
+    midnight = datetime.datetime.combine(today, datetime.time())
+    duration = datetime.timedelta(days=1 + int(draws[9] * draws[10] * 40), hours=int(draws[11] * 8))
     if age > 1 and draws[8] < 0.95:
         clock = clock + datetime.timedelta(hours=2 + int(draws[9] * 40))
         if draws[10] < 0.04:
-            dispute.declined_at = clock
-            dispute.decline_reason = "不属于受理范围，已告知当事人通过诉讼途径解决。"
-            events.append((clock, "decline", status, "declined", dispute.decline_reason))
+            workflow.decline(session, dispute, clerk,
+                             "不属于受理范围，已告知当事人通过诉讼途径解决。", at=clock)
             status = "declined"
         else:
-            dispute.accepted_at = clock
-            dispute.handle_due = clock + datetime.timedelta(days=route.days_to_handle)
-            events.append((clock, "accept", status, "accepted", None))
+            workflow.accept(session, dispute, clerk, at=clock)
             status = "accepted"
+    concludes = (status == "accepted" and draws[8] < 0.9)
     if status == "accepted" and draws[11] < 0.4 and centre.units:
-        unit = centre.units[int(draws[9] * len(centre.units))]
-        sent = clock + datetime.timedelta(hours=3)
-        referral = models.Referral(unit=unit, instructions="请按职责办理并反馈结果。", sent_at=sent,
-                                   respond_due=sent + datetime.timedelta(days=1),
-                                   answer_due=sent + datetime.timedelta(days=10))
-        dispute.referred_at = sent
-        events.append((sent, "refer", status, "referred", f"转{unit.department.name}"))
+        units = _referral_units(centre)
+        unit = units[int(draws[9] * len(units))]
+        sent = clock + 3 * hours
+        workflow.refer(session, dispute, clerk, [unit], "请按职责办理并反馈结果。",
+                       respond_hours=24, answer_days=10, at=sent)
+        session.flush()  # the referral row: the liaison's scope is found through it
         status = "referred"
+        reported = sent + (1 + int(draws[10] * 40)) * hours
+        if concludes and sent + duration < midnight:
+            reported = min(reported, sent + duration - 2 * hours)
         if (today - sent.date()).days > 1:
-            referral.reported_at = sent + datetime.timedelta(hours=1 + int(draws[10] * 40))
-            referral.status = "reported"
-            events.append((referral.reported_at, "report_in", status, status, None))
-        dispute.referrals.append(referral)
+            workflow.report_in(session, dispute.referrals[-1], actors.liaison(unit), at=reported)
         clock = sent
-    duration = datetime.timedelta(days=1 + int(draws[9] * draws[10] * 40), hours=int(draws[11] * 8))
-    if status in {"accepted", "referred"} and clock + duration < datetime.datetime.combine(
-            today, datetime.time()) and draws[8] < 0.9:
+    if concludes and clock + duration < midnight:
         concluded = clock + duration
         outcome = "resolved" if draws[2] < 0.85 else "routed_on" if draws[3] < 0.8 else "withdrawn"
+        booking = None
         if outcome == "resolved" and draws[4] < 0.6:
-            session_at = concluded - datetime.timedelta(hours=2)
-            dispute.sessions.append(models.MediationSession(
-                staff=handler, scheduled_at=session_at,
-                mode="in_person" if draws[5] < 0.7 else "video" if draws[5] < 0.9 else "online_court",
-                place="综治中心调解室", result="agreed", agreement_text="双方自愿达成调解协议。",
-                follow_up_on=(concluded + datetime.timedelta(days=30)).date(),
-                # Follow-ups long past were done; the recent ones are still due.
-                followed_up_at=concluded + datetime.timedelta(days=31)
-                if (today - concluded.date()).days > 60 else None,
-                follow_up_note="协议已按期履行。" if (today - concluded.date()).days > 60 else None))
-            events.append((session_at, "mediate", status, status, None))
+            session_at = concluded - 2 * hours
+            mode = "in_person" if draws[5] < 0.7 else "video" if draws[5] < 0.9 else "online_court"
+            booking = workflow.book_session(
+                session, dispute, clerk, session_at, mode, staff=handler,
+                place="综治中心调解室" if mode == "in_person" else None,
+                link=None if mode == "in_person" else "远程视频调解平台",
+                at=clock + (session_at - clock) / 2)
+            workflow.record_session_result(
+                session, booking, clerk, "agreed", "双方自愿达成调解协议。",
+                (concluded + datetime.timedelta(days=30)).date(), at=session_at + hours)
         for referral in dispute.referrals:
-            referral.status = "answered"
-            referral.answered_at = concluded - datetime.timedelta(hours=1)
-            referral.reported_at = referral.reported_at or referral.sent_at + datetime.timedelta(hours=1)
-            referral.result = "已按职责办理完毕。"
-        dispute.concluded_at = concluded
-        dispute.outcome = outcome
-        dispute.resolved_level = level if outcome == "resolved" else None
-        events.append((concluded, "conclude", status, "concluded", None))
-        status = "concluded"
+            liaison = actors.liaison(referral.unit)
+            if referral.status == "sent":
+                workflow.report_in(session, referral, liaison,
+                                   at=referral.sent_at + hours)
+            workflow.answer(session, referral, liaison, "已按职责办理完毕。",
+                            at=concluded - hours / 2)
+        workflow.conclude(session, dispute, clerk, outcome,
+                          resolved_level=level if outcome == "resolved" else None,
+                          route_on=routes["litigation"] if outcome == "routed_on" else None,
+                          at=concluded)
         feedback_at = concluded + datetime.timedelta(days=1 + int(draws[6] * 5))
         if feedback_at.date() < today and draws[7] < 0.85:
             satisfaction = 3 if draws[3] < 0.82 else 2 if draws[3] < 0.96 else 1
-            dispute.feedback.append(models.Feedback(
-                satisfaction=satisfaction, channel="phone" if draws[1] < 0.6 else "in_person",
-                collected_at=feedback_at))
-            dispute.closed_at = feedback_at
-            events.append((feedback_at, "feedback", status, "closed", None))
-            status = "closed"
-    dispute.status = status
-    actor = handler.user_id if handler else None
-    dispute.events = [models.CaseEvent(at=at, action=action, from_status=before, to_status=after,
-                                       note=note, actor_id=actor)
-                      for at, action, before, after, note in events]
-    session.add(dispute)
+            workflow.record_feedback(session, dispute, clerk, satisfaction,
+                                     "phone" if draws[1] < 0.6 else "in_person", at=feedback_at)
+        # Follow-ups long past were done; the recent ones are still due.
+        if booking is not None and (today - concluded.date()).days > 60:
+            workflow.follow_up(session, booking, clerk, "协议已按期履行。",
+                               at=concluded + datetime.timedelta(days=31))
+    session.flush()

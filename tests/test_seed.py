@@ -31,8 +31,15 @@ def test_seed_twice_gives_the_same_rows(app):
     first = counts()
     demo.load(db.session, app.appbuilder.sm, cases=60)
     assert counts() == first
+    from app import rollup
+
+    assert rollup.check(db.session) == []  # the steps kept the rollups exact
     assert first["dispute"] == 64  # 60 generated, the Bole case and 3 cases of work in hand
-    assert first["ab_user"] == len(demo.DEMO_USERS)
+    from flask_appbuilder.security.sqla.models import User
+
+    actors = db.session.scalar(select(func.count()).select_from(User).where(
+        User.username.like("clerk-%") | User.username.like("liaison-%")))
+    assert actors and first["ab_user"] == len(demo.DEMO_USERS) + actors
 
 
 def test_the_article_world(app):
@@ -112,3 +119,15 @@ def test_each_role_finds_work_in_the_demo(app):
     steps = db.session.scalars(select(models.CaseEvent).join(models.Dispute).where(
         models.Dispute.title.like("%" + demo.WORK_IN_HAND))).all()
     assert steps and all(event.actor_id is not None for event in steps)
+    # Every event of every case names its actor, by the role that takes such a step: window
+    # clerks the centre's steps, the unit's liaison the unit's; never the centre's administrator.
+    from flask_appbuilder.security.sqla.models import User
+
+    events = db.session.execute(select(models.CaseEvent.action, User.username)
+                                .outerjoin(User, User.id == models.CaseEvent.actor_id)).all()
+    assert events and all(name is not None for _action, name in events)
+    for action, name in events:
+        user = app.appbuilder.sm.find_user(username=name)
+        roles = {role.name for role in user.roles}
+        expected = "unit_liaison" if action in ("report_in", "answer", "return") else "staff"
+        assert expected in roles, (action, name)

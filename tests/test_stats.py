@@ -360,6 +360,27 @@ def test_the_monthly_rollup_follows_every_kind_of_write(world):
     assert before  # the rollups are not trivially empty
 
 
+def test_a_case_flushed_then_changed_in_one_transaction_counts_once(world):
+    """A case inserted, flushed, then concluded and given feedback before the one commit (as a
+    registration that links a repeat, or the demo seed, does) counts in full, not from its
+    state at the first flush."""
+    from app import rollup
+
+    bole = _centre("博乐市")
+    case = add_case(bole, T(2025, 3, 3, 9))
+    db.session.flush()
+    case.status, case.concluded_at, case.outcome = "concluded", T(2025, 3, 5), "resolved"
+    case.resolved_level = "village"
+    db.session.flush()
+    db.session.add(models.Feedback(dispute=case, satisfaction=3, channel="phone",
+                                   collected_at=T(2025, 3, 6)))
+    db.session.flush()
+    case.status = "closed"
+    db.session.commit()
+    assert rollup.check(db.session) == []
+    _rollup_agrees(("2025-03",))
+
+
 def test_the_stats_commands_find_and_repair_a_drifted_rollup(app, world):
     """`flask stats check` exits 0 on exact rollups and 1 naming the difference after a row is
     changed behind the app's back; `flask stats rebuild` (a centre and months) repairs it."""

@@ -434,6 +434,18 @@ class ExpertModelView(ZongzhiModelView):
                     "languages", "books_appointment", "books_on_call", "books_video", "bio",
                     "active"]
     add_columns = edit_columns = show_columns
+
+    def prefill_add_form(self, form):
+        """An expert added from a centre's page serves that centre's county by default."""
+        if "centre" not in self._filters.get_relation_cols() or "region" not in form:
+            return
+        value = self._filters.get_filter_value("centre")
+        key = str((value[0] if isinstance(value, list) and value else value) or "")
+        centre = self.datamodel.session.get(models.Centre, int(key)) if key.isdigit() and \
+            len(key) < 10 else None
+        if centre is not None and scope.visible(models.Centre, centre.id):
+            form.region.data = centre.region
+
     search_columns = ["name", "organisation", "centre", "region", "specialties", "languages",
                       "books_appointment", "books_on_call", "books_video", "active"]
 

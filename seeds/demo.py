@@ -221,6 +221,10 @@ def load_work_in_hand(session, sm):
         case = models.Dispute(centre=bole, category=category, title=title + WORK_IN_HAND,
                               description="当事人到窗口反映，请依法调处。", source="window",
                               level="county", risk="low", amount=Decimal(8000 + 3000 * index))
+        rng = random.Random(f"work-{index}")
+        case.parties = [models.Party(role=role, name=_person_name(rng),
+                                     id_number=_id_number(rng, "652701"), phone=_phone(rng))
+                        for role in ("applicant", "respondent")]
         session.add(case)
         workflow.register(session, case, clerk, at=at)
         session.flush()
@@ -447,7 +451,8 @@ class DemoActors:
         code = centre.region.code
         if code == "652701":
             demo_clerk = self.session.scalar(select(User).filter_by(username="staff"))
-            if demo_clerk is not None:
+            row = self.session.get(models.UserScope, demo_clerk.id) if demo_clerk else None
+            if row is not None and row.region_id == centre.region_id:
                 return demo_clerk
         return self._login(f"clerk-{code}", "staff", f"{centre.short_name}窗口工作人员",
                            region_id=centre.region_id)
@@ -457,7 +462,8 @@ class DemoActors:
         code = unit.centre.region.code
         if code == "652701" and unit.department.code == "court":
             demo_liaison = self.session.scalar(select(User).filter_by(username="liaison"))
-            if demo_liaison is not None:
+            row = self.session.get(models.UserScope, demo_liaison.id) if demo_liaison else None
+            if row is not None and row.unit_id == unit.id:
                 return demo_liaison
         return self._login(f"liaison-{code}-{unit.department.code}", "unit_liaison",
                            f"{unit.centre.short_name}{unit.department.name}联络员",

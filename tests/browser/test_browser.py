@@ -248,3 +248,92 @@ def test_the_dashboard_draws_offline_and_drills_down(live_server, page):
     assert f"记录数目: {first['value']}" in " ".join(page.locator(".well").all_inner_texts())
     assert page.outside_requests == []
     assert page.console_errors == []
+
+
+def _bole_centre():
+    """Bole's centre."""
+    return db.session.scalar(select(models.Centre).where(models.Centre.short_name == "博乐市"))
+
+
+def _open_bole_case():
+    """An open Bole case (its parties may still change)."""
+    return db.session.scalar(select(models.Dispute).where(
+        models.Dispute.centre_id == _bole_centre().id,
+        models.Dispute.status.in_(("registered", "accepted", "referred"))))
+
+
+def _rotating_unit():
+    """A Bole unit sitting at the centre in rotation."""
+    return db.session.scalar(select(models.StationedUnit).where(
+        models.StationedUnit.centre_id == _bole_centre().id))
+
+
+def _department_not_at_bole():
+    """The name of a department not yet stationed at Bole."""
+    stationed = select(models.StationedUnit.department_id).where(
+        models.StationedUnit.centre_id == _bole_centre().id)
+    return db.session.scalar(select(models.Department.name).where(
+        models.Department.id.not_in(stationed)).order_by(models.Department.id))
+
+
+# (parent page, tab's child screen, what a person types, the model the row lands in)
+TAB_ADDS = [
+    (lambda: f"/disputemodelview/show/{_open_bole_case().id}", "partymodelview",
+     {"select:role": "third_party", "name": "浏览器第三人"}, models.Party),
+    (lambda: f"/stationedunitmodelview/show/{_rotating_unit().id}", "rotaslotmodelview",
+     {"select:weekday": "4", "note": "浏览器轮驻"}, models.RotaSlot),
+    (lambda: f"/centremodelview/show/{_bole_centre().id}", "stationedunitmodelview",
+     {"choose:department": lambda: _department_not_at_bole(), "select:mode": "on_call"},
+     models.StationedUnit),
+    (lambda: f"/centremodelview/show/{_bole_centre().id}", "staffmodelview",
+     {"name": "浏览器调解员", "position": "调解员"}, models.Staff),
+    (lambda: f"/centremodelview/show/{_bole_centre().id}", "expertmodelview",
+     {"name": "浏览器专家", "organisation": "律师事务所"}, models.Expert),
+    (lambda: f"/centremodelview/show/{_bole_centre().id}", "disputemodelview",
+     {"choose:category": "邻里", "title": "浏览器标签页登记", "description": "相邻通行纠纷",
+      "select:source": "window", "select:level": "county", "select:risk": "low",
+      "applicant_name": "甲某", "respondent_name": "乙某"}, models.Dispute),
+    (lambda: f"/centremodelview/show/{_bole_centre().id}", "servicerecordmodelview",
+     {"select:kind": "visitor", "count": "9", "period_start": "2026-11-01",
+      "period_end": "2026-11-30"}, models.ServiceRecord),
+]
+
+
+@pytest.mark.parametrize("parent, child, typed, model", TAB_ADDS, ids=[t[1] for t in TAB_ADDS])
+def test_every_tab_add_saves_and_comes_back(live_server, page, parent, child, typed, model):
+    """On the case, unit and centre pages, each tab's 新增 opens the form with the parent
+    fixed; saving writes the row and returns to the parent's page, where the row is listed."""
+    from playwright.sync_api import expect
+
+    login(page, live_server, "admin")
+    db.session.rollback()
+    parent_url = parent()
+    before = db.session.scalar(select(func.count()).select_from(model))
+    page.goto(live_server + parent_url)
+    page.wait_for_load_state("networkidle")
+    add = page.locator(f'a[href^="/{child}/add?"]').first
+    expect(add).to_have_count(1)
+    # Open the tab that holds the list, as a person would, then its 新增 button.
+    pane = add.evaluate("a => a.closest('.tab-pane') && a.closest('.tab-pane').id")
+    if pane:
+        page.locator(f'a[data-toggle="tab"][href="#{pane}"]').click()
+    add.click()
+    page.wait_for_load_state("networkidle")
+    for key, value in typed.items():
+        kind, _sep, name = key.rpartition(":")
+        value = value() if callable(value) else value
+        if kind == "select":
+            page.select_option(f"#model_form [name={name}]", value)
+        elif kind == "choose":
+            choose(page, name, value)
+        else:
+            page.fill(f"#model_form [name={name}]", value)
+    page.click("#model_form button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    page.screenshot(path=os.path.join(ARTIFACTS, f"tab-add-{child}.png"), full_page=True)
+    db.session.rollback()  # what the server committed
+    assert db.session.scalar(select(func.count()).select_from(model)) == before + 1, page.url
+    assert page.url.split("?")[0].endswith(parent_url) or model is models.Dispute, page.url
+    assert page.locator(".alert-danger").count() == 0
+    assert page.outside_requests == [] and page.console_errors == []

@@ -695,8 +695,9 @@ class StatMonth(Model):
 
 class StatMonthPart(Model):
     """Monthly counts per centre by a dimension, the statistics' second rollup, kept with
-    stat_month: cases registered by category, source and level, the funnel steps those cases
-    reached, and cases concluded by whole days taken (what the median and p90 are found from)."""
+    stat_month: cases registered by category, source and level (the level registered at), the
+    funnel steps those cases reached, cases concluded by whole days taken (what the median and
+    p90 are found from), and cases resolved by the level they were resolved at."""
 
     __tablename__ = "stat_month_part"
 
@@ -706,7 +707,7 @@ class StatMonthPart(Model):
     code = Column(String(32), primary_key=True)
     cases = Column(Integer, nullable=False)
 
-    DIMENSIONS = ("category", "source", "level", "funnel", "days")
+    DIMENSIONS = ("category", "source", "level", "funnel", "days", "resolved")
 
 
 class CaseCounter(Model):

@@ -63,6 +63,8 @@ def case_counts(row):
             found["month", month, centre, row.outcome] += 1
         if row.outcome == "resolved" and row.resolved_level in stats.GRASSROOTS:
             found["month", month, centre, "grassroots"] += 1
+        if row.outcome == "resolved":
+            found["part", "resolved", month, centre, row.resolved_level or ""] += 1
         found["part", "days", month, centre, str(seconds // 86400)] += 1
     for dimension, code in (("category", str(row.category_id)), ("source", row.source),
                             ("level", row.level)):

@@ -490,6 +490,12 @@ def parts_by_centre(session, period, centre_ids):
             .where(in_period(dispute.concluded_at, period), dispute.outcome.isnot(None), chosen)
             .group_by(dispute.centre_id, day)):
         add(centre, ("days", str(int(days))), number)
+    for centre, level, number in session.execute(
+            select(dispute.centre_id, dispute.resolved_level, func.count())
+            .where(in_period(dispute.concluded_at, period), dispute.outcome == "resolved",
+                   chosen)
+            .group_by(dispute.centre_id, dispute.resolved_level)):
+        add(centre, ("resolved", level or ""), number)
     return found
 
 
@@ -644,6 +650,20 @@ def registered_breakdowns(session, area, period):
         counted = [{"code": code, "label": labels(code), "value": number}
                    for code, number in grouped.items()]
         found[name] = sorted(counted, key=lambda item: (-item["value"], str(item["label"])))
+    # The level cases were resolved at (the 基层化解 figure's level), by conclusion in the
+    # period: not the level they were registered at.
+    if rolled:
+        levels = rolled_up_parts(session, area, period, "resolved")
+    else:
+        levels = dict(session.execute(within(models.Dispute, select(
+            dispute.resolved_level, func.count()).where(
+            in_period(dispute.concluded_at, period), dispute.outcome == "resolved")
+            .group_by(dispute.resolved_level), area)).all())
+    found["resolved_level"] = sorted(
+        ({"code": code or "", "label": str(choices.HANDLING_LEVEL.label(code)) if code else
+          gettext("Level not recorded"), "value": number}
+         for code, number in levels.items() if number),
+        key=lambda item: (-item["value"], str(item["label"])))
     if rolled:
         steps = rolled_up_parts(session, area, period, "funnel")
         row = [steps.get(step, 0) for step in FUNNEL]
@@ -902,7 +922,10 @@ def report(session, area, period, today=None, now=None):
         "trend": trend(session, area, period),
         "by_category": breakdowns["category"],
         "by_source": breakdowns["source"],
-        "by_level": breakdowns["level"],
+        # 按化解层级: cases resolved in the period by the level they were resolved at; the
+        # level they were registered at is a different figure, named so.
+        "by_level": breakdowns["resolved_level"],
+        "by_registered_level": breakdowns["level"],
         "by_centre": by_centre(session, area, period),
         "funnel": breakdowns["funnel"],
         "overdue": overdue(session, area, now),

@@ -1192,7 +1192,7 @@ class DashboardView(BaseView):
                               "pdf": "download"}
     CHARTS = {
         "trend": _l("Monthly trend"), "category": _l("By category"), "source": _l("By source"),
-        "level": _l("By level"), "centre": _l("By centre"), "funnel": _l("Status funnel"),
+        "level": _l("By level resolved at (cases resolved in the period)"), "centre": _l("By centre"), "funnel": _l("Status funnel"),
         "overdue": _l("Overdue referrals by unit"),
     }
 
@@ -1327,8 +1327,11 @@ def drill_links(data, area, period):
                                                  i["code"])) for i in data["by_category"]},
         "source": {str(i["code"]): cases_with(("source", "FilterEqual", i["code"]))
                    for i in data["by_source"]},
-        "level": {str(i["code"]): cases_with(("level", "FilterEqual", i["code"]))
-                  for i in data["by_level"]},
+        # Resolved cases by the level they were resolved at, concluded in the period.
+        "level": {str(i["code"]): _filter_url(cases, [
+            common[0], ("concluded_at", "FilterInPeriod", period.code),
+            ("outcome", "FilterEqual", "resolved"),
+            ("resolved_level", "FilterEqual", i["code"])]) for i in data["by_level"] if i["code"]},
         "centre": {str(i["code"]): cases_with(("centre", "FilterRelationOneToManyEqual",
                                                i["code"]), base=common[1:])
                    for i in data["by_centre"]},

@@ -173,6 +173,21 @@ def test_breakdowns_trend_and_funnel_match(cases):
         counts(lambda d: d.source)
     assert {i["code"]: i["value"] for i in breakdowns["level"]} == \
         counts(lambda d: d.level)
+    # The resolution level: cases resolved (concluded in the period) by the level resolved at.
+    resolved = {}
+    for d in _rows(area):
+        if d.outcome == "resolved" and d.concluded_at and _within(d.concluded_at, period):
+            resolved[d.resolved_level or ""] = resolved.get(d.resolved_level or "", 0) + 1
+    assert {i["code"]: i["value"] for i in breakdowns["resolved_level"]} == resolved
+    assert sum(resolved.values()) == stats.summary(db.session, area, period)["resolved"]
+    # The same from the case rows for a range (not whole months: no rollup).
+    span = stats.Period.parse("2025-02-10~2025-07-20")
+    ranged = {}
+    for d in _rows(area):
+        if d.outcome == "resolved" and d.concluded_at and _within(d.concluded_at, span):
+            ranged[d.resolved_level or ""] = ranged.get(d.resolved_level or "", 0) + 1
+    assert ranged and {i["code"]: i["value"] for i in stats.registered_breakdowns(
+        db.session, area, span)["resolved_level"]} == ranged
     assert {i["code"]: i["value"] for i in stats.by_centre(db.session, area, period)} == \
         counts(lambda d: d.centre_id)
     funnel = {i["code"]: i["value"] for i in breakdowns["funnel"]}

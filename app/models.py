@@ -539,6 +539,9 @@ class Referral(Model):
     result = Column(Text)
     returned_at = Column(DateTime)
     return_reason = Column(Text)
+    # When concluding the case cancelled the referral still open (its timeliness counts up to
+    # then: a deadline already passed stays missed).
+    cancelled_at = Column(DateTime)
     dispute = relationship("Dispute", back_populates="referrals")
     unit = relationship("StationedUnit")
     sent_by = relationship("User")

@@ -305,10 +305,13 @@ FIGURES = [
               "answer deadline, at the time of the statistics.")),
     Figure("report_in_rate", _l("Report-in on-time rate"), "%",
            _l("Per stationed unit, for referrals sent in the period: reported in by the "
-              "deadline ÷ referrals due (reported in, or past the deadline without it).")),
+              "deadline ÷ referrals due (reported in, or past the deadline without it). A "
+              "referral cancelled when its case was concluded counts if its deadline had passed "
+              "by then (as late), and leaves the rate otherwise.")),
     Figure("answer_rate", _l("Answer on-time rate"), "%",
            _l("Per stationed unit, for referrals sent in the period: answered by the deadline ÷ "
-              "referrals due (answered, or still open past the deadline).")),
+              "referrals due (answered, or still open past the deadline, or cancelled after it "
+              "as late).")),
     Figure("services", _l("Service counts"), _l("times"),
            _l("Service records by kind (visitors, notarisations, legal aid…), summed over "
               "records whose period starts in the period.")),
@@ -865,28 +868,33 @@ def referral_timeliness(session, user_scope, start=None, end=None, now=None, by=
 
     On time means reported in by respond_due and answered by answer_due; referrals still open
     and already past a deadline count as late; those open and within it are not yet counted.
+    A referral cancelled (its case concluded first) counts up to its cancellation: a deadline
+    already passed then is missed, one still ahead leaves the rate; cancelled ones are counted.
     """
     referral = models.Referral
     now = now or models.now()
+    waiting = referral.status.in_(("sent", "reported", "cancelled"))
+    # Until when an unanswered referral's clock ran: now, or its cancellation.
+    stop = case((referral.status == "cancelled", referral.cancelled_at), else_=now)
     reported_late = case((referral.reported_at > referral.respond_due, 1),
-                         (referral.reported_at.is_(None) & (referral.respond_due < now), 1),
+                         (referral.reported_at.is_(None) & (referral.respond_due < stop), 1),
                          else_=0)
-    reported_due = case((referral.reported_at.isnot(None) | (referral.respond_due < now), 1),
+    reported_due = case((referral.reported_at.isnot(None) | (referral.respond_due < stop), 1),
                         else_=0)
     answered_late = case((referral.answered_at > referral.answer_due, 1),
-                         (referral.answered_at.is_(None) & referral.status.in_(("sent", "reported"))
-                          & (referral.answer_due < now), 1), else_=0)
+                         (referral.answered_at.is_(None) & waiting
+                          & (referral.answer_due < stop), 1), else_=0)
     answered_due = case((referral.answered_at.isnot(None), 1),
-                        (referral.status.in_(("sent", "reported")) & (referral.answer_due < now), 1),
-                        else_=0)
+                        (waiting & (referral.answer_due < stop), 1), else_=0)
+    cancelled = case((referral.status == "cancelled", 1), else_=0)
     key = referral.unit_id
     query = select(key, func.count(), func.sum(reported_due), func.sum(reported_late),
-                   func.sum(answered_due), func.sum(answered_late))
+                   func.sum(answered_due), func.sum(answered_late), func.sum(cancelled))
     if by == "department":
         key = models.StationedUnit.department_id
         query = query.with_only_columns(key, *query.selected_columns[1:]).join(
             models.StationedUnit, referral.unit_id == models.StationedUnit.id)
-    query = query.where(referral.status != "queued", referral.status != "cancelled").group_by(key)
+    query = query.where(referral.status != "queued").group_by(key)
     where = scope.condition(models.Referral, user_scope)
     if where is not None:
         query = query.where(where)
@@ -895,10 +903,10 @@ def referral_timeliness(session, user_scope, start=None, end=None, now=None, by=
     if end is not None:
         query = query.where(referral.sent_at < end)
     result = {}
-    for unit_id, total, r_due, r_late, a_due, a_late in session.execute(query):
+    for unit_id, total, r_due, r_late, a_due, a_late, dropped in session.execute(query):
         r_due, r_late, a_due, a_late = (int(v or 0) for v in (r_due, r_late, a_due, a_late))
         result[unit_id] = {
-            "referrals": total,
+            "referrals": total, "cancelled": int(dropped or 0),
             "report_in_due": r_due, "report_in_on_time": r_due - r_late,
             "report_in_rate": (r_due - r_late) / r_due if r_due else None,
             "answer_due": a_due, "answer_on_time": a_due - a_late,

@@ -309,6 +309,7 @@ def conclude(session, dispute, actor, outcome, resolved_level=None, note=None, r
     _move(dispute, actor, "conclude", note, at, version)
     for referral in open_referrals:
         referral.status = "cancelled"
+        referral.cancelled_at = _now(at)
     dispute.concluded_at = _now(at)
     dispute.outcome = outcome
     dispute.outcome_note = note

@@ -190,6 +190,33 @@ def test_referral_deadlines_with_frozen_time(app, people):
         assert rates[referral.unit_id]["answer_rate"] == 1
 
 
+def test_a_referral_cancelled_after_its_deadline_stays_late(app, people):
+    """Concluding a case cancels its open referrals: one whose report-in deadline had already
+    passed counts as a late report-in; one cancelled within its deadlines leaves the rates;
+    both are counted as cancelled."""
+    staff = people["bole"]
+    with freeze_time(T0):
+        late, early = new_case(staff, at=T0), new_case(staff, at=T0)
+        for case in (late, early):
+            workflow.accept(db.session, case, staff)
+            workflow.refer(db.session, case, staff, [unit("court")], "请办理", respond_hours=24,
+                           answer_days=10)
+        db.session.commit()
+    with freeze_time(T0 + datetime.timedelta(hours=2)):  # within every deadline
+        workflow.conclude(db.session, early, staff, "withdrawn")
+        db.session.commit()
+    with freeze_time(T0 + datetime.timedelta(hours=30)):  # past the report-in deadline
+        workflow.conclude(db.session, late, staff, "withdrawn")
+        db.session.commit()
+        assert late.referrals[0].cancelled_at == T0 + datetime.timedelta(hours=30)
+    with freeze_time(T0 + datetime.timedelta(days=30)):  # long after both
+        rates = stats.referral_timeliness(db.session, workflow.scope.scope_of(staff))
+        court = rates[unit("court").id]
+        assert court["cancelled"] == 2 and court["referrals"] == 2
+        assert (court["report_in_due"], court["report_in_on_time"]) == (1, 0)
+        assert court["answer_due"] == 0  # neither was cancelled past its answer deadline
+
+
 def test_referrals_in_turn(app, people):
     """Referred in turn, the second unit gets the case only when the first has answered."""
     staff, liaison = people["bole"], people["court"]

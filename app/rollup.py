@@ -57,15 +57,18 @@ def case_counts(row):
     if row.concluded_at is not None and row.outcome is not None:
         month = _first(row.concluded_at)
         seconds = int(row.conclude_seconds or 0)
+        judged = row.outcome in stats.JUDGED_OUTCOMES  # the durations' cases (not withdrawn)
         found["month", month, centre, "concluded"] += 1
-        found["month", month, centre, "conclude_seconds"] += seconds
+        if judged:
+            found["month", month, centre, "conclude_seconds"] += seconds
         if row.outcome in ("resolved", "routed_on", "withdrawn"):
             found["month", month, centre, row.outcome] += 1
         if row.outcome == "resolved" and row.resolved_level in stats.GRASSROOTS:
             found["month", month, centre, "grassroots"] += 1
         if row.outcome == "resolved":
             found["part", "resolved", month, centre, row.resolved_level or ""] += 1
-        found["part", "days", month, centre, str(seconds // 86400)] += 1
+        if judged:
+            found["part", "days", month, centre, str(seconds // 86400)] += 1
     for dimension, code in (("category", str(row.category_id)), ("source", row.source),
                             ("level", row.level)):
         found["part", dimension, registered, centre, code] += 1

@@ -271,10 +271,14 @@ FIGURES = [
            _l("Cases concluded in the period with the outcome “resolved by mediation”.")),
     Figure("success_rate", _l("Success rate"), "%",
            _l("Resolved cases ÷ cases concluded in the period with the outcome %(judged)s; "
-              "withdrawn cases are left out.")),
+              "withdrawn cases are left out (and counted on their own).")),
+    Figure("withdrawn", _l("Cases withdrawn"), _l("cases"),
+           _l("Cases concluded in the period because the party withdrew: in neither the success "
+              "rate nor the days to conclude.")),
     Figure("days_mean", _l("Average days to conclude"), _l("days"),
-           _l("For cases concluded in the period: the time from registration to conclusion, in "
-              "days (to the second, summed in whole seconds), averaged.")),
+           _l("For cases concluded in the period with the outcome %(judged)s (the success "
+              "rate's cases; withdrawn ones are left out): the time from registration to "
+              "conclusion, in days (to the second, summed in whole seconds), averaged.")),
     Figure("days_median", _l("Median days to conclude"), _l("days"),
            _l("The middle value of the same durations; with an even number of cases, the "
               "average of the two middle values.")),
@@ -362,7 +366,7 @@ def _durations_at(session, area, period, ranks):
     ranked ones returned (sorting all of a month's cases took 57 ms at a million)."""
     dispute = models.Dispute
     seconds = dispute.conclude_seconds
-    concluded = (in_period(dispute.concluded_at, period), dispute.outcome.isnot(None))
+    concluded = (in_period(dispute.concluded_at, period), dispute.outcome.in_(JUDGED_OUTCOMES))
     if _whole_months(period):
         per_day = {int(day): n for day, n in rolled_up_parts(session, area, period, "days").items()}
     else:
@@ -428,7 +432,8 @@ def _counting(session, period, where, group):
     for *values, outcome, level, number, seconds in run(concluded):
         row = slot(values)
         row["concluded"] += number
-        row["conclude_seconds"] += int(seconds or 0)
+        if outcome in JUDGED_OUTCOMES:  # durations: the success rate's cases only
+            row["conclude_seconds"] += int(seconds or 0)
         if outcome in ("resolved", "routed_on", "withdrawn"):
             row[outcome] += number
         if outcome == "resolved" and level in GRASSROOTS:
@@ -490,7 +495,8 @@ def parts_by_centre(session, period, centre_ids):
     day = _day_of(dispute.conclude_seconds)
     for centre, days, number in session.execute(
             select(dispute.centre_id, day, func.count())
-            .where(in_period(dispute.concluded_at, period), dispute.outcome.isnot(None), chosen)
+            .where(in_period(dispute.concluded_at, period),
+                   dispute.outcome.in_(JUDGED_OUTCOMES), chosen)
             .group_by(dispute.centre_id, day)):
         add(centre, ("days", str(int(days))), number)
     for centre, level, number in session.execute(
@@ -531,23 +537,24 @@ def summary(session, area, period, today=None, detail=True):
     found = (rolled_up(session, area, period) if period.kind in ("month", "quarter", "year")
              else counts(session, area, period))
     concluded, resolved = found["concluded"], found["resolved"]
+    # One denominator for success and days: the cases resolved or routed on (not withdrawn).
+    judged = resolved + found["routed_on"]
     median = p90 = None
-    if concluded and detail:
-        middle = [(concluded + 1) // 2, concluded // 2 + 1]
-        if concluded % 2:
+    if judged and detail:
+        middle = [(judged + 1) // 2, judged // 2 + 1]
+        if judged % 2:
             middle = middle[:1]
-        p90_rank = math.ceil(0.9 * concluded)
+        p90_rank = math.ceil(0.9 * judged)
         ranked = _durations_at(session, area, period, [*middle, p90_rank])
         median = sum(ranked[rank] for rank in middle) / len(middle) / 86400
         p90 = ranked[p90_rank] / 86400
     elapsed = period.days_elapsed(today)
-    judged = resolved + found["routed_on"]
     return {
         "registered": found["registered"], "accepted": found["accepted"],
         "declined": found["declined"], "concluded": concluded, "resolved": resolved,
         "withdrawn": found["withdrawn"], "routed_on": found["routed_on"],
         "success_rate": _ratio(resolved, judged),
-        "days_mean": found["conclude_seconds"] / concluded / 86400 if concluded else None,
+        "days_mean": found["conclude_seconds"] / judged / 86400 if judged else None,
         "days_median": median, "days_p90": p90,
         "feedback": found["feedback"], "satisfied": found["satisfied"],
         "satisfaction_rate": _ratio(found["satisfied"], found["feedback"]),
@@ -610,11 +617,12 @@ def compare(session, area, period, today=None):
     today = today or models.today()
     current = summary(session, area, period, today)
     before, year_ago = baselines(period, today)
-    previous = summary(session, area, before, today, detail=False)
-    last_year = summary(session, area, year_ago, today, detail=False)
+    previous = summary(session, area, before, today)
+    last_year = summary(session, area, year_ago, today)
     changes = {}
-    for key in ("registered", "concluded", "resolved", "success_rate", "days_mean",
-                "satisfaction_rate", "grassroots_share", "resolved_per_day", "petitions"):
+    for key in ("registered", "accepted", "declined", "concluded", "resolved", "withdrawn",
+                "success_rate", "days_mean", "days_median", "days_p90", "satisfaction_rate",
+                "grassroots_share", "resolved_per_day", "petitions"):
         measure = points if key in RATES else change
         changes[key] = {"previous": measure(current[key], previous[key]),
                         "last_year": measure(current[key], last_year[key]),
@@ -835,7 +843,8 @@ def ranking(session, area, period, minimum=RANKING_MIN_CASES):
             select(dispute.centre_id, func.count(),
                    func.sum(case((dispute.outcome == "resolved", 1), else_=0)),
                    func.sum(case((dispute.outcome.in_(JUDGED_OUTCOMES), 1), else_=0)),
-                   func.sum(seconds).cast(BigInteger))
+                   func.sum(case((dispute.outcome.in_(JUDGED_OUTCOMES), seconds), else_=0))
+                   .cast(BigInteger))
             .where(in_period(dispute.concluded_at, period), dispute.outcome.isnot(None))
             .group_by(dispute.centre_id), area)).all()
     rows = [(centre, int(n), *rest) for centre, n, *rest in rows]
@@ -845,11 +854,11 @@ def ranking(session, area, period, minimum=RANKING_MIN_CASES):
         resolved, judged, secs = int(resolved or 0), int(judged or 0), int(secs or 0)
         # Compared as exact fractions, so that equal figures really tie on every engine.
         order = (-Fraction(resolved, judged) if judged else Fraction(1),
-                 Fraction(secs, concluded))
+                 Fraction(secs, judged) if judged else Fraction(0))
         entries.append((order, {"code": centre_id, "label": names.get(centre_id, ""),
                                 "concluded": concluded, "resolved": resolved,
                                 "success_rate": _ratio(resolved, judged),
-                                "days_mean": secs / concluded / 86400}))
+                                "days_mean": secs / judged / 86400 if judged else None}))
     entries.sort(key=lambda pair: (pair[1]["concluded"] < minimum, pair[0], pair[1]["label"]))
     ranked = []
     for position, (order, entry) in enumerate(entries, start=1):

@@ -102,7 +102,8 @@ def oracle(area, period, today):
     concluded = [d for d in rows if _within(d.concluded_at, period) and d.outcome]
     resolved = [d for d in concluded if d.outcome == "resolved"]
     judged = [d for d in concluded if d.outcome in ("resolved", "routed_on")]
-    days = sorted((d.concluded_at - d.registered_at).total_seconds() / 86400 for d in concluded)
+    # Durations over the success rate's cases (resolved or routed on; withdrawn left out).
+    days = sorted((d.concluded_at - d.registered_at).total_seconds() / 86400 for d in judged)
     feedback = [f for d in rows for f in d.feedback if _within(f.collected_at, period)]
     grassroots = [d for d in resolved if d.resolved_level in ("village", "township")]
     elapsed = max((min(period.end, today + datetime.timedelta(days=1)) - period.start).days, 0)
@@ -226,6 +227,23 @@ def test_single_case_median_p90_and_mean_agree(world):
     assert figures["success_rate"] == 1 and figures["resolved_per_day"] == 1 / 31
 
 
+def test_withdrawn_cases_are_in_neither_the_success_rate_nor_the_days(world):
+    """Two cases resolved in 2 days, one routed on in 4, one withdrawn after 30: success 2/3,
+    days over the three judged cases, the withdrawn one counted on its own; the same for a
+    whole month (rollups) and for a range (case rows)."""
+    centre = _centre("博乐市")
+    for days, outcome in ((2, "resolved"), (2, "resolved"), (4, "routed_on"),
+                          (30, "withdrawn")):
+        add_case(centre, T(2025, 1, 1), T(2025, 1, 1) + datetime.timedelta(days=days), outcome)
+    db.session.commit()
+    for period in ("2025-01", "2025-01-01~2025-02-28"):
+        figures = stats.summary(db.session, _area("652701"), stats.Period.parse(period))
+        assert figures["concluded"] == 4 and figures["withdrawn"] == 1, period
+        assert figures["success_rate"] == 2 / 3, period
+        assert figures["days_mean"] == 8 / 3 and figures["days_median"] == 2, period
+        assert figures["days_p90"] == 4, period
+
+
 def test_median_of_an_even_count_averages_the_middle_two(world):
     """Durations 1, 2, 4, 10 days: median 3, p90 10 (nearest rank), mean 4.25."""
     centre = _centre("博乐市")
@@ -257,8 +275,11 @@ def test_comparisons_use_the_previous_period_and_last_year(cases):
     for base in ("previous", "last_year"):
         now, then = result["current"]["registered"], result[base]["registered"]
         assert result["change"]["registered"][base] == pytest.approx((now - then) / then)
+    # The baselines carry every figure, median and P90 included (the PDF compares them too).
     assert result["previous"] == stats.summary(db.session, area, stats.Period.parse("2025-Q1"),
-                                               datetime.date(2025, 12, 31), detail=False)
+                                               datetime.date(2025, 12, 31))
+    assert result["previous"]["days_median"] is not None
+    assert result["change"]["accepted"]["previous"] is not None
 
 
 @pytest.mark.parametrize("text, code, previous, year_before", [

@@ -22,12 +22,20 @@ class FilterInPeriod(BaseFilter):
             return query.filter(false())
         return query.filter(stats.in_period(getattr(self.model, self.column_name), period))
 
+    def describe(self, value):
+        """The period in words."""
+        try:
+            return str(stats.Period.parse(value).label)
+        except stats.BadPeriod:
+            return str(value)
+
 
 class FilterInArea(BaseFilter):
     """A case whose centre lies in a region, prefecture or county (by region id)."""
 
     name = _l("Within the area")
     arg_name = "ina"
+    label = _l("Area")  # what the list's filter summary calls it (not the column's name)
 
     def apply(self, query, value):
         """Keep the cases of centres under the region; an unknown region keeps nothing."""
@@ -37,6 +45,11 @@ class FilterInArea(BaseFilter):
         area = scope.Scope(path="" if region.parent_id is None else region.path)
         where = scope.condition(models.Dispute, area)
         return query if where is None else query.filter(where)
+
+    def describe(self, value):
+        """The region's name."""
+        region = db.session.get(models.Region, _number(value)) if _number(value) else None
+        return region.name if region is not None else str(value)
 
 
 class FilterReached(BaseFilter):
@@ -50,6 +63,12 @@ class FilterReached(BaseFilter):
         where = stats.reached(value)
         return query.filter(false() if where is None else where)
 
+    def describe(self, value):
+        """The funnel step in words."""
+        from app import choices
+
+        return f"{self.name}{choices.DISPUTE_STATUS.label(value)}"
+
 
 class FilterOverdue(BaseFilter):
     """A referral past its report-in or answer deadline now."""
@@ -61,6 +80,10 @@ class FilterOverdue(BaseFilter):
     def apply(self, query, value):
         """Keep the overdue referrals."""
         return query.filter(stats.overdue_referral(models.now()))
+
+    def describe(self, value):
+        """Nothing more than its name."""
+        return str(self.name)
 
 
 def _number(value):

@@ -16,7 +16,7 @@ from app.personal import complete_id_number
 from seeds import world
 
 DEMO_PASSWORD = "Zongzhi#2025demo"
-DEMO_CASES = 360
+DEMO_CASES = 1500  # enough concluded cases per centre to rank them by quarter
 DEMO_SEED = 2025
 
 # username, role, full name, centre county code (None: the whole region), unit department.

@@ -218,3 +218,18 @@ def test_the_dashboard_opens_on_the_last_complete_month(month, login_as):
     response = client.get("/dashboard/pdf?period=2025-13")
     assert response.status_code == 302 and "/dashboard/" in response.headers["Location"]
     assert "日期不存在" in client.get(response.headers["Location"]).get_data(as_text=True)
+
+
+def test_a_drill_down_list_says_what_it_shows(month, login_as):
+    """The list a category bar opens names its filters in words: the category, the period and
+    the area."""
+    client = login_as("leader")
+    data = payload(client, "/dashboard/?period=2025-03")
+    item = data["by_category"][0]
+    html = client.get(data["links"]["category"][str(item["code"])]).get_data(as_text=True)
+    shown = re.search(r'<p class="alert alert-info zz-filters">(.*?)</p>', html, re.S)
+    assert shown, "no filter summary"
+    text = re.sub(r"<[^>]+>", "", shown.group(1))
+    assert item["label"] in text and "2025年3月" in text and "新疆维吾尔自治区" in text, text
+    # A plain list says nothing of the kind.
+    assert "zz-filters" not in client.get("/disputemodelview/list/").get_data(as_text=True)

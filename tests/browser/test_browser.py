@@ -246,6 +246,8 @@ def test_the_dashboard_draws_offline_and_drills_down(live_server, page):
     page.wait_for_load_state("networkidle")
     assert "/disputemodelview/list/" in page.url
     assert f"记录数目: {first['value']}" in " ".join(page.locator(".well").all_inner_texts())
+    assert "2025年" in page.locator(".zz-filters").inner_text()  # the list says what it shows
+    page.screenshot(path=os.path.join(ARTIFACTS, "drill-down.png"), full_page=True)
     assert page.outside_requests == []
     assert page.console_errors == []
 

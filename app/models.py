@@ -1,5 +1,7 @@
 """The domain model of comprehensive governance centres: places, centres, units, people and cases."""
 
+import datetime
+
 from flask_appbuilder import Model
 from sqlalchemy import (
     BigInteger,
@@ -649,7 +651,43 @@ class CaseEvent(Model):
 
 
 class ServiceRecord(Model):
-    """A count of the centre's other services over a period: visitors, notarisations, legal aid…"""
+    """A count of the centre's other services over a period within one calendar month:
+    visitors, notarisations, legal aid, petitions… (kept per month, so that each month's
+    statistics count what happened in it)."""
+
+    @staticmethod
+    def split_by_month(start, end, count):
+        """[(first day, last day, share)] of a count over start..end (both included), one
+        piece per calendar month, shared by days (largest remainders; the shares sum to the
+        count)."""
+        pieces = []
+        first = start
+        while first <= end:
+            following = (first.replace(day=28) + datetime.timedelta(days=4)).replace(day=1)
+            last = min(end, following - datetime.timedelta(days=1))
+            pieces.append((first, last, (last - first).days + 1))
+            first = following
+        days = sum(piece[2] for piece in pieces)
+        exact = [count * piece[2] / days for piece in pieces]
+        shares = [int(value) for value in exact]
+        order = sorted(range(len(pieces)), key=lambda k: (shares[k] - exact[k], k))
+        for k in order[:count - sum(shares)]:
+            shares[k] += 1
+        return [(a, b, share) for (a, b, _days), share in zip(pieces, shares, strict=True)]
+
+    def period_problem(self):
+        """Why the record's period is refused (words), or None."""
+        from flask_babel import gettext
+
+        if self.period_start is None or self.period_end is None:
+            return None
+        if self.period_end < self.period_start:
+            return gettext("The period ends before it starts.")
+        if (self.period_start.year, self.period_start.month) != \
+                (self.period_end.year, self.period_end.month):
+            return gettext("Service records are kept per month: the period must lie within "
+                           "one calendar month (enter one record for each month).")
+        return None
 
     __tablename__ = "service_record"
     id = Column(Integer, primary_key=True)

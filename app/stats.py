@@ -298,9 +298,11 @@ FIGURES = [
     Figure("resolved_per_day", _l("Disputes resolved per day"), _l("cases/day"),
            _l("Cases resolved in the period ÷ days of the period up to today.")),
     Figure("petitions", _l("Petitions received"), _l("visits"),
-           _l("The sum of service records of the kind “petitions received” whose period starts "
-              "in the period; compared with the previous period (month on month) and the same "
-              "period last year (year on year).")),
+           _l("The sum of the service records of the kind “petitions received” that lie in the "
+              "period. Records are kept per calendar month (a record may not cross a month's "
+              "end), so a month, quarter or year counts its months; a range of days counts the "
+              "records lying wholly within it. Compared with the previous period (month on "
+              "month) and the same period last year (year on year).")),
     Figure("overdue_cases", _l("Overdue cases"), _l("cases"),
            _l("Open cases (%(open)s) past their acceptance or handling deadline at the time of "
               "the statistics, whenever they were registered.")),
@@ -317,8 +319,8 @@ FIGURES = [
               "referrals due (answered, or still open past the deadline, or cancelled after it "
               "as late).")),
     Figure("services", _l("Service counts"), _l("times"),
-           _l("Service records by kind (visitors, notarisations, legal aid…), summed over "
-              "records whose period starts in the period.")),
+           _l("Service records by kind (visitors, notarisations, legal aid…), summed over the "
+              "monthly records lying in the period.")),
     Figure("ranking", _l("Centre ranking"), "",
            _l("Centres with at least %(minimum)s cases concluded in the period, ranked by "
               "success rate (higher first), then by average days (fewer first); centres with "
@@ -565,21 +567,28 @@ def summary(session, area, period, today=None, detail=True):
     }
 
 
+def _record_in(period):
+    """The conditions of a service record lying wholly in the period: records are kept per
+    month, so a month, quarter or year holds its months' records; a range of days only the
+    records it holds whole."""
+    record = models.ServiceRecord
+    return (record.period_start >= period.start, record.period_end < period.end)
+
+
 def petitions(session, area, period):
-    """Petitions received: the sum of petition service records starting in the period."""
+    """Petitions received: the sum of the (monthly) petition records lying in the period."""
     record = models.ServiceRecord
     query = select(func.coalesce(func.sum(record.count), 0)).where(
-        record.kind == "petition", record.period_start >= period.start,
-        record.period_start < period.end)
+        record.kind == "petition", *_record_in(period))
     return int(session.scalar(within(models.ServiceRecord, query, area)) or 0)
 
 
 def services(session, area, period):
-    """Service counts by kind, for service records starting in the period, in the kinds' order."""
+    """Service counts by kind, for the (monthly) service records lying in the period, in the
+    kinds' order."""
     record = models.ServiceRecord
     rows = dict(session.execute(within(models.ServiceRecord,
-        select(record.kind, func.sum(record.count))
-        .where(record.period_start >= period.start, record.period_start < period.end)
+        select(record.kind, func.sum(record.count)).where(*_record_in(period))
         .group_by(record.kind), area)).all())
     return [{"code": code, "label": str(label), "value": int(rows.get(code) or 0)}
             for code, label in choices.SERVICE_KIND.pairs]

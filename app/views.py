@@ -788,6 +788,22 @@ class ServiceRecordModelView(ZongzhiModelView):
     search_columns = ["centre", "kind", "period_start", "period_end"]
     base_order = ("period_start", "desc")
 
+    def _check_period(self, item):
+        """One calendar month at most, and not ending before it starts."""
+        problem = item.period_problem()
+        if problem:
+            raise workflow.WorkflowError(problem)
+
+    def pre_add(self, item):
+        """The period's rule, then the scope."""
+        self._check_period(item)
+        super().pre_add(item)
+
+    def pre_update(self, item):
+        """The period's rule, then the scope."""
+        self._check_period(item)
+        super().pre_update(item)
+
 
 class DisputeModelView(ZongzhiModelView):
     """Disputes: registered here, then carried through the closed loop on the case page."""

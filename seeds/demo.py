@@ -273,9 +273,12 @@ def load_services(session):
         select(models.Centre).join(models.Region).filter(models.Region.code == "654203"))
     start, end = world.SHAWAN_SERVICES["period"]
     for kind, count in world.SHAWAN_SERVICES["counts"].items():
-        get_or_create(session, models.ServiceRecord, centre_id=shawan.id, kind=kind,
-                      period_start=start, period_end=end, defaults={
-                          "count": count, "note": "沙湾市综治中心揭牌以来业务量"})
+        # Service records are kept per month: the article's total since opening is spread
+        # over its months by days (the statistics count each month's own share).
+        for first, last, share in models.ServiceRecord.split_by_month(start, end, count):
+            get_or_create(session, models.ServiceRecord, centre_id=shawan.id, kind=kind,
+                          period_start=first, period_end=last, defaults={
+                              "count": share, "note": "沙湾市综治中心揭牌以来业务量（按月）"})
     load_petitions(session)
 
 

@@ -62,3 +62,48 @@ def test_upgrading_a_populated_sqlite_keeps_child_rows(tmp_path):
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT count(*) FROM party").fetchone() == (1,)
         assert conn.execute("SELECT count(*) FROM case_event").fetchone() == (1,)
+
+
+def test_upgrading_splits_records_by_month_and_fills_the_new_statistics(tmp_path):
+    """From the revision before today's statistics changes: a service record crossing months is
+    split by month (total kept) and a cancelled referral takes its case's conclusion time."""
+    import sqlite3
+
+    from flask_migrate import upgrade
+
+    from app import create_app
+
+    path = tmp_path / "old.db"
+    app = create_app("config.TestConfig", SQLALCHEMY_DATABASE_URI=f"sqlite:///{path}")
+    with app.app_context():
+        upgrade(revision="b7e2c4d91f30")
+        with sqlite3.connect(path) as conn:
+            conn.executescript("""
+                INSERT INTO region (id, code, name, level, path) VALUES (1, '652701', '博乐市', 'county', '652701/');
+                INSERT INTO centre (id, name, short_name, region_id, is_pilot, standard_status)
+                    VALUES (1, '博乐市社会治安综合治理中心', '博乐市', 1, 1, 'standardised');
+                INSERT INTO department (id, code, name) VALUES (1, 'court', '人民法院');
+                INSERT INTO stationed_unit (id, centre_id, department_id, mode, active)
+                    VALUES (1, 1, 1, 'resident', 1);
+                INSERT INTO category (id, code, name) VALUES (1, 'private_lending', '民间借贷');
+                INSERT INTO dispute (id, case_no, centre_id, category_id, title, description, source,
+                    level, risk, status, registered_at, concluded_at, outcome, resolved_level,
+                    conclude_seconds, version)
+                    VALUES (1, '652701-2025-00001', 1, 1, 't', 'd', 'window', 'county', 'low',
+                            'concluded', '2025-03-07 10:00:00', '2025-03-10 12:00:00',
+                            'resolved', 'township', 266400, 1);
+                INSERT INTO referral (dispute_id, unit_id, status, position, summoned, sent_at,
+                    respond_due, answer_due) VALUES (1, 1, 'cancelled', 1, 0,
+                    '2025-03-07 11:00:00', '2025-03-08 11:00:00', '2025-03-17 11:00:00');
+                INSERT INTO service_record (centre_id, kind, count, period_start, period_end)
+                    VALUES (1, 'petition', 396, '2025-01-26', '2025-03-12');
+            """)
+        upgrade()
+    with sqlite3.connect(path) as conn:
+        pieces = conn.execute("SELECT period_start, period_end, count FROM service_record "
+                              "ORDER BY period_start").fetchall()
+        assert pieces == [("2025-01-26", "2025-01-31", 52), ("2025-02-01", "2025-02-28", 241),
+                          ("2025-03-01", "2025-03-12", 103)]
+        assert conn.execute("SELECT cancelled_at FROM referral").fetchone()[0].startswith(
+            "2025-03-10 12:00")
+    # The rollups were emptied by the durations revision: `flask stats rebuild` refills them.

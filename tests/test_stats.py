@@ -108,7 +108,8 @@ def oracle(area, period, today):
     grassroots = [d for d in resolved if d.resolved_level in ("village", "township")]
     elapsed = max((min(period.end, today + datetime.timedelta(days=1)) - period.start).days, 0)
     petitions = sum(r.count for r in db.session.scalars(select(models.ServiceRecord))
-                    if r.kind == "petition" and period.start <= r.period_start < period.end
+                    if r.kind == "petition" and period.start <= r.period_start
+                    and r.period_end < period.end
                     and r.centre.region.path.startswith(area.path))
     return {
         "registered": sum(_within(d.registered_at, period) for d in rows),
@@ -242,6 +243,34 @@ def test_withdrawn_cases_are_in_neither_the_success_rate_nor_the_days(world):
         assert figures["success_rate"] == 2 / 3, period
         assert figures["days_mean"] == 8 / 3 and figures["days_median"] == 2, period
         assert figures["days_p90"] == 4, period
+
+
+def test_service_records_are_kept_per_month_and_counted_where_they_lie(world, login_as):
+    """A record crossing a month's end is refused on the form; a total spread by month keeps
+    its sum; a month counts its records, a range of days only those lying wholly in it."""
+    split = models.ServiceRecord.split_by_month(datetime.date(2025, 1, 26),
+                                               datetime.date(2025, 3, 12), 396)
+    assert [(a.isoformat(), b.isoformat()) for a, b, _n in split] == [
+        ("2025-01-26", "2025-01-31"), ("2025-02-01", "2025-02-28"), ("2025-03-01", "2025-03-12")]
+    assert sum(n for *_d, n in split) == 396 and [n for *_d, n in split] == [52, 241, 103]
+    centre = _centre("博乐市")
+    client = login_as("admin")
+    response = client.post("/servicerecordmodelview/add", data={
+        "centre": centre.id, "kind": "petition", "count": "30", "period_start": "2026-11-25",
+        "period_end": "2026-12-01"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "同一个月" in page and 'value="30"' in page
+    area = _area("652701")
+    periods = [stats.Period.parse(p) for p in ("2026-11", "2026-Q4", "2026-11-25~2026-12-01")]
+    before = [stats.petitions(db.session, area, p) for p in periods]  # the demo's own records
+    for first, last, count in ((datetime.date(2026, 11, 1), datetime.date(2026, 11, 30), 40),
+                               (datetime.date(2026, 12, 1), datetime.date(2026, 12, 31), 9)):
+        db.session.add(models.ServiceRecord(centre=centre, kind="petition", count=count,
+                                            period_start=first, period_end=last))
+    db.session.commit()
+    after = [stats.petitions(db.session, area, p) for p in periods]
+    # November holds its record, the quarter both; 25 November to 1 December neither whole.
+    assert [a - b for a, b in zip(after, before)] == [40, 49, 0]
 
 
 def test_median_of_an_even_count_averages_the_middle_two(world):

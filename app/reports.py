@@ -160,16 +160,39 @@ def _svg(chart):
     return TOOLTIPS.sub("", chart.render(is_unicode=True))
 
 
+def count_ticks(values, most=6):
+    """Whole-number axis ticks from 0 past the largest count, at a round step (1, 2, 5, 10…):
+    counts never tick at 0.4 or 1.2."""
+    top = max([int(v or 0) for v in values] or [0])
+    step = 1
+    while top / step > most:
+        for factor in (2, 5 / 2, 2):
+            step = int(step * factor)
+            if top / step <= most:
+                break
+    return list(range(0, top + step + 1, step)) if top else [0, 1]
+
+
+def _label_room(labels, size=11):
+    """Extra room left of a horizontal bar chart: pygal measures Chinese characters as about
+    half their width, so without it the labels' first characters are cut off."""
+    widest = max([sum(2 if ord(c) > 0x2E80 else 1 for c in str(label)) for label in labels]
+                 or [0])
+    return 10 + widest * size // 4
+
+
 def charts(data):
-    """The report's charts as SVG, drawn from the same figures as the tables."""
-    # Values are printed in the tables beside each chart; the charts carry few labels, since
-    # every SVG text costs WeasyPrint a Pango layout.
+    """The report's charts as SVG, drawn from the same figures as the tables (which carry the
+    values), on whole-number count axes."""
+    # Every SVG text costs WeasyPrint a Pango layout: the values are in the tables beside.
     common = {"style": _style(), "js": [], "css": [CHART_CSS],
               "disable_xml_declaration": True, "width": 760,
-              "height": 300, "print_values": False, "margin": 10, "max_scale": 5,
+              "height": 300, "print_values": False, "margin": 10,
               "no_data_text": gettext("No data in this period")}
     drawn = {}
-    trend = pygal.Bar(**common, legend_at_bottom=True, x_label_rotation=0)
+    trend_values = [p[key] for p in data["trend"] for key in ("registered", "concluded")]
+    trend = pygal.Bar(**common, legend_at_bottom=True, x_label_rotation=0,
+                      y_labels=count_ticks(trend_values))
     trend.x_labels = [p["month"][2:] for p in data["trend"]]
     trend.add(str(stats.FIGURE_BY_CODE["registered"].name), [p["registered"] for p in data["trend"]])
     trend.add(str(stats.FIGURE_BY_CODE["concluded"].name), [p["concluded"] for p in data["trend"]])
@@ -177,17 +200,22 @@ def charts(data):
     for name, key in (("category", "by_category"), ("centre", "by_centre")):
         items = data[key][:20]
         chart = pygal.HorizontalBar(**{**common, "height": max(160, 22 * len(items) + 40)},
-                                    show_legend=False)
+                                    show_legend=False,
+                                    y_labels=count_ticks(i["value"] for i in items),
+                                    margin_left=_label_room(i["label"] for i in items))
         chart.x_labels = [i["label"] for i in reversed(items)]
         chart.add("", [i["value"] for i in reversed(items)])
         drawn[name] = _svg(chart)
     for name, key in (("source", "by_source"), ("level", "by_level")):
-        chart = pygal.Pie(**{**common, "width": 370, "height": 330}, inner_radius=0.45,
-                          legend_at_bottom=True, legend_at_bottom_columns=3)
+        chart = pygal.Pie(**{**common, "width": 370, "height": 420}, inner_radius=0.45,
+                          legend_at_bottom=True, legend_at_bottom_columns=2,
+                          truncate_legend=-1, margin_bottom=10 + 16 * ((len(data[key]) + 1) // 2))
         for item in data[key]:
             chart.add(item["label"], item["value"])
         drawn[name] = _svg(chart)
-    funnel = pygal.HorizontalBar(**{**common, "height": 200}, show_legend=False)
+    funnel = pygal.HorizontalBar(**{**common, "height": 200}, show_legend=False,
+                                 y_labels=count_ticks(i["value"] for i in data["funnel"]),
+                                 margin_left=_label_room(i["label"] for i in data["funnel"]))
     funnel.x_labels = [i["label"] for i in reversed(data["funnel"])]
     funnel.add("", [i["value"] for i in reversed(data["funnel"])])
     drawn["funnel"] = _svg(funnel)

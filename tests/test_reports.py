@@ -215,3 +215,16 @@ def test_a_machine_without_any_font_still_renders_chinese(app, march, tmp_path):
     fonts = _fonts(content)
     assert fonts and all(embedded for embedded in fonts.values())
     assert all(name.lstrip("/").endswith("+Zongzhi-Sans") for name in fonts)
+
+
+@pytest.mark.parametrize("values, ticks", [([0], [0, 1]), ([3], [0, 1, 2, 3, 4]),
+                                           ([7, 2], [0, 2, 4, 6, 8]), ([193], list(range(0, 250, 50))),
+                                           ([21, 11], [0, 5, 10, 15, 20, 25])])
+def test_count_axes_tick_at_whole_numbers(values, ticks):
+    """Count axes tick at 0, 1, 2, 5, 10… steps: never 0.4 or 1.2."""
+    assert reports.count_ticks(values) == ticks
+
+
+def test_bar_labels_have_room_for_chinese(app):
+    """The room left of a bar chart grows with its longest Chinese label."""
+    assert reports._label_room(["合同纠纷"]) > reports._label_room(["ab"])

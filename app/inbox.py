@@ -5,7 +5,7 @@ import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from app import models, scope, stats
+from app import models, scope, stats, workflow
 
 LIMIT = 10
 
@@ -42,7 +42,7 @@ def for_user(session, user, now=None):
     user_scope = scope.scope_of(user)
     roles = {role.name for role in user.roles}
     boxes = []
-    open_case = models.Dispute.status.in_(("accepted", "referred"))
+    open_case = models.Dispute.status.in_(workflow.IN_HAND)
     # "Overdue" is the statistics' rule, so the inbox and the dashboard count the same rows.
     overdue_referral = stats.overdue_referral(now)
     overdue_case = stats.overdue_case(now)

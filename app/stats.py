@@ -17,7 +17,7 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import BigInteger, and_, case, func, select, true
 
-from app import choices, models, scope
+from app import choices, models, scope, workflow
 
 # Which feedback answers count as satisfied: 满意 and 基本满意.
 SATISFIED = (3, 2)
@@ -25,7 +25,7 @@ SATISFIED = (3, 2)
 GRASSROOTS = ("village", "township")
 # Outcomes that count towards the success rate (withdrawn cases are left out).
 JUDGED_OUTCOMES = ("resolved", "routed_on")
-OPEN_STATUSES = ("registered", "accepted", "referred")
+OPEN_STATUSES = workflow.OPEN  # the workflow owns what "open" means
 # A centre enters the ranking with at least this many concluded cases in the period.
 RANKING_MIN_CASES = 10
 TREND_MONTHS = 12
@@ -769,7 +769,7 @@ def overdue_case(now):
     """The condition of an open case past its acceptance or handling deadline now."""
     dispute = models.Dispute
     return (and_(dispute.status == "registered", dispute.accept_due < now)
-            | and_(dispute.status.in_(("accepted", "referred")), dispute.handle_due < now))
+            | and_(dispute.status.in_(workflow.IN_HAND), dispute.handle_due < now))
 
 
 def overdue_referral(now):

@@ -949,7 +949,7 @@ class DisputeModelView(ZongzhiModelView):
             "tracks": workflow.parallel_tracks(session, case, within=scope.current()),
             "units": dispatch.suggest_units(session, case) if "refer" in steps else [],
             "experts": (dispatch.suggest_experts(session, case)
-                        if case.status in ("accepted", "referred") and steps else []),
+                        if case.status in workflow.IN_HAND and steps else []),
             "routes": session.scalars(select(models.LegalRoute).order_by(
                 models.LegalRoute.sort_order)).all() if "conclude" in steps else [],
             "choices": models.choices,

@@ -16,6 +16,8 @@ from sqlalchemy.orm import object_session
 from app import choices, models, scope
 
 OPEN = ("registered", "accepted", "referred")
+# Accepted and not yet concluded: the case is being handled (its handling clock runs).
+IN_HAND = ("accepted", "referred")
 FINISHED = ("concluded", "closed", "declined")
 CASE_ROLES = {"staff", "admin"}
 UNIT_ROLES = {"unit_liaison", "admin"}
@@ -24,8 +26,8 @@ UNIT_ROLES = {"unit_liaison", "admin"}
 TRANSITIONS = {
     "accept": (("registered",), "accepted", _l("Accept")),
     "decline": (("registered",), "declined", _l("Decline")),
-    "refer": (("accepted", "referred"), "referred", _l("Refer")),
-    "conclude": (("accepted", "referred"), "concluded", _l("Conclude")),
+    "refer": (IN_HAND, "referred", _l("Refer")),
+    "conclude": (IN_HAND, "concluded", _l("Conclude")),
     "feedback": (("concluded",), "closed", _l("Feedback")),
     "reopen": (("concluded", "closed"), "accepted", _l("Reopen")),
 }
@@ -352,7 +354,7 @@ def extend(session, dispute, actor, days, approved_by, at=None, version=None):
     _check_actor(actor, CASE_ROLES, dispute)
     _check_version(dispute, version)
     route = route_of(session, dispute)
-    if dispute.status not in ("accepted", "referred") or dispute.handle_due is None:
+    if dispute.status not in IN_HAND or dispute.handle_due is None:
         raise WorkflowError(gettext("Only a case in hand can have its deadline extended."))
     if days <= 0 or dispute.extension_days + days > route.max_extension_days:
         raise WorkflowError(gettext("The %(route)s route allows at most %(days)s days of extension.",
@@ -370,7 +372,7 @@ def book_session(session, dispute, actor, scheduled_at, mode, expert=None, staff
                  duration_minutes=60, place=None, link=None, at=None):
     """Book a mediation session; an expert already booked at that time is refused."""
     _check_actor(actor, CASE_ROLES, dispute)
-    if dispute.status not in ("accepted", "referred"):
+    if dispute.status not in IN_HAND:
         raise WorkflowError(gettext("Sessions are booked for cases in hand."))
     if mode not in choices.SESSION_MODE.codes:
         raise WorkflowError(gettext("Choose how the session is held."))

@@ -68,8 +68,10 @@ def _declared_roles():
 
 
 def _manages_every_login():
-    """True for a login whose scope is the whole tree (the administrator)."""
-    return scope.current().path == ""
+    """True for the administrator over the whole tree; anyone else (a centre administrator)
+    gives only the roles of a centre's people, inside their own scope."""
+    return scope.current().path == "" and \
+        any(role.name == "admin" for role in getattr(current_user, "roles", []) or [])
 
 
 def _offered_roles():

@@ -65,9 +65,9 @@ def show_newer_values(form, item):
     if "version" in form:
         form.version.data = item.version
         form.version.raw_data = [str(item.version)]
-    flash(gettext("Your changes are still in the form; beside %(count)d of the fields is what "
-                  "is saved now. Save again to keep yours, or change them first.",
-                  count=differing), "warning")
+    flash(gettext("Someone else saved this record after you opened it. Your changes are still "
+                  "in the form; beside %(count)d of the fields is what is saved now. Save again "
+                  "to keep yours, or change them first.", count=differing), "warning")
 
 
 class GuardedActions:
@@ -120,9 +120,10 @@ class SavingMixin:
     REFUSALS = (workflow.WorkflowError, scope.OutOfScope, transactions.SaveFailed,
                 models.TreeError, duties.DutiesBreached)
 
-    def _save(self, change, confirm):
+    def _save(self, change, confirm, conflict_shown=False):
         """Apply a change and commit it: True when saved (the confirmation flashed), False when
-        refused or failed (rolled back, the reason flashed, the form left as typed)."""
+        refused or failed (rolled back, the reason flashed, the form left as typed; a version
+        conflict is said by the caller when it shows the newer values)."""
         session = self.datamodel.session
         try:
             with transactions.saving(session):
@@ -133,7 +134,8 @@ class SavingMixin:
         except self.REFUSALS as error:
             session.rollback()
             request.environ[REFUSAL] = error
-            flash(str(error), "danger")
+            if not (conflict_shown and isinstance(error, workflow.VersionConflict)):
+                flash(str(error), "danger")
             return False
         except Exception:
             log.exception("save failed on %s", request.path)
@@ -233,7 +235,7 @@ class SavingMixin:
                     form.populate_obj(item)
                     self.pre_update(item)
 
-                if self._save(change, lambda: self.edit_messages(item)):
+                if self._save(change, lambda: self.edit_messages(item), conflict_shown=True):
                     self._after_commit(self.post_update, item)
                     return None
                 self.datamodel.session.expire_all()

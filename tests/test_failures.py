@@ -65,7 +65,7 @@ def test_a_stale_edit_keeps_what_was_typed(world, login_as):
         "source": "window", "level": "county", "risk": "low", "version": version})
     page = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert "您打开后该案件已被他人修改" in page
+    assert "您打开后该记录已被他人保存" in page and "刷新" not in page  # not "reload"
     assert 'value="我改的标题"' in page and "我改的描述" in page
     # Beside the field: what the other person saved; the form now carries their version.
     assert "他人已保存为：另一位工作人员改过" in page

@@ -325,7 +325,7 @@ def test_two_people_editing_one_case(app, client, people):
     assert client.post(f"/disputemodelview/edit/{case.id}", data=first).status_code == 302
     second = dict(form, title="第二位的修改")
     response = client.post(f"/disputemodelview/edit/{case.id}", data=second, follow_redirects=True)
-    assert "已被他人修改" in response.get_data(as_text=True)
+    assert "已被他人保存" in response.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(models.Dispute, case.id).title == "第一位的修改"
     stale = client.post(f"/disputemodelview/step/{case.id}/accept",

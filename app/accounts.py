@@ -125,23 +125,30 @@ def require_password_change(username):
     db.session.commit()
 
 
-def password_changed(user):
-    """Note a new password: the forced change is done, in this and every live session."""
+def _ending_sessions(user, keep=None):
+    """The UPDATE that ends a login's live sessions on every worker, but the one named by keep."""
+    query = update(models.LoginSession).where(models.LoginSession.user_id == user.id,
+                                              models.LoginSession.ended_at.is_(None))
+    if keep:
+        query = query.where(models.LoginSession.id != keep)
+    return query.values(ended_at=models.now())
+
+
+def password_changed(user, keep=None):
+    """Note one's own new password: the forced change is done, and the login's other sessions
+    end (the one named by keep goes on), in one commit."""
     row = _state(user.username, create=True)
     row.must_change_password = False
     row.password_changed_at = models.now()
     db.session.execute(update(models.LoginSession).where(models.LoginSession.user_id == user.id)
                        .values(must_change_password=False))
+    db.session.execute(_ending_sessions(user, keep))
     db.session.commit()  # the audit trail gets the change itself, from the flush of the new hash
 
 
-def end_sessions(user, keep=None):
-    """End a login's live sessions on every worker, but the one named by keep."""
-    query = update(models.LoginSession).where(models.LoginSession.user_id == user.id,
-                                              models.LoginSession.ended_at.is_(None))
-    if keep:
-        query = query.where(models.LoginSession.id != keep)
-    db.session.execute(query.values(ended_at=models.now()))
+def end_sessions(user):
+    """End every live session of a login, on every worker."""
+    db.session.execute(_ending_sessions(user))
     db.session.commit()
 
 

@@ -4,6 +4,7 @@ import json
 import logging
 
 from flask import has_request_context, request
+from flask_appbuilder.security.sqla.models import Role
 from flask_login import current_user
 from sqlalchemy import event, insert, inspect
 from sqlalchemy.orm import Session
@@ -107,7 +108,7 @@ def _redact(obj, key, value):
     if key in getattr(type(obj), "personal_columns", {}) or key == "password":
         return REDACTED if value else value
     if isinstance(value, list):  # a collection: roles by their codes, other rows in words
-        return [v.name if type(v).__name__ == "Role" else str(v) for v in value]
+        return [v.name if isinstance(v, Role) else str(v) for v in value]
     return value if value is None or isinstance(value, (int, float, bool)) else str(value)
 
 

@@ -39,7 +39,7 @@ class FilterInArea(BaseFilter):
 
     def apply(self, query, value):
         """Keep the cases of centres under the region; an unknown region keeps nothing."""
-        region = db.session.get(models.Region, _number(value)) if _number(value) else None
+        region = _region(value)
         if region is None:
             return query.filter(false())
         area = scope.Scope(path="" if region.parent_id is None else region.path)
@@ -48,7 +48,7 @@ class FilterInArea(BaseFilter):
 
     def describe(self, value):
         """The region's name."""
-        region = db.session.get(models.Region, _number(value)) if _number(value) else None
+        region = _region(value)
         return region.name if region is not None else str(value)
 
 
@@ -86,9 +86,9 @@ class FilterOverdue(BaseFilter):
         return str(self.name)
 
 
-def _number(value):
-    """An integer from a filter value, or None."""
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+def _region(value):
+    """The region a filter value names, or None."""
+    from app.http import key_of
+
+    key = key_of(value)
+    return db.session.get(models.Region, key) if key is not None else None

@@ -163,6 +163,16 @@ def health():
 LARGEST_KEY = 2**31 - 1
 
 
+def key_of(value):
+    """A record key from text a person or a URL sent, or None when it cannot be one (not a
+    whole number, or beyond what a key column holds)."""
+    try:
+        key = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return key if 0 < key <= LARGEST_KEY else None
+
+
 def _keys_in_range(endpoint, values):
     """A record key in a URL beyond what the database stores is a record that does not exist
     (asked of PostgreSQL, 99999999999999999999999 is an error, not "none")."""

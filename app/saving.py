@@ -10,11 +10,11 @@ and nothing that can fail runs after it. Used by the project's base view and the
 import logging
 
 from flask import abort, flash, redirect, request, url_for
-from flask_babel import gettext
-from markupsafe import Markup
 from flask_appbuilder import expose
 from flask_appbuilder.urltools import (get_filter_args, get_order_args, get_page_args,
                                      get_page_size_args)
+from flask_babel import gettext
+from markupsafe import Markup
 
 from app import duties, models, scope, transactions, workflow
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from flask import has_request_context, request
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.sqla.models import (Group, Permission, PermissionView, Role, User,
-                                                   ViewMenu)
+                                                   ViewMenu, assoc_user_role)
 from flask_login import current_user
 from sqlalchemy import and_, exists, false, literal, or_, select
 from sqlalchemy.orm import aliased
@@ -127,8 +127,6 @@ def _regions_near(scope):
 def _logins(scope):
     """Logins placed inside the scope (by their own scope's node or unit) that hold only the
     roles of the people working there: never an administrator's, leader's or auditor's."""
-    from flask_appbuilder.security.sqla.models import assoc_user_role
-
     if scope.unit_id is not None:
         return false()
     region, unit_region = aliased(models.Region), aliased(models.Region)

@@ -80,7 +80,7 @@ def _offered_roles():
     return _declared_roles() if _manages_every_login() else list(scope.MANAGED_ROLES)
 
 
-def _some_role(field):
+def _some_role(form, field):
     """A login needs a role."""
     if not field.data:
         raise ValidationError(str(lazy_gettext("Choose at least one role.")))
@@ -145,8 +145,6 @@ class ResetPasswordView(fab_views.ResetPasswordView):
 
     def _managed_or_404(self):
         """The login named by ?pk= must be one the signed-in user manages."""
-        from flask_appbuilder.security.sqla.models import User
-
         if not scope.visible(User, request.args.get("pk", type=int), write=True):
             abort(404)
 
@@ -207,7 +205,7 @@ class ZongzhiUserDBModelView(GuardedActions, SavingMixin, UserDBModelView):
     search_columns = ["first_name", "username", "email", "active", "roles"]
     # Roles offered: the declared ones (not Flask-AppBuilder's anonymous "Public").
     # At least one role (Flask-AppBuilder's check reads a groups field this form does not have).
-    validators_columns = {"roles": [lambda form, field: _some_role(field)]}
+    validators_columns = {"roles": [_some_role]}
     add_form_query_rel_fields = edit_form_query_rel_fields = {
         "roles": [["name", FilterInFunction, _offered_roles]]}
     add_columns = ["first_name", "username", "active", "email", "roles", "scope",
@@ -390,8 +388,7 @@ class ZongzhiSecurityManager(SecurityManager):
         super().reset_password(userid, password)
         user = self.get_user_by_id(userid)
         if str(getattr(current_user, "id", None)) == str(userid):
-            accounts.password_changed(user)
-            accounts.end_sessions(user, keep=session.get(accounts.SESSION_KEY))
+            accounts.password_changed(user, keep=session.get(accounts.SESSION_KEY))
         else:  # an administrator set it: the user must choose their own
             accounts.require_password_change(user.username)
             accounts.end_sessions(user)

@@ -641,11 +641,12 @@ def compare(session, area, period, today=None):
             "baselines": (before.label, year_ago.label)}
 
 
-def _grouped(session, area, period, column):
-    """{code: cases} for cases registered in the period, grouped by a column."""
-    dispute = models.Dispute
+def _grouped(session, area, period, column, moment=None, *where):
+    """{code: cases} for cases whose moment (registration, unless told) falls in the period and
+    that meet the further conditions, grouped by a column."""
+    moment = models.Dispute.registered_at if moment is None else moment
     return dict(session.execute(within(models.Dispute,
-        select(column, func.count()).where(in_period(dispute.registered_at, period))
+        select(column, func.count()).where(in_period(moment, period), *where)
         .group_by(column), area)).all())
 
 
@@ -675,10 +676,8 @@ def registered_breakdowns(session, area, period):
     if rolled:
         levels = rolled_up_parts(session, area, period, "resolved")
     else:
-        levels = dict(session.execute(within(models.Dispute, select(
-            dispute.resolved_level, func.count()).where(
-            in_period(dispute.concluded_at, period), dispute.outcome == "resolved")
-            .group_by(dispute.resolved_level), area)).all())
+        levels = _grouped(session, area, period, dispute.resolved_level, dispute.concluded_at,
+                          dispute.outcome == "resolved")
     found["resolved_level"] = sorted(
         ({"code": code or "", "label": str(choices.HANDLING_LEVEL.label(code)) if code else
           gettext("Level not recorded"), "value": number}

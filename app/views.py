@@ -30,6 +30,7 @@ from app import (audit, dispatch, display, exports, filters, inbox, models, pers
 from app.datamodel import PLAIN_ROWS, eager_options
 from app.datamodel import ZongzhiInterface as SQLAInterface
 from app.fragments import CachedSearchWidget
+from app.http import key_of
 from app.saving import GuardedActions, SavingMixin
 from app.labels import LABELS
 from app.lookup import LookupView
@@ -174,6 +175,7 @@ class ZongzhiModelView(GuardedActions, SavingMixin, ModelView):
         model = self.datamodel.obj
         options = getattr(model, "choice_columns", {})
         personal_columns = getattr(model, "personal_columns", {})
+        relations = inspect(model).relationships
         said = []
         for flt, value in self._filters.get_filters_values():
             values = value if isinstance(value, list) else [value]
@@ -188,12 +190,12 @@ class ZongzhiModelView(GuardedActions, SavingMixin, ModelView):
                     text = personal.mask(personal_columns[column], str(one))
                 elif column in options:
                     text = str(options[column].label(one))
-                elif column in inspect(model).relationships:
-                    target = inspect(model).relationships[column].mapper.class_
-                    key = str(one)
-                    row = self.datamodel.session.get(target, int(key)) \
-                        if key.isdigit() and len(key) < 10 else None
-                    text = str(row) if row is not None and scope.visible(target, row.id) else key
+                elif column in relations:
+                    target = relations[column].mapper.class_
+                    key = key_of(one)
+                    row = self.datamodel.session.get(target, key) if key is not None else None
+                    text = str(row) if row is not None and scope.visible(target, row.id) \
+                        else str(one)
                 else:
                     text = str(one)
                 said.append(f"{label}：{text}")
@@ -480,9 +482,8 @@ class ExpertModelView(ZongzhiModelView):
         if "centre" not in self._filters.get_relation_cols() or "region" not in form:
             return
         value = self._filters.get_filter_value("centre")
-        key = str((value[0] if isinstance(value, list) and value else value) or "")
-        centre = self.datamodel.session.get(models.Centre, int(key)) if key.isdigit() and \
-            len(key) < 10 else None
+        key = key_of(value[0] if isinstance(value, list) and value else value)
+        centre = self.datamodel.session.get(models.Centre, key) if key is not None else None
         if centre is not None and scope.visible(models.Centre, centre.id):
             form.region.data = centre.region
 
@@ -540,11 +541,15 @@ REPEAT = "zongzhi.repeat_of"
 
 
 def _note_repeat(session, party):
+    """Link a party's case to an earlier one sharing an ID number (see _link_repeat)."""
+    case = party.dispute or session.get(models.Dispute, party.dispute_id)
+    if case is not None:
+        _link_repeat(session, case)
+
+
+def _link_repeat(session, case):
     """Link the case to an earlier one sharing a party's ID number (before the commit, in the
     same transaction), remembering it for the confirmation."""
-    case = party.dispute or session.get(models.Dispute, party.dispute_id)
-    if case is None:
-        return
     with session.no_autoflush:
         earlier = workflow.note_parties(session, case, current_app.config["REPEAT_MONTHS"],
                                         within=scope.current())
@@ -886,11 +891,7 @@ class DisputeModelView(ZongzhiModelView):
                                      phone=getattr(item, f"{role}_phone", None) or None)
                         for role in self.REGISTERED_PARTIES]
         workflow.register(session, item, actor=current_user)
-        with session.no_autoflush:
-            earlier = workflow.note_parties(session, item, current_app.config["REPEAT_MONTHS"],
-                                            within=scope.current())
-        if earlier is not None:
-            request.environ[REPEAT] = earlier.case_no
+        _link_repeat(session, item)
 
     add_lands_on_record = True
 
@@ -924,7 +925,7 @@ class DisputeModelView(ZongzhiModelView):
                 raise workflow.VersionConflict(transactions.stale_message())
             # The form only carried the version to compare; the ORM counts it up itself.
             set_committed_value(item, "version", history.deleted[0])
-        if item.status in workflow.FINISHED:
+        if not self.editable(item):
             self.datamodel.session.rollback()
             raise workflow.WorkflowError(_l("A concluded case can only be changed by reopening it."))
         super().pre_update(item)
@@ -1057,9 +1058,8 @@ class DisputeModelView(ZongzhiModelView):
             return value
 
         def row(model, name):
-            key = form.get(name)
-            return session.get(model, int(key)) if key and key.isdigit() and len(key) < 10 \
-                else None
+            key = key_of(form.get(name))
+            return session.get(model, key) if key is not None else None
 
         def booking():
             return next((b for b in case.sessions if str(b.id) == form.get("session")), None)
@@ -1248,7 +1248,8 @@ class DashboardView(BaseView):
                               "pdf": "download"}
     CHARTS = {
         "trend": _l("Monthly trend"), "category": _l("By category"), "source": _l("By source"),
-        "level": _l("By level resolved at (cases resolved in the period)"), "centre": _l("By centre"), "funnel": _l("Status funnel"),
+        "level": _l("By level resolved at (cases resolved in the period)"),
+        "centre": _l("By centre"), "funnel": _l("Status funnel"),
         "overdue": _l("Overdue referrals by unit"),
     }
 

@@ -57,16 +57,9 @@ class RemoteSelectField(SelectFieldBase):
 
     def _rows(self, pks):
         """The rows for the given keys, in one query."""
-        from app.http import LARGEST_KEY
+        from app.http import key_of
 
-        keys = []
-        for pk in pks:
-            try:
-                key = int(pk)
-            except (TypeError, ValueError):
-                continue
-            if 0 < key <= LARGEST_KEY:  # beyond what a key column holds: no row
-                keys.append(key)
+        keys = [key for key in map(key_of, pks) if key is not None]
         if not keys:
             return []
         query = db.session.query(self.model).filter(self.model.id.in_(keys))

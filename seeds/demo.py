@@ -449,28 +449,31 @@ class DemoActors:
         self._known[username] = user
         return user
 
+    def _demo(self, username, region_id=None, unit_id=None):
+        """The demo login of that name when it holds exactly this scope (read once), else
+        None (tests load the world with logins of their own)."""
+        key = ("demo", username)
+        if key not in self._known:
+            user = self.session.scalar(select(User).filter_by(username=username))
+            row = self.session.get(models.UserScope, user.id) if user is not None else None
+            self._known[key] = (user, row.region_id, row.unit_id) if row is not None else None
+        found = self._known[key]
+        return found[0] if found is not None and found[1:] == (region_id, unit_id) else None
+
     def clerk(self, centre):
         """The window clerk who registers and carries a centre's cases."""
         code = centre.region.code
-        if code == "652701":
-            demo_clerk = self.session.scalar(select(User).filter_by(username="staff"))
-            row = self.session.get(models.UserScope, demo_clerk.id) if demo_clerk else None
-            if row is not None and row.region_id == centre.region_id:
-                return demo_clerk
-        return self._login(f"clerk-{code}", "staff", f"{centre.short_name}窗口工作人员",
-                           region_id=centre.region_id)
+        return (code == "652701" and self._demo("staff", region_id=centre.region_id)) or \
+            self._login(f"clerk-{code}", "staff", f"{centre.short_name}窗口工作人员",
+                        region_id=centre.region_id)
 
     def liaison(self, unit):
         """The liaison who reports in and answers for a unit."""
         code = unit.centre.region.code
-        if code == "652701" and unit.department.code == "court":
-            demo_liaison = self.session.scalar(select(User).filter_by(username="liaison"))
-            row = self.session.get(models.UserScope, demo_liaison.id) if demo_liaison else None
-            if row is not None and row.unit_id == unit.id:
-                return demo_liaison
-        return self._login(f"liaison-{code}-{unit.department.code}", "unit_liaison",
-                           f"{unit.centre.short_name}{unit.department.name}联络员",
-                           unit_id=unit.id)
+        return (code == "652701" and unit.department.code == "court"
+                and self._demo("liaison", unit_id=unit.id)) or \
+            self._login(f"liaison-{code}-{unit.department.code}", "unit_liaison",
+                        f"{unit.centre.short_name}{unit.department.name}联络员", unit_id=unit.id)
 
 
 def load_demo_cases(session, count, seed=DEMO_SEED, today=None):

@@ -2,7 +2,7 @@
 
 from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import false
+from sqlalchemy import exists, false
 
 from app import models, scope, stats
 from app.extensions import db
@@ -28,6 +28,51 @@ class FilterInPeriod(BaseFilter):
             return str(stats.Period.parse(value).label)
         except stats.BadPeriod:
             return str(value)
+
+
+class FilterConcludedIn(BaseFilter):
+    """A case with a conclusion in a period ("2025-03"), or resolved at a level in it
+    ("2025-03|village"): the conclusions the figures count, a reopened case's earlier ones
+    included."""
+
+    name = _l("Concluded within the period")
+    arg_name = "cnp"
+    label = _l("Concluded")  # what the list's filter summary calls it
+
+    @staticmethod
+    def _parts(value):
+        """(period, level or None), or None when the value cannot be read."""
+        text, _bar, level = str(value).partition("|")
+        try:
+            return stats.Period.parse(text), level or None
+        except stats.BadPeriod:
+            return None
+
+    def apply(self, query, value):
+        """Keep the cases with such a conclusion; an unreadable value keeps nothing."""
+        parts = self._parts(value)
+        if parts is None:
+            return query.filter(false())
+        period, level = parts
+        conclusion = models.Conclusion
+        where = [conclusion.dispute_id == self.model.id,
+                 stats.in_period(conclusion.concluded_at, period)]
+        if level is not None:
+            where += [conclusion.outcome == "resolved", conclusion.resolved_level == level]
+        return query.filter(exists().where(*where))
+
+    def describe(self, value):
+        """The period (and the level resolved at) in words."""
+        from app import choices
+
+        parts = self._parts(value)
+        if parts is None:
+            return str(value)
+        period, level = parts
+        if level is None:
+            return str(period.label)
+        return str(_l("%(period)s, resolved at %(level)s", period=period.label,
+                      level=choices.HANDLING_LEVEL.label(level)))
 
 
 class FilterInArea(BaseFilter):

@@ -432,6 +432,11 @@ class Dispute(Model):
     feedback = relationship(
         "Feedback", back_populates="dispute", cascade="all, delete-orphan", passive_deletes=True
     )
+    # Every conclusion the case has had (reopening keeps them): what the statistics count.
+    conclusions = relationship(
+        "Conclusion", back_populates="dispute", cascade="all, delete-orphan",
+        passive_deletes=True, order_by="Conclusion.concluded_at",
+    )
     events = relationship(
         "CaseEvent",
         back_populates="dispute",
@@ -620,6 +625,44 @@ class Feedback(Model):
 
     def __str__(self):
         return str(choices.SATISFACTION.label(self.satisfaction))
+
+
+class Conclusion(Model):
+    """One conclusion of a case, as it was when concluded: kept when the case is reopened, so a
+    case concluded twice counts twice, each time in the period it happened."""
+
+    __tablename__ = "conclusion"
+    id = Column(Integer, primary_key=True)
+    dispute_id = Column(
+        Integer, ForeignKey("dispute.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    # The centre that concluded it (a case never changes centre; kept here so the statistics
+    # read one index, without a join).
+    centre_id = Column(Integer, ForeignKey("centre.id"), nullable=False)
+    concluded_at = Column(DateTime, nullable=False)
+    outcome = Column(String(12), nullable=False)
+    resolved_level = Column(String(10))
+    # Whole seconds from the case's registration to this conclusion.
+    conclude_seconds = Column(Integer, nullable=False)
+    dispute = relationship("Dispute", back_populates="conclusions")
+    centre = relationship("Centre")
+    choice_columns = {"outcome": choices.OUTCOME, "resolved_level": choices.HANDLING_LEVEL}
+    __table_args__ = (
+        *choice_checks("conclusion", choice_columns),
+        Index("ix_conclusion_stats", "concluded_at", "centre_id", "outcome", "resolved_level",
+              "conclude_seconds"),
+    )
+
+    @classmethod
+    def of(cls, dispute):
+        """The conclusion a case's current outcome columns describe."""
+        return cls(centre_id=dispute.centre_id if dispute.centre_id is not None
+                   else dispute.centre.id, concluded_at=dispute.concluded_at,
+                   outcome=dispute.outcome, resolved_level=dispute.resolved_level,
+                   conclude_seconds=conclude_seconds(dispute.registered_at, dispute.concluded_at))
+
+    def __str__(self):
+        return f"{choices.OUTCOME.label(self.outcome)} {self.concluded_at or ''}"
 
 
 class CaseEvent(Model):

@@ -1,8 +1,8 @@
 """The monthly rollups (stat_month, stat_month_part) the statistics read for whole months,
 quarters and years, kept by deltas.
 
-Each transaction adds exactly its own contribution: the first time a flush touches a case or a
-feedback record, its row is read from the database as it stands (locked, FOR UPDATE, so no one
+Each transaction adds exactly its own contribution: the first time a flush touches a case, a
+conclusion or a feedback record, its row is read from the database as it stands (locked, FOR UPDATE, so no one
 changes it until we commit); just before commit the same rows are read again, and the
 difference of what the two versions count is added to the rollup rows with one atomic upsert
 per table (INSERT … ON CONFLICT DO UPDATE SET n = n + excluded.n; MariaDB's ON DUPLICATE KEY
@@ -28,9 +28,10 @@ from sqlalchemy.orm import Session
 from app import models, stats
 
 STATE = "rollup.state"
-CASE_COLUMNS = ("id", "centre_id", "registered_at", "accepted_at", "declined_at",
-                "concluded_at", "outcome", "resolved_level", "conclude_seconds", "status",
+CASE_COLUMNS = ("id", "centre_id", "registered_at", "accepted_at", "declined_at", "status",
                 "referred_at", "category_id", "source", "level")
+CONCLUSION_COLUMNS = ("id", "dispute_id", "centre_id", "concluded_at", "outcome",
+                      "resolved_level", "conclude_seconds")
 FEEDBACK_COLUMNS = ("id", "dispute_id", "collected_at", "satisfaction")
 
 
@@ -54,26 +55,30 @@ def case_counts(row):
     for column in ("accepted_at", "declined_at"):
         if getattr(row, column) is not None:
             found["month", _first(getattr(row, column)), centre, column[:-3]] += 1
-    if row.concluded_at is not None and row.outcome is not None:
-        month = _first(row.concluded_at)
-        seconds = int(row.conclude_seconds or 0)
-        judged = row.outcome in stats.JUDGED_OUTCOMES  # the durations' cases (not withdrawn)
-        found["month", month, centre, "concluded"] += 1
-        if judged:
-            found["month", month, centre, "conclude_seconds"] += seconds
-        if row.outcome in ("resolved", "routed_on", "withdrawn"):
-            found["month", month, centre, row.outcome] += 1
-        if row.outcome == "resolved" and row.resolved_level in stats.GRASSROOTS:
-            found["month", month, centre, "grassroots"] += 1
-        if row.outcome == "resolved":
-            found["part", "resolved", month, centre, row.resolved_level or ""] += 1
-        if judged:
-            found["part", "days", month, centre, str(seconds // 86400)] += 1
     for dimension, code in (("category", str(row.category_id)), ("source", row.source),
                             ("level", row.level)):
         found["part", dimension, registered, centre, code] += 1
     for step in stats.steps_reached(row.status, row.referred_at):
         found["part", "funnel", registered, centre, step] += 1
+    return found
+
+
+def conclusion_counts(row):
+    """What one conclusion counts, in its month at its centre."""
+    found = Counter()
+    month, centre = _first(row.concluded_at), row.centre_id
+    seconds = int(row.conclude_seconds or 0)
+    judged = row.outcome in stats.JUDGED_OUTCOMES  # the durations' cases (not withdrawn)
+    found["month", month, centre, "concluded"] += 1
+    if judged:
+        found["month", month, centre, "conclude_seconds"] += seconds
+        found["part", "days", month, centre, str(seconds // 86400)] += 1
+    if row.outcome in ("resolved", "routed_on", "withdrawn"):
+        found["month", month, centre, row.outcome] += 1
+    if row.outcome == "resolved":
+        found["part", "resolved", month, centre, row.resolved_level or ""] += 1
+        if row.resolved_level in stats.GRASSROOTS:
+            found["month", month, centre, "grassroots"] += 1
     return found
 
 
@@ -104,6 +109,16 @@ def _case_query(lock):
     return query.with_for_update() if lock else query
 
 
+def _read_conclusions(connection, where, lock):
+    """{id: row} of the conclusions matching a condition, as the database has them now."""
+    table = models.Conclusion.__table__
+    query = select(*[table.c[name] for name in CONCLUSION_COLUMNS]).where(where).order_by(
+        table.c.id)
+    if lock:
+        query = query.with_for_update()
+    return {row.id: row for row in connection.execute(query)}
+
+
 def _read_feedback(connection, where, lock):
     """{id: (collected_at, satisfaction, centre, dispute id)} of the feedback matching a
     condition, as the database has it now, with the centre of its case."""
@@ -123,14 +138,17 @@ class _Touched:
     def __init__(self):
         self.cases = {}      # id -> row before (None: new in this transaction)
         self.feedback = {}   # id -> (collected_at, satisfaction, centre, dispute id) or None
+        self.conclusions = {}  # id -> row before or None
         self.new = []        # objects inserted: their keys are known after the flush
 
     def keys(self):
-        """Keys of every touched row, the new ones included."""
-        cases, feedback = set(self.cases), set(self.feedback)
+        """Keys of every touched row, the new ones included: (cases, feedback, conclusions)."""
+        found = {models.Dispute: set(self.cases), models.Feedback: set(self.feedback),
+                 models.Conclusion: set(self.conclusions)}
         for item in self.new:
-            (cases if isinstance(item, models.Dispute) else feedback).add(item.id)
-        return cases - {None}, feedback - {None}
+            found[type(item)].add(item.id)
+        return tuple(found[model] - {None}
+                     for model in (models.Dispute, models.Feedback, models.Conclusion))
 
 
 def _state(session):
@@ -144,9 +162,14 @@ def _state(session):
 def _before_flush(session, flush_context, instances):
     """Read and lock, the first time this transaction touches them, the case and feedback
     rows this flush will write, and the cases whose feedback it writes."""
-    cases, feedback, fresh = set(), set(), []
+    cases, feedback, conclusions, fresh = set(), set(), set(), []
     for item in (*session.new, *session.dirty, *session.deleted):
-        if isinstance(item, models.Dispute):
+        if isinstance(item, models.Conclusion):
+            if item.id is None:
+                fresh.append(item)
+            elif item in session.deleted or session.is_modified(item):
+                conclusions.add(item.id)
+        elif isinstance(item, models.Dispute):
             if item.id is None:
                 fresh.append(item)
             elif item in session.deleted or session.is_modified(item):
@@ -159,16 +182,17 @@ def _before_flush(session, flush_context, instances):
             parent = item.dispute_id or getattr(item.dispute, "id", None)
             if parent is not None:
                 cases.add(parent)  # locked: its centre is the feedback's centre
-    if not (cases or feedback or fresh):
+    if not (cases or feedback or conclusions or fresh):
         return
     state = _state(session)
     state.new.extend(fresh)
     # Rows this transaction inserted counted nothing before it, however often it flushes them
     # (a later flush must not read them back as their "before").
-    new_cases, new_feedback = state.keys()
+    new_cases, new_feedback, new_conclusions = state.keys()
     cases -= set(state.cases) | new_cases
     feedback -= set(state.feedback) | new_feedback
-    if not (cases or feedback):
+    conclusions -= set(state.conclusions) | new_conclusions
+    if not (cases or feedback or conclusions):
         return
     with session.no_autoflush:
         connection = session.connection()
@@ -178,13 +202,21 @@ def _before_flush(session, flush_context, instances):
         if feedback:
             found = _read_feedback(connection, table.c.id.in_(sorted(feedback)), lock=True)
             state.feedback.update({key: found.get(key) for key in feedback})
-        # Deleting a case deletes its feedback in the database (ON DELETE CASCADE), unseen by
-        # the session: note those records too.
+        kept = models.Conclusion.__table__
+        if conclusions:
+            found = _read_conclusions(connection, kept.c.id.in_(sorted(conclusions)), lock=True)
+            state.conclusions.update({key: found.get(key) for key in conclusions})
+        # Deleting a case deletes its feedback and conclusions in the database (ON DELETE
+        # CASCADE), unseen by the session: note those records too.
         doomed = {i.id for i in session.deleted if isinstance(i, models.Dispute) and i.id}
         if doomed:
             found = _read_feedback(connection, table.c.dispute_id.in_(sorted(doomed)), lock=True)
             state.feedback.update({key: value for key, value in found.items()
                                    if key not in state.feedback})
+            found = _read_conclusions(connection, kept.c.dispute_id.in_(sorted(doomed)),
+                                      lock=True)
+            state.conclusions.update({key: value for key, value in found.items()
+                                      if key not in state.conclusions})
 
 
 def _before_commit(session):
@@ -196,13 +228,21 @@ def _before_commit(session):
     if state is None:
         return
     connection = session.connection()
-    case_keys, feedback_keys = state.keys()
+    case_keys, feedback_keys, conclusion_keys = state.keys()
     before = {**state.cases}
     after = _read_cases(connection, case_keys, lock=True)
     table = models.Feedback.__table__
     feedback_after = _read_feedback(connection, table.c.id.in_(sorted(feedback_keys)),
                                     lock=True) if feedback_keys else {}
+    kept = models.Conclusion.__table__
+    conclusions_after = _read_conclusions(connection, kept.c.id.in_(sorted(conclusion_keys)),
+                                          lock=True) if conclusion_keys else {}
     delta = Counter()
+    for key in conclusion_keys:
+        if conclusions_after.get(key) is not None:
+            delta.update(conclusion_counts(conclusions_after[key]))
+        if state.conclusions.get(key) is not None:
+            delta.subtract(conclusion_counts(state.conclusions[key]))
     for key in case_keys:
         if after.get(key) is not None:
             delta.update(case_counts(after[key]))
@@ -295,15 +335,22 @@ def _months_between(first, last):
 
 def _pairs(session, centre_ids=None, start=None, end=None):
     """(centre, month) pairs the case rows may count in: every month from a centre's first
-    registration to a year after its last conclusion (late feedback), within [start, end)."""
-    dispute = models.Dispute
-    query = (select(dispute.centre_id, func.min(dispute.registered_at),
-                    func.max(func.coalesce(dispute.concluded_at, dispute.registered_at)))
-             .group_by(dispute.centre_id))
-    if centre_ids:
-        query = query.where(dispute.centre_id.in_(centre_ids))
+    registration to a year after its last registration or conclusion (late feedback), within
+    [start, end)."""
+    dispute, conclusion = models.Dispute, models.Conclusion
+    spans = {}  # centre -> (first moment, last moment)
+    for model, moment in ((dispute, dispute.registered_at), (conclusion, conclusion.concluded_at)):
+        query = select(model.centre_id, func.min(moment), func.max(moment)).group_by(
+            model.centre_id)
+        if centre_ids:
+            query = query.where(model.centre_id.in_(centre_ids))
+        for centre, first, last in session.connection().execute(query):
+            first, last = stats._as_datetime(first), stats._as_datetime(last)
+            if centre in spans:
+                first, last = min(first, spans[centre][0]), max(last, spans[centre][1])
+            spans[centre] = (first, last)
     pairs = set()
-    for centre, first, last in session.connection().execute(query):
+    for centre, (first, last) in spans.items():
         last = _first(last)
         for month in _months_between(_first(first), last.replace(year=last.year + 1)):
             if (start is None or month >= start) and (end is None or month < end):

@@ -159,6 +159,10 @@ def condition(model, scope=None, write=False):
         return _disputes(scope)
     if model is models.Referral and unit is not None:
         return models.Referral.unit_id == unit
+    if model is models.Conclusion:  # the concluding centre's (or the unit's referred cases)
+        if unit is not None:
+            return model.dispute_id.in_(select(models.Dispute.id).where(_disputes(scope)))
+        return model.centre_id.in_(_centres(scope))
     if model in CASE_CHILDREN:
         return model.dispute_id.in_(select(models.Dispute.id).where(_disputes(scope)))
     if model is models.Centre:

@@ -265,8 +265,10 @@ FIGURES = [
     Figure("declined", _l("Cases declined"), _l("cases"),
            _l("Disputes declined (not accepted, with a reason) in the period.")),
     Figure("concluded", _l("Cases concluded"), _l("cases"),
-           _l("Disputes whose conclusion time falls in the period, whatever the outcome; a case "
-              "reopened later is counted again when it is concluded again.")),
+           _l("Conclusions whose time falls in the period, whatever the outcome. A case "
+              "concluded, reopened and concluded again counts once for each conclusion, each in "
+              "the period it happened: reopening never takes back a conclusion already counted, "
+              "so a past period's figures do not change.")),
     Figure("resolved", _l("Cases resolved"), _l("cases"),
            _l("Cases concluded in the period with the outcome “resolved by mediation”.")),
     Figure("success_rate", _l("Success rate"), "%",
@@ -276,9 +278,11 @@ FIGURES = [
            _l("Cases concluded in the period because the party withdrew: in neither the success "
               "rate nor the days to conclude.")),
     Figure("days_mean", _l("Average days to conclude"), _l("days"),
-           _l("For cases concluded in the period with the outcome %(judged)s (the success "
-              "rate's cases; withdrawn ones are left out): the time from registration to "
-              "conclusion, in days (to the second, summed in whole seconds), averaged.")),
+           _l("For each conclusion in the period with the outcome %(judged)s (the success "
+              "rate's cases; withdrawn ones are left out): the time from the case's registration "
+              "to that conclusion, in days (to the second, summed in whole seconds), averaged. "
+              "A case concluded a second time after reopening is measured again from its "
+              "registration.")),
     Figure("days_median", _l("Median days to conclude"), _l("days"),
            _l("The middle value of the same durations; with an even number of cases, the "
               "average of the two middle values.")),
@@ -303,10 +307,10 @@ FIGURES = [
               "end), so a month, quarter or year counts its months; a range of days counts the "
               "records lying wholly within it. Compared with the previous period (month on "
               "month) and the same period last year (year on year).")),
-    Figure("overdue_cases", _l("Overdue cases"), _l("cases"),
+    Figure("overdue_cases", _l("Overdue cases now"), _l("cases"),
            _l("Open cases (%(open)s) past their acceptance or handling deadline at the time of "
               "the statistics, whenever they were registered.")),
-    Figure("overdue_referrals", _l("Overdue referrals"), _l("referrals"),
+    Figure("overdue_referrals", _l("Overdue referrals now"), _l("referrals"),
            _l("Referrals not reported in by their report-in deadline, or not answered by their "
               "answer deadline, at the time of the statistics.")),
     Figure("report_in_rate", _l("Report-in on-time rate"), "%",
@@ -328,9 +332,11 @@ FIGURES = [
     Figure("trend", _l("Monthly trend"), _l("cases"),
            _l("Cases registered and concluded in each of the %(months)s months ending with the "
               "period.")),
-    Figure("funnel", _l("Status funnel"), _l("cases"),
-           _l("Of the cases registered in the period, how many have reached each step: "
-              "registered, accepted, referred, concluded, feedback received.")),
+    Figure("funnel", _l("Status funnel, as of now"), _l("cases"),
+           _l("Of the cases registered in the period, how many have reached each step by now: "
+              "registered, accepted, referred, concluded, feedback received. This figure is as "
+              "of now: it grows as the period's cases move on, and a reopened case counts at the "
+              "step it is at now.")),
 ]
 FIGURE_BY_CODE = {figure.code: figure for figure in FIGURES}
 
@@ -365,8 +371,9 @@ def _durations_at(session, area, period, ranks):
     """{rank: duration in seconds} at 1-based ranks in ascending order, for cases concluded in
     the period. The cases per whole day taken (from stat_month_part for whole months) tell
     which day each rank falls in; then only that day's durations are sorted, and only the
-    ranked ones returned (sorting all of a month's cases took 57 ms at a million)."""
-    dispute = models.Dispute
+    ranked ones returned (sorting all of a month's cases took 57 ms at a million). Each
+    conclusion counts (a case concluded twice has two durations, each from registration)."""
+    dispute = models.Conclusion
     seconds = dispute.conclude_seconds
     concluded = (in_period(dispute.concluded_at, period), dispute.outcome.in_(JUDGED_OUTCOMES))
     if _whole_months(period):
@@ -395,8 +402,8 @@ def _durations_at(session, area, period, ranks):
 
 def counts(session, area, period):
     """The raw counts behind the headline figures, from the case rows of the area."""
-    where = scope.condition(models.Dispute, area.scope)
-    return _counting(session, period, where, None).get(None, dict.fromkeys(models.StatMonth.COUNTS, 0))
+    return _counting(session, period, area.scope, False).get(
+        None, dict.fromkeys(models.StatMonth.COUNTS, 0))
 
 
 def counts_by_centre(session, period, centre_ids):
@@ -404,21 +411,22 @@ def counts_by_centre(session, period, centre_ids):
     GROUP BY centre per measure."""
     # Grouped over the whole month and picked here: a centre condition would lead the planner
     # to a centre index and a walk through each centre's whole history.
-    found = _counting(session, period, None, models.Dispute.centre_id)
+    found = _counting(session, period, None, True)
     return {centre: found.get(centre, dict.fromkeys(models.StatMonth.COUNTS, 0)) for centre in centre_ids}
 
 
-def _counting(session, period, where, group):
-    """{group value: counts} ({None: counts} without a group) from the case rows matching
-    `where` (a condition on the case, or None for all)."""
-    dispute, feedback = models.Dispute, models.Feedback
-    key = [] if group is None else [group]
+def _counting(session, period, area_scope, by_centre):
+    """{centre: counts} (by_centre) or {None: counts} from the case rows (their conclusions,
+    their feedback) within a scope (None: everything)."""
+    dispute, feedback, conclusion = models.Dispute, models.Feedback, models.Conclusion
+    key = [dispute.centre_id] if by_centre else []
+    where = None if area_scope is None else scope.condition(dispute, area_scope)
     found = {}
 
     def slot(values):
         return found.setdefault(values[0] if values else None, dict.fromkeys(models.StatMonth.COUNTS, 0))
 
-    def run(query):
+    def run(query, key=key, where=where):
         query = query if where is None else query.where(where)
         return session.execute(query.group_by(*key) if key else query)
 
@@ -427,11 +435,15 @@ def _counting(session, period, where, group):
         for *values, number in run(select(*key, func.count()).select_from(dispute)
                                    .where(in_period(column, period))):
             slot(values)[name] = number
-    concluded = (select(*key, dispute.outcome, dispute.resolved_level, func.count(),
-                        func.sum(dispute.conclude_seconds).cast(BigInteger))
-                 .where(in_period(dispute.concluded_at, period), dispute.outcome.isnot(None))
-                 .group_by(dispute.outcome, dispute.resolved_level))
-    for *values, outcome, level, number, seconds in run(concluded):
+    # Every conclusion in the period, a reopened case's earlier ones included.
+    by = [conclusion.centre_id] if by_centre else []
+    concluded = (select(*by, conclusion.outcome, conclusion.resolved_level, func.count(),
+                        func.sum(conclusion.conclude_seconds).cast(BigInteger))
+                 .where(in_period(conclusion.concluded_at, period))
+                 .group_by(conclusion.outcome, conclusion.resolved_level))
+    for *values, outcome, level, number, seconds in run(
+            concluded, by, None if area_scope is None
+            else scope.condition(conclusion, area_scope)):
         row = slot(values)
         row["concluded"] += number
         if outcome in JUDGED_OUTCOMES:  # durations: the success rate's cases only
@@ -473,9 +485,9 @@ def _day_of(seconds):
 def parts_by_centre(session, period, centre_ids):
     """What stat_month_part stores for each of these centres: {(dimension, code): cases} of
     the cases registered in the period by category, source and level, the funnel steps they
-    reached, and the cases concluded in the period by whole days taken. Two queries: one pass
-    over the registration index (which holds every column the first four need), one over the
-    conclusion index."""
+    reached, and the conclusions in the period by whole days taken and by resolution level.
+    One pass over the registration index (which holds every column the first four need), two
+    over the conclusions' index."""
     dispute = models.Dispute
     found = {centre: {} for centre in centre_ids}
 
@@ -494,18 +506,20 @@ def parts_by_centre(session, period, centre_ids):
             add(centre, key, numbers[0])
         for step, number in zip(FUNNEL, numbers, strict=True):
             add(centre, ("funnel", step), number)
-    day = _day_of(dispute.conclude_seconds)
+    conclusion = models.Conclusion
+    chosen = conclusion.centre_id.in_(centre_ids) if len(centre_ids) <= 20 else true()
+    day = _day_of(conclusion.conclude_seconds)
     for centre, days, number in session.execute(
-            select(dispute.centre_id, day, func.count())
-            .where(in_period(dispute.concluded_at, period),
-                   dispute.outcome.in_(JUDGED_OUTCOMES), chosen)
-            .group_by(dispute.centre_id, day)):
+            select(conclusion.centre_id, day, func.count())
+            .where(in_period(conclusion.concluded_at, period),
+                   conclusion.outcome.in_(JUDGED_OUTCOMES), chosen)
+            .group_by(conclusion.centre_id, day)):
         add(centre, ("days", str(int(days))), number)
     for centre, level, number in session.execute(
-            select(dispute.centre_id, dispute.resolved_level, func.count())
-            .where(in_period(dispute.concluded_at, period), dispute.outcome == "resolved",
+            select(conclusion.centre_id, conclusion.resolved_level, func.count())
+            .where(in_period(conclusion.concluded_at, period), conclusion.outcome == "resolved",
                    chosen)
-            .group_by(dispute.centre_id, dispute.resolved_level)):
+            .group_by(conclusion.centre_id, conclusion.resolved_level)):
         add(centre, ("resolved", level or ""), number)
     return found
 
@@ -642,10 +656,11 @@ def compare(session, area, period, today=None):
 
 
 def _grouped(session, area, period, column, moment=None, *where):
-    """{code: cases} for cases whose moment (registration, unless told) falls in the period and
-    that meet the further conditions, grouped by a column."""
+    """{code: rows} for cases (or the model of the moment: conclusions) whose moment
+    (registration, unless told) falls in the period and that meet the further conditions,
+    grouped by a column."""
     moment = models.Dispute.registered_at if moment is None else moment
-    return dict(session.execute(within(models.Dispute,
+    return dict(session.execute(within(moment.class_,
         select(column, func.count()).where(in_period(moment, period), *where)
         .group_by(column), area)).all())
 
@@ -676,8 +691,9 @@ def registered_breakdowns(session, area, period):
     if rolled:
         levels = rolled_up_parts(session, area, period, "resolved")
     else:
-        levels = _grouped(session, area, period, dispute.resolved_level, dispute.concluded_at,
-                          dispute.outcome == "resolved")
+        conclusion = models.Conclusion
+        levels = _grouped(session, area, period, conclusion.resolved_level,
+                          conclusion.concluded_at, conclusion.outcome == "resolved")
     found["resolved_level"] = sorted(
         ({"code": code or "", "label": str(choices.HANDLING_LEVEL.label(code)) if code else
           gettext("Level not recorded"), "value": number}
@@ -836,7 +852,7 @@ def timeliness(session, area, period, now=None, by="unit"):
 def ranking(session, area, period, minimum=RANKING_MIN_CASES):
     """Centres by success rate then average days, ties sharing a rank; centres with fewer than
     `minimum` concluded cases are listed after them without a rank."""
-    dispute = models.Dispute
+    dispute = models.Conclusion  # every conclusion in the period
     seconds = dispute.conclude_seconds
     if _whole_months(period):
         rollup = models.StatMonth
@@ -847,13 +863,13 @@ def ranking(session, area, period, minimum=RANKING_MIN_CASES):
             .where(rollup.month >= period.start, rollup.month < period.end)
             .group_by(rollup.centre_id).having(func.sum(rollup.concluded) > 0), area)).all()
     else:
-        rows = session.execute(within(models.Dispute,
+        rows = session.execute(within(dispute,
             select(dispute.centre_id, func.count(),
                    func.sum(case((dispute.outcome == "resolved", 1), else_=0)),
                    func.sum(case((dispute.outcome.in_(JUDGED_OUTCOMES), 1), else_=0)),
                    func.sum(case((dispute.outcome.in_(JUDGED_OUTCOMES), seconds), else_=0))
                    .cast(BigInteger))
-            .where(in_period(dispute.concluded_at, period), dispute.outcome.isnot(None))
+            .where(in_period(dispute.concluded_at, period))
             .group_by(dispute.centre_id), area)).all()
     rows = [(centre, int(n), *rest) for centre, n, *rest in rows]
     names = dict(session.execute(select(models.Centre.id, models.Centre.short_name)).all())

@@ -872,7 +872,7 @@ class DisputeModelView(ZongzhiModelView):
         # The dashboard's drill-down links: the same conditions as the figures they open.
         for column, extra in (("centre", filters.FilterInArea),
                               ("registered_at", filters.FilterInPeriod),
-                              ("concluded_at", filters.FilterInPeriod),
+                              ("concluded_at", filters.FilterConcludedIn),
                               ("status", filters.FilterReached)):
             self._set_filters(column, lambda found, extra=extra, column=column: [
                 *found, extra(column, self.datamodel)])
@@ -1249,8 +1249,8 @@ class DashboardView(BaseView):
     CHARTS = {
         "trend": _l("Monthly trend"), "category": _l("By category"), "source": _l("By source"),
         "level": _l("By level resolved at (cases resolved in the period)"),
-        "centre": _l("By centre"), "funnel": _l("Status funnel"),
-        "overdue": _l("Overdue referrals by unit"),
+        "centre": _l("By centre"), "funnel": _l("Status funnel, as of now"),
+        "overdue": _l("Overdue referrals by unit, now"),
     }
 
     def _choice(self):
@@ -1386,9 +1386,8 @@ def drill_links(data, area, period):
                    for i in data["by_source"]},
         # Resolved cases by the level they were resolved at, concluded in the period.
         "level": {str(i["code"]): _filter_url(cases, [
-            common[0], ("concluded_at", "FilterInPeriod", period.code),
-            ("outcome", "FilterEqual", "resolved"),
-            ("resolved_level", "FilterEqual", i["code"])]) for i in data["by_level"] if i["code"]},
+            common[0], ("concluded_at", "FilterConcludedIn", f"{period.code}|{i['code']}")])
+            for i in data["by_level"] if i["code"]},
         "centre": {str(i["code"]): cases_with(("centre", "FilterRelationOneToManyEqual",
                                                i["code"]), base=common[1:])
                    for i in data["by_centre"]},
@@ -1403,7 +1402,7 @@ def drill_links(data, area, period):
         links["trend"][point["month"]] = {
             "registered": _filter_url(cases, [common[0], ("registered_at", "FilterInPeriod",
                                                           point["month"])]),
-            "concluded": _filter_url(cases, [common[0], ("concluded_at", "FilterInPeriod",
+            "concluded": _filter_url(cases, [common[0], ("concluded_at", "FilterConcludedIn",
                                                          point["month"])]),
         }
     return links

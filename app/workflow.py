@@ -318,6 +318,8 @@ def conclude(session, dispute, actor, outcome, resolved_level=None, note=None, r
     dispute.resolved_level = resolved_level if outcome == "resolved" else None
     if route_on is not None:
         dispute.route = route_on
+    # The conclusion kept on the timeline: reopening clears the columns above, never this.
+    dispute.conclusions.append(models.Conclusion.of(dispute))
     return dispute
 
 
@@ -338,7 +340,8 @@ def record_feedback(session, dispute, actor, satisfaction, channel, note=None, a
 
 
 def reopen(session, dispute, actor, reason, at=None, version=None):
-    """重新办理: take a concluded case up again, typically after poor feedback."""
+    """重新办理: take a concluded case up again, typically after poor feedback (its earlier
+    conclusions stay on the timeline and in the figures)."""
     if not (reason or "").strip():
         raise WorkflowError(gettext("Give the reason for reopening."))
     _move(dispute, actor, "reopen", reason, at, version)

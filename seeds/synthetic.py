@@ -78,7 +78,8 @@ def generate(session, centres=100, disputes=1_000_000, seed=1, progress=None, to
     categories = list(session.scalars(select(models.Category.id)))
     routes = list(session.scalars(select(models.LegalRoute.id)))
     ids = {m: _next_id(session, m) for m in (models.Dispute, models.Party, models.Referral,
-                                              models.Feedback, models.CaseEvent)}
+                                              models.Feedback, models.CaseEvent,
+                                              models.Conclusion)}
     sequence = {}
     existing = session.scalar(select(func.count(models.Dispute.id)))
     rows = {m: [] for m in ids}
@@ -164,6 +165,12 @@ def generate(session, centres=100, disputes=1_000_000, seed=1, progress=None, to
             "accept_due": registered + datetime.timedelta(days=3),
             "handle_due": accepted + datetime.timedelta(days=30) if accepted else None,
             "extension_days": 0, "version": 1})
+        if status in ("concluded", "closed"):
+            rows[models.Conclusion].append({
+                "id": ids[models.Conclusion], "dispute_id": dispute_id, "centre_id": centre_id,
+                "concluded_at": concluded, "outcome": outcome, "resolved_level": resolved,
+                "conclude_seconds": models.conclude_seconds(registered, concluded)})
+            ids[models.Conclusion] += 1
         for role in ("applicant", "respondent"):
             born = datetime.date(1950, 1, 1) + datetime.timedelta(days=rng.randrange(20000))
             rows[models.Party].append({
@@ -192,7 +199,7 @@ def generate(session, centres=100, disputes=1_000_000, seed=1, progress=None, to
 def _flush(session, rows):
     """Write the buffered rows, parents first, in one transaction."""
     for model in (models.Dispute, models.Party, models.Referral, models.Feedback,
-                  models.CaseEvent):
+                  models.CaseEvent, models.Conclusion):
         if rows[model]:
             session.execute(insert(model.__table__), rows[model])
             rows[model].clear()
@@ -203,7 +210,7 @@ def _fix_sequences(session):
     """PostgreSQL hands out ids from sequences: move them past the keys written here."""
     if session.get_bind().dialect.name != "postgresql":
         return
-    for table in ("dispute", "party", "referral", "feedback", "case_event"):
+    for table in ("dispute", "party", "referral", "feedback", "case_event", "conclusion"):
         session.execute(text(
             f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
             f"(SELECT coalesce(max(id), 1) FROM {table}))"))

@@ -38,8 +38,18 @@ def add_case(centre, registered, concluded=None, outcome=None, level="village",
         case_no=f"T-{number[0]:06d}", centre=centre, category=category, source=source, level=level, status=status, registered_at=registered,
         concluded_at=concluded, outcome=outcome,
         resolved_level=resolved_level or (level if outcome == "resolved" else None), **extra)
+    if concluded and outcome:
+        case.conclusions.append(models.Conclusion.of(case))
     db.session.add(case)
     return case
+
+
+def add_conclusion(case, at, outcome, resolved_level=None):
+    """An earlier conclusion of a case, undone by a reopening (the case's columns do not show it)."""
+    case.conclusions.append(models.Conclusion(
+        centre_id=case.centre.id, concluded_at=at, outcome=outcome,
+        resolved_level=resolved_level if outcome == "resolved" else None,
+        conclude_seconds=models.conclude_seconds(case.registered_at, at)))
 
 
 @pytest.fixture
@@ -68,12 +78,20 @@ def cases(world):
                 db.session.add(models.Feedback(dispute=case, satisfaction=rng.choice((1, 2, 3, 3)),
                                                channel="phone",
                                                collected_at=concluded + datetime.timedelta(days=1)))
+            if rng.random() < 0.2:  # concluded once before, reopened, concluded again
+                add_conclusion(case, (registered + (concluded - registered) / 3).replace(microsecond=0),
+                               rng.choice(("resolved", "routed_on", "withdrawn")),
+                               rng.choice(("village", "township", "county")))
         else:
             status = rng.choice(("registered", "accepted", "referred"))
-            add_case(rng.choice(centres), registered, status=status,
-                     category=rng.choice(categories),
-                     accept_due=registered + datetime.timedelta(days=3),
-                     handle_due=registered + datetime.timedelta(days=30), **extra)
+            case = add_case(rng.choice(centres), registered, status=status,
+                            category=rng.choice(categories),
+                            accept_due=registered + datetime.timedelta(days=3),
+                            handle_due=registered + datetime.timedelta(days=30), **extra)
+            if status != "registered" and rng.random() < 0.3:  # concluded, reopened, in hand
+                add_conclusion(case, registered + datetime.timedelta(
+                    seconds=rng.randrange(3600, 40 * 86400)), "resolved",
+                    rng.choice(("village", "township", "county")))
     for centre in centres:
         for month in range(1, 13):
             for year in (2024, 2025):
@@ -99,13 +117,15 @@ def _within(moment, period):
 def oracle(area, period, today):
     """The headline figures computed plainly in Python from the rows."""
     rows = _rows(area)
-    concluded = [d for d in rows if _within(d.concluded_at, period) and d.outcome]
-    resolved = [d for d in concluded if d.outcome == "resolved"]
-    judged = [d for d in concluded if d.outcome in ("resolved", "routed_on")]
-    # Durations over the success rate's cases (resolved or routed on; withdrawn left out).
-    days = sorted((d.concluded_at - d.registered_at).total_seconds() / 86400 for d in judged)
+    # Every conclusion in the period counts, a reopened case's earlier ones included.
+    concluded = [(d, c) for d in rows for c in d.conclusions if _within(c.concluded_at, period)]
+    resolved = [c for _d, c in concluded if c.outcome == "resolved"]
+    judged = [(d, c) for d, c in concluded if c.outcome in ("resolved", "routed_on")]
+    # Durations over the success rate's cases (resolved or routed on; withdrawn left out),
+    # each conclusion's from the registration.
+    days = sorted((c.concluded_at - d.registered_at).total_seconds() / 86400 for d, c in judged)
     feedback = [f for d in rows for f in d.feedback if _within(f.collected_at, period)]
-    grassroots = [d for d in resolved if d.resolved_level in ("village", "township")]
+    grassroots = [c for c in resolved if c.resolved_level in ("village", "township")]
     elapsed = max((min(period.end, today + datetime.timedelta(days=1)) - period.start).days, 0)
     petitions = sum(r.count for r in db.session.scalars(select(models.ServiceRecord))
                     if r.kind == "petition" and period.start <= r.period_start
@@ -177,17 +197,17 @@ def test_breakdowns_trend_and_funnel_match(cases):
         counts(lambda d: d.level)
     # The resolution level: cases resolved (concluded in the period) by the level resolved at.
     resolved = {}
-    for d in _rows(area):
-        if d.outcome == "resolved" and d.concluded_at and _within(d.concluded_at, period):
-            resolved[d.resolved_level or ""] = resolved.get(d.resolved_level or "", 0) + 1
+    for c in (c for d in _rows(area) for c in d.conclusions):
+        if c.outcome == "resolved" and _within(c.concluded_at, period):
+            resolved[c.resolved_level or ""] = resolved.get(c.resolved_level or "", 0) + 1
     assert {i["code"]: i["value"] for i in breakdowns["resolved_level"]} == resolved
     assert sum(resolved.values()) == stats.summary(db.session, area, period)["resolved"]
     # The same from the case rows for a range (not whole months: no rollup).
     span = stats.Period.parse("2025-02-10~2025-07-20")
     ranged = {}
-    for d in _rows(area):
-        if d.outcome == "resolved" and d.concluded_at and _within(d.concluded_at, span):
-            ranged[d.resolved_level or ""] = ranged.get(d.resolved_level or "", 0) + 1
+    for c in (c for d in _rows(area) for c in d.conclusions):
+        if c.outcome == "resolved" and _within(c.concluded_at, span):
+            ranged[c.resolved_level or ""] = ranged.get(c.resolved_level or "", 0) + 1
     assert ranged and {i["code"]: i["value"] for i in stats.registered_breakdowns(
         db.session, area, span)["resolved_level"]} == ranged
     assert {i["code"]: i["value"] for i in stats.by_centre(db.session, area, period)} == \
@@ -204,8 +224,8 @@ def test_breakdowns_trend_and_funnel_match(cases):
     for point in trend:
         month = stats.Period.parse(point["month"])
         assert point["registered"] == sum(_within(d.registered_at, month) for d in _rows(area))
-        assert point["concluded"] == sum(_within(d.concluded_at, month) and d.outcome is not None
-                                         for d in _rows(area))
+        assert point["concluded"] == sum(_within(c.concluded_at, month)
+                                         for d in _rows(area) for c in d.conclusions)
 
 
 def test_overdue_counts_open_cases_past_their_deadline(cases):
@@ -389,6 +409,7 @@ def test_the_monthly_rollup_follows_every_kind_of_write(world):
     _rollup_agrees(months)
     case.status, case.concluded_at, case.outcome = "concluded", T(2025, 4, 3), "resolved"
     case.resolved_level = "village"
+    case.conclusions.append(models.Conclusion.of(case))
     db.session.commit()
     _rollup_agrees(months)
     db.session.add(models.Feedback(dispute=case, satisfaction=3, channel="phone",
@@ -399,6 +420,9 @@ def test_the_monthly_rollup_follows_every_kind_of_write(world):
     case.centre = qitai
     db.session.commit()
     _rollup_agrees(months)
+    # Reopened and moved: April keeps the conclusion, at the centre that concluded it.
+    april = stats.rolled_up(db.session, _area("652701"), stats.Period.parse("2025-04"))
+    assert april["concluded"] == 2 and april["resolved"] == 2
     # Reclassified: another category, source and level move the breakdowns' counts.
     case.category = db.session.scalar(select(models.Category).order_by(models.Category.id.desc()))
     case.source, case.level, case.referred_at = "hotline", "county", T(2025, 4, 5)
@@ -436,6 +460,7 @@ def test_a_case_flushed_then_changed_in_one_transaction_counts_once(world):
     db.session.flush()
     case.status, case.concluded_at, case.outcome = "concluded", T(2025, 3, 5), "resolved"
     case.resolved_level = "village"
+    case.conclusions.append(models.Conclusion.of(case))
     db.session.flush()
     db.session.add(models.Feedback(dispute=case, satisfaction=3, channel="phone",
                                    collected_at=T(2025, 3, 6)))

@@ -315,6 +315,55 @@ def test_concluding_needs_the_right_details(app, people):
     assert case.route == litigation and case.resolved_level is None
 
 
+def test_a_reopened_case_keeps_its_first_conclusion_in_the_figures(app, people):
+    """Concluded in February, reopened and concluded again in April: February keeps its
+    conclusion and its 不满意 feedback (satisfaction 0 of 1, not a rating without a
+    conclusion), April counts the second; the same for whole months (rollups) and days."""
+    from app import rollup
+
+    staff = people["bole"]
+    case = new_case(staff, at=datetime.datetime(2025, 2, 3, 9))
+    workflow.accept(db.session, case, staff, at=datetime.datetime(2025, 2, 3, 10))
+    workflow.conclude(db.session, case, staff, "resolved", "village",
+                      at=datetime.datetime(2025, 2, 20, 9))
+    workflow.record_feedback(db.session, case, staff, 1, "phone",
+                             at=datetime.datetime(2025, 2, 21, 9))
+    db.session.commit()
+    area = stats.area_by_code(db.session, "652701")
+    february = [stats.Period.parse(p) for p in ("2025-02", "2025-02-01~2025-02-28")]
+    before = [stats.summary(db.session, area, p) for p in february]
+    workflow.reopen(db.session, case, staff, "当事人不满意", at=datetime.datetime(2025, 3, 2, 9))
+    db.session.commit()
+    workflow.conclude(db.session, case, staff, "routed_on", route_on=db.session.scalar(
+        select(models.LegalRoute).filter_by(code="litigation")),
+        at=datetime.datetime(2025, 4, 8, 9))
+    db.session.commit()
+    assert [c.outcome for c in case.conclusions] == ["resolved", "routed_on"]
+    after = [stats.summary(db.session, area, p) for p in february]
+    assert after == before
+    assert [f["concluded"] for f in after] == [before[0]["concluded"]] * 2
+    for text in ("2025-04", "2025-04-01~2025-04-30"):
+        april = stats.summary(db.session, area, stats.Period.parse(text))
+        found = stats.counts(db.session, area, stats.Period.parse(text))
+        assert found["routed_on"] >= 1 and april["routed_on"] == found["routed_on"]
+    # The second conclusion's days run from registration: 64 days.
+    seconds = [c.conclude_seconds for c in case.conclusions]
+    assert seconds == [17 * 86400, 64 * 86400]
+    assert rollup.check(db.session) == []
+    # The drill-down list of February's conclusions still holds the case.
+    from app.filters import FilterConcludedIn
+
+    query = FilterConcludedIn("concluded_at", _Datamodel()).apply(
+        select(models.Dispute.id), "2025-02")
+    assert case.id in db.session.scalars(query).all()
+
+
+class _Datamodel:
+    """Enough of a datamodel for a filter applied outside a view."""
+
+    obj = models.Dispute
+
+
 def test_two_people_editing_one_case(app, client, people):
     """The second save of a case opened at the same version is refused; nothing is overwritten."""
     case = new_case(people["bole"])

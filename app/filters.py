@@ -87,7 +87,7 @@ class FilterInArea(BaseFilter):
         region = _region(value)
         if region is None:
             return query.filter(false())
-        area = scope.Scope(path="" if region.parent_id is None else region.path)
+        area = scope.of_region(region.path, region.parent_id, region.level)
         where = scope.condition(models.Dispute, area)
         return query if where is None else query.filter(where)
 

@@ -52,10 +52,11 @@ class LineTable:
     widths, so the columns line up exactly; fields too long for their column are shortened.
     """
 
-    def __init__(self, columns, font_path):
+    def __init__(self, columns, font_path, width=None):
         self.labels = [label for label, _start in columns]
         self.starts = [start for _label, start in columns]
         self.advances = _advances(font_path)
+        self.total = width  # the line's width in em (the last column's end), if bounded
 
     def width(self, text):
         """The text's width in em. Dashes, quotes, ellipses and the middle dot are set full
@@ -63,27 +64,41 @@ class LineTable:
         return sum(1.0 if 0x2010 <= ord(c) <= 0x206F or c == "\u00b7"
                    else self.advances.get(ord(c), 1.0) for c in text)
 
-    def _fit(self, text, room):
-        """The text, shortened with an ellipsis to fit in `room` em."""
-        if self.width(text) <= room:
-            return text
-        while text and self.width(text + "…") > room:
-            text = text[:-1]
-        return text + "…"
+    def _wrap(self, text, room):
+        """The text cut into pieces that each fit in `room` em (one piece when it fits)."""
+        pieces, piece = [], ""
+        for char in text:
+            if piece and self.width(piece + char) > room:
+                pieces.append(piece)
+                piece = ""
+            piece += char
+        return [*pieces, piece]
+
+    def _room(self, index):
+        """The room of a column in em, None for an unbounded last column."""
+        if index + 1 < len(self.starts):
+            return self.starts[index + 1] - self.starts[index] - 0.6
+        return None if self.total is None else self.total - self.starts[index]
 
     def line(self, fields):
-        """One row: each field followed by the tabs that reach the next column."""
-        out, position = [], 0.0
+        """One row: each field followed by the tabs that reach the next column; a field too
+        long for its column wraps onto further lines of the row, in its own column."""
+        wrapped = []
         for index, text in enumerate(fields):
-            text = plain(text)
-            if index + 1 < len(fields):
-                room = self.starts[index + 1] - self.starts[index] - 0.6
-                text = self._fit(text, room)
-                position = self.starts[index] + self.width(text)
-                out.append(text + "\t" * max(self.starts[index + 1] - math.floor(position), 1))
-            else:
-                out.append(text)
-        return "".join(out)
+            text, room = plain(text), self._room(index)
+            wrapped.append([text] if room is None else self._wrap(text, room))
+        lines = []
+        for row in range(max(len(pieces) for pieces in wrapped)):
+            out = []
+            for index, pieces in enumerate(wrapped):
+                text = pieces[row] if row < len(pieces) else ""
+                if index + 1 < len(wrapped):
+                    position = self.starts[index] + self.width(text)
+                    out.append(text + "\t" * max(self.starts[index + 1] - math.floor(position), 1))
+                else:
+                    out.append(text)
+            lines.append("".join(out).rstrip("\t"))
+        return "\n".join(lines)
 
     def header(self):
         """The column labels as a line."""
@@ -154,10 +169,28 @@ CHART_CSS = "inline:" + """
               for index, color in enumerate(PALETTE))
 
 
-def _svg(chart):
+VALUE_TEXT = re.compile(r'<text text-anchor="\w+" x="([-\d.]+)" y="([-\d.]+)" class="value">')
+# How each kind of chart shows its values: beside a horizontal bar's end, above a column, in
+# white on a slice (pygal's own placing, on the bar's edge in the series' colour, is unreadable).
+VALUE_PLACES = {
+    "hbar": ('<text text-anchor="start" x="{x:.1f}" y="{y:.1f}" class="value" '
+             'style="fill:#1d2733;stroke:none;font-size:10px" dx="4" dy="3">'),
+    "bar": ('<text text-anchor="middle" x="{x:.1f}" y="{y:.1f}" class="value" '
+            'style="fill:#1d2733;stroke:none;font-size:9px">'),
+    "pie": ('<text text-anchor="middle" x="{x:.1f}" y="{y:.1f}" class="value" '
+            'style="fill:white;stroke:none;font-size:11px" dy="4">'),
+}
+
+
+def _svg(chart, values=None):
     """A pygal chart as inline SVG: no scripts, no XML declaration, and no tooltips (on paper
-    they are invisible; WeasyPrint would still lay out every one of them)."""
-    return TOOLTIPS.sub("", chart.render(is_unicode=True))
+    they are invisible; WeasyPrint would still lay out every one of them); the values, if
+    printed, placed where they read (VALUE_PLACES)."""
+    drawn = TOOLTIPS.sub("", chart.render(is_unicode=True))
+    if values is None:
+        return drawn
+    place = VALUE_PLACES[values]
+    return VALUE_TEXT.sub(lambda m: place.format(x=float(m[1]), y=float(m[2])), drawn)
 
 
 def count_ticks(values, most=6):
@@ -184,10 +217,11 @@ def _label_room(labels, size=11):
 def charts(data):
     """The report's charts as SVG, drawn from the same figures as the tables (which carry the
     values), on whole-number count axes."""
-    # Every SVG text costs WeasyPrint a Pango layout: the values are in the tables beside.
+    # The values are printed on the bars and slices (zeros left out) as well as in the tables.
     common = {"style": _style(), "js": [], "css": [CHART_CSS],
               "disable_xml_declaration": True, "width": 760,
-              "height": 300, "print_values": False, "margin": 10,
+              "height": 300, "print_values": True, "print_zeroes": False,
+              "print_values_position": "top", "margin": 10,
               "no_data_text": gettext("No data in this period")}
     drawn = {}
     trend_values = [p[key] for p in data["trend"] for key in ("registered", "concluded")]
@@ -196,7 +230,7 @@ def charts(data):
     trend.x_labels = [p["month"][2:] for p in data["trend"]]
     trend.add(str(stats.FIGURE_BY_CODE["registered"].name), [p["registered"] for p in data["trend"]])
     trend.add(str(stats.FIGURE_BY_CODE["concluded"].name), [p["concluded"] for p in data["trend"]])
-    drawn["trend"] = _svg(trend)
+    drawn["trend"] = _svg(trend, "bar")
     for name, key in (("category", "by_category"), ("centre", "by_centre")):
         items = data[key][:20]
         chart = pygal.HorizontalBar(**{**common, "height": max(160, 22 * len(items) + 40)},
@@ -205,20 +239,22 @@ def charts(data):
                                     margin_left=_label_room(i["label"] for i in items))
         chart.x_labels = [i["label"] for i in reversed(items)]
         chart.add("", [i["value"] for i in reversed(items)])
-        drawn[name] = _svg(chart)
+        drawn[name] = _svg(chart, "hbar")
     for name, key in (("source", "by_source"), ("level", "by_level")):
         chart = pygal.Pie(**{**common, "width": 370, "height": 420}, inner_radius=0.45,
                           legend_at_bottom=True, legend_at_bottom_columns=2,
                           truncate_legend=-1, margin_bottom=10 + 16 * ((len(data[key]) + 1) // 2))
-        for item in data[key]:
-            chart.add(item["label"], item["value"])
-        drawn[name] = _svg(chart)
+        total = sum(item["value"] for item in data[key]) or 1
+        for item in data[key]:  # the legend says each slice's count and share too
+            chart.add(f"{item['label']} {item['value']}（{item['value'] / total:.0%}）",
+                      item["value"])
+        drawn[name] = _svg(chart, "pie")
     funnel = pygal.HorizontalBar(**{**common, "height": 200}, show_legend=False,
                                  y_labels=count_ticks(i["value"] for i in data["funnel"]),
                                  margin_left=_label_room(i["label"] for i in data["funnel"]))
     funnel.x_labels = [i["label"] for i in reversed(data["funnel"])]
     funnel.add("", [i["value"] for i in reversed(data["funnel"])])
-    drawn["funnel"] = _svg(funnel)
+    drawn["funnel"] = _svg(funnel, "hbar")
     return drawn
 
 
@@ -265,10 +301,7 @@ def statistics_html(session, area, period, user=None, register=False, now=None):
     """The report as HTML (escaped by Jinja), ready for WeasyPrint."""
     now = now or models.now()
     data = dashboard.report(session, area, period)
-    # Above a county, units are many (one per department per centre): departments summarise them.
-    by_department = area.level != "county"
-    if by_department:
-        data = {**data, "timeliness": stats.timeliness(session, area, period, by="department")}
+    by_department = data["timeliness_by"] == "department"
     limit = current_app.config["REPORT_MAX_ROWS"]
     centres = centre_rows(data)
     rows = register_rows(session, area, period, limit) if register else None
@@ -278,10 +311,11 @@ def statistics_html(session, area, period, user=None, register=False, now=None):
                               (stats.FIGURE_BY_CODE["concluded"].name, 24),
                               (stats.FIGURE_BY_CODE["success_rate"].name, 32),
                               (stats.FIGURE_BY_CODE["days_mean"].name, 40)], font_path)
-    register_table = LineTable([(_l("Case number"), 0), (_l("Registered"), 13),
-                                (_l("Centre"), 20), (_l("Category"), 27), (_l("Title"), 34),
-                                (_l("Status"), 52), (_l("Outcome"), 57),
-                                (_l("Concluded"), 64)], font_path)
+    # A4 less the margins at the register's 7.5 pt: 66 em to a line.
+    register_table = LineTable([(_l("Case number"), 0), (_l("Registered"), 11),
+                                (_l("Centre"), 17), (_l("Category"), 23), (_l("Title"), 29),
+                                (_l("Status"), 47), (_l("Outcome"), 51),
+                                (_l("Concluded"), 60)], font_path, width=66)
     return render_template(
         "reports/statistics.html", centre_table=centre_table, register_table=register_table,
         line_table=functools.partial(LineTable, font_path=font_path), data=data, area=area, period=period, charts=charts(data),

@@ -47,8 +47,21 @@ class Scope:
         """True when the scope holds nothing at all."""
         return self.path is None and self.unit_id is None
 
+    @property
+    def whole(self):
+        """True for the whole tree: queries need no filter."""
+        return self.path == ""
+
 
 NOTHING = Scope()
+WHOLE = Scope(path="")
+
+
+def of_region(path, parent_id, level):
+    """The scope of a node of the region tree. Only the root of the tree (no parent, level
+    region) holds everything; any other node, even one re-rooted without a parent, is its own
+    path (the one rule for "the root means everything")."""
+    return WHOLE if parent_id is None and level == "region" else Scope(path=path)
 
 
 def scope_of(user):
@@ -65,15 +78,13 @@ def scope_of(user):
         .outerjoin(unit_region, models.Centre.region_id == unit_region.id)
         .where(models.UserScope.user_id == user.id)).first()
     if row is None:
-        return Scope(path="") if any(r.name == "admin" for r in user.roles) else NOTHING
+        return WHOLE if any(r.name == "admin" for r in user.roles) else NOTHING
     unit_id, region_path, unit_path, parent_id, level = row
     if unit_id is not None:
         return Scope(path=unit_path, unit_id=unit_id) if unit_path else NOTHING
     if region_path is None:
         return NOTHING
-    # The scope is the node's stored path, never "no parent": only the root of the tree (the
-    # whole region) holds everything, and "" lets queries skip the filter altogether.
-    return Scope(path="" if parent_id is None and level == "region" else region_path)
+    return of_region(region_path, parent_id, level)
 
 
 def current():
@@ -151,8 +162,8 @@ def condition(model, scope=None, write=False):
     if scope.empty:
         return false()
     if model is User:  # the whole tree manages every login; a part, those working in it
-        return None if scope.path == "" else _logins(scope)
-    if scope.path == "" and not write:
+        return None if scope.whole else _logins(scope)
+    if scope.whole and not write:
         return None  # the whole tree: nothing to filter
     unit = scope.unit_id
     if model is models.Dispute:
@@ -261,7 +272,7 @@ def ensure_writable(item, scope=None):
     owner, column = OWNERS[model]
     key, old = _key(item, column), _old_key(item, column)
     if model is models.Region and key is None:
-        allowed = scope.path == ""  # only a whole-tree scope may add a new root
+        allowed = scope.whole  # only a whole-tree scope may add a new root
     else:
         allowed = visible(owner, key, scope, write=True)
     if allowed and old is not None and old != key:  # moved: from inside the scope, too
@@ -269,7 +280,7 @@ def ensure_writable(item, scope=None):
     if allowed and model is models.Centre and key is not None:
         # A centre's own administrator may not move it out from under their own node.
         allowed = visible(models.Region, key, scope, write=True) and (
-            scope.path == "" or _region_path(key).startswith(scope.path))
+            scope.whole or _region_path(key).startswith(scope.path))
     if allowed and model is models.Referral and scope.unit_id is not None:
         allowed = _key(item, "unit_id") == scope.unit_id
     if not allowed:

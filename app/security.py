@@ -70,7 +70,7 @@ def _declared_roles():
 def _manages_every_login():
     """True for the administrator over the whole tree; anyone else (a centre administrator)
     gives only the roles of a centre's people, inside their own scope."""
-    return scope.current().path == "" and \
+    return scope.current().whole and \
         any(role.name == "admin" for role in getattr(current_user, "roles", []) or [])
 
 

@@ -188,11 +188,12 @@ class Area:
     name: str
     path: str
     level: str
+    parent_id: int | None = None
 
     @property
     def scope(self):
-        """The scope rule for this area (the whole tree needs no filter)."""
-        return scope.Scope(path="" if self.level == "region" else self.path)
+        """The scope rule for this area (scope.of_region: the whole tree needs no filter)."""
+        return scope.of_region(self.path, self.parent_id, self.level)
 
 
 def areas_within(session, user_scope):
@@ -202,7 +203,7 @@ def areas_within(session, user_scope):
         return []
     region = models.Region
     has_centre = select(models.Centre.id).where(models.Centre.region_id == region.id).exists()
-    query = (select(region.id, region.name, region.path, region.level)
+    query = (select(region.id, region.name, region.path, region.level, region.parent_id)
              .where(region.path.startswith(user_scope.path),
                     region.level.in_(("region", "prefecture")) | (
                         (region.level == "county") & has_centre))
@@ -231,7 +232,7 @@ def area_by_code(session, text):
         region = centre.region if centre is not None else None
     if region is None:
         return None
-    return Area(region.id, region.name, region.path, region.level)
+    return Area(region.id, region.name, region.path, region.level, region.parent_id)
 
 
 # --------------------------------------------------------------------------- definitions
@@ -948,6 +949,12 @@ def referral_timeliness(session, user_scope, start=None, end=None, now=None, by=
     return result
 
 
+def timeliness_by(area):
+    """How referral timeliness is broken down for an area: by unit in a county, by department
+    above."""
+    return "unit" if area.level == "county" else "department"
+
+
 def report(session, area, period, today=None, now=None):
     """Everything the dashboard and the PDF show, for one area and period, as plain data."""
     today = today or models.today()
@@ -970,7 +977,10 @@ def report(session, area, period, today=None, now=None):
         "by_centre": by_centre(session, area, period),
         "funnel": breakdowns["funnel"],
         "overdue": overdue(session, area, now),
-        "timeliness": timeliness(session, area, period, now),
+        # Above a county, units are many (one per department per centre): the dashboard and
+        # the PDF both summarise them by department.
+        "timeliness": timeliness(session, area, period, now, by=timeliness_by(area)),
+        "timeliness_by": timeliness_by(area),
         "services": services(session, area, period),
         "ranking": ranking(session, area, period),
         "ranking_minimum": RANKING_MIN_CASES,

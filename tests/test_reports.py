@@ -228,3 +228,44 @@ def test_count_axes_tick_at_whole_numbers(values, ticks):
 def test_bar_labels_have_room_for_chinese(app):
     """The room left of a bar chart grows with its longest Chinese label."""
     assert reports._label_room(["合同纠纷"]) > reports._label_room(["ab"])
+
+
+def test_register_rows_wrap_within_the_page_instead_of_cutting(app):
+    """A long title wraps onto more lines of its row, in its own column: nothing is cut with
+    "…" and no line runs past the register's width."""
+    import os
+
+    font = os.path.join(app.static_folder, "fonts", "NotoSansSC-Regular.ttf")
+    table = reports.LineTable([("a", 0), ("b", 11), ("c", 17)], font, width=30)
+    title = "古丽娜尔·阿不都与杨娜农资购销合同纠纷及其他长长的附带请求事项"
+    lines = table.line(["652701-2026-00031", title, "调解不成，导入其他法定途径"]).split("\n")
+    assert len(lines) > 2 and "…" not in "".join(lines)
+    columns = {0: "", 11: "", 17: ""}
+    for line in lines:
+        position = 0
+        for piece in re.split("(\t)", line):
+            if piece == "\t":
+                position = int(position) + 1
+            elif piece:
+                assert position in columns, (line, position)  # each piece at its column
+                columns[position] += piece
+                position += table.width(piece)
+        assert position <= 30, line
+    assert list(columns.values()) == ["652701-2026-00031", title, "调解不成，导入其他法定途径"]
+
+
+def test_charts_print_their_values_where_they_read(app):
+    """Bars and slices carry their counts, in text not stroked in the series' colour."""
+    data = {"trend": [{"month": "2025-03", "registered": 7, "concluded": 5}],
+            "by_category": [{"label": "民间借贷", "value": 12}],
+            "by_centre": [{"label": "博乐市", "value": 9}],
+            "by_source": [{"label": "窗口来访", "value": 8}, {"label": "热线电话", "value": 4}],
+            "by_level": [{"label": "村级", "value": 3}],
+            "funnel": [{"label": "已登记", "value": 11}]}
+    with app.test_request_context():
+        drawn = reports.charts(data)
+    for name, value in (("trend", "7"), ("category", "12"), ("centre", "9"), ("source", "8"),
+                        ("funnel", "11")):
+        assert re.search(rf'class="value" style="[^"]*stroke:none[^"]*"[^>]*>{value}<',
+                         drawn[name]), name
+    assert "窗口来访 8（67%）" in drawn["source"]

@@ -62,6 +62,21 @@ def test_a_detached_county_sees_only_itself(world, app):
     found = scope.scope_of(user)
     assert found.path == county.path and found.path != ""
     assert scope.condition(models.Dispute, found) is not None
+    # The statistics' area and the drill-down's area filter ask the same rule (scope.of_region).
+    from app import filters, stats
+
+    db.session.expire_all()
+    assert stats.area_by_code(db.session, "652325").scope == found
+    for area in stats.areas_within(db.session, found):
+        assert area.scope.path.startswith(county.path)
+
+    class _Datamodel:
+        obj = models.Dispute
+
+    query = filters.FilterInArea("centre", _Datamodel()).apply(
+        select(models.Dispute.id), str(county.id))
+    assert "region" in str(query).lower() or "centre_id" in str(query).lower()
+    assert query.whereclause is not None
 
 
 @pytest.mark.parametrize("code", ["650000"])

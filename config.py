@@ -121,6 +121,9 @@ class Config:
     # PDF statistics: the most case rows in the register appendix, and the longest a render may
     # take before it is refused with a message.
     REPORT_MAX_ROWS = int(os.environ.get("REPORT_MAX_ROWS", "2000"))
+    # The most rows one list export (Excel or CSV) may hold: 100,000 cases write in about 10 s
+    # in constant memory, inside the workers' 60 s timeout (bench/export.py measures it).
+    EXPORT_MAX_ROWS = int(os.environ.get("EXPORT_MAX_ROWS", "100000"))
     REPORT_MAX_SECONDS = int(os.environ.get("REPORT_MAX_SECONDS", "30"))
 
     # How many reverse proxies (nginx…) stand in front of the app: their X-Forwarded-For and

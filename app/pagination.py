@@ -75,7 +75,7 @@ def link_order(column, view_name):
                             f"_od_{view_name}": "desc" if ordered else "asc"})
 
 
-def list_header(view_name, page, page_size, count, add_url, actions):
+def list_header(view_name, page, page_size, count, add_url, actions, exports=None):
     """The bar above a list (pages, page size, add, actions, back, count) as Flask-AppBuilder's
     render_list_header draws it, written in Python: a related list on the case page draws five
     of them, and the template macros cost more than the table."""
@@ -101,6 +101,14 @@ def list_header(view_name, page, page_size, count, add_url, actions):
                     f'<span class="sr-only">{label}</span><i class="fa fa-plus"></i></a>')
     if actions:
         html.append(_actions_menu(actions))
+    if exports:
+        label = escape(gettext("Export"))
+        items = "".join(f'<li><a href="{escape(url)}" class="zz-export">'
+                        f'<i class="fa fa-download"></i> {escape(text)}</a></li>'
+                        for text, url in exports)
+        html.append('<div class="btn-group"><button type="button" class="btn btn-default btn-sm '
+                    f'dropdown-toggle" data-toggle="dropdown">{label} <span class="caret">'
+                    f'</span></button><ul class="dropdown-menu" role="menu">{items}</ul></div>')
     back = escape(gettext("Back"))
     html.append(f'<a href="{escape(url_for("UtilView.back"))}" class="btn btn-sm btn-default" '
                 f'data-toggle="tooltip" rel="tooltip" title="{back}">'

@@ -25,9 +25,10 @@ from sqlalchemy.orm.attributes import set_committed_value
 from wtforms import DateField, DateTimeLocalField, HiddenField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
-from app import (audit, dispatch, display, exports, filters, inbox, models, personal, scope,
-                 search, transactions, workflow)
+from app import (audit, dispatch, display, exporting, exports, filters, inbox, models, personal,
+                 scope, search, transactions, workflow)
 from app.datamodel import PLAIN_ROWS, eager_options
+from app.exporting import ExportMixin
 from app.datamodel import ZongzhiInterface as SQLAInterface
 from app.fragments import CachedSearchWidget
 from app.http import key_of
@@ -94,7 +95,7 @@ def _without_personal_filters(url, model):
     return urlunsplit(parts._replace(query=urlencode(kept)))
 
 
-class ZongzhiModelView(GuardedActions, SavingMixin, ModelView):
+class ZongzhiModelView(GuardedActions, ExportMixin, SavingMixin, ModelView):
     """The project's base view: Chinese labels, readable values, coded fields as selects."""
 
     page_size = 25
@@ -854,6 +855,18 @@ class DisputeModelView(ZongzhiModelView):
             (f"{role}_phone", personal.PersonalDataField(
                 LABELS["phone"], kind="phone", validators=[Optional(), personal.Phone()],
                 render_kw={"class": "form-control"})))}
+    # The case register (台账) a centre files: what the list's export writes.
+    export_columns = ["case_no", "registered_at", "centre.short_name",
+                      exporting.Computed("parties", _l("Parties"), exporting.case_parties),
+                      "category.name", "title", "amount", "source", "level", "status",
+                      exporting.Computed("units", _l("Referred units"), exporting.case_units),
+                      "outcome", "resolved_level", "concluded_at",
+                      exporting.Computed("days", _l("Days taken"), exporting.case_days)]
+    export_loads = [joinedload(models.Dispute.centre), joinedload(models.Dispute.category),
+                    selectinload(models.Dispute.parties),
+                    selectinload(models.Dispute.referrals).joinedload(models.Referral.unit)
+                    .options(joinedload(models.StationedUnit.department),
+                             joinedload(models.StationedUnit.centre))]
     edit_columns = ["category", "title", "description", "amount", "source", "level", "risk",
                     "place", "route", "language", "handler", "version"]
     edit_form_extra_fields = {"version": HiddenField()}

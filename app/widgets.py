@@ -10,7 +10,7 @@ from markupsafe import Markup, escape
 from wtforms import SelectFieldBase
 from wtforms.validators import ValidationError
 
-from app import pagination, scope
+from app import exporting, pagination, scope
 from app.extensions import db
 
 
@@ -140,7 +140,8 @@ class LeanListWidget(ListWidget):
                 for pk, item in zip(args["pks"], args["value_columns"])]
         add = helpers["safe_url_for"](f"{name}.add") if allowed["can_add"] else None
         header = pagination.list_header(name, args.get("page"), args["page_size"],
-                                        args["count"], add and add + suffix, actions)
+                                        args["count"], add and add + suffix, actions,
+                                        exporting.export_links(name))
         return super().__call__(**kwargs, rows=Markup("\n".join(rows)), header=header,
                                 actions=actions, buttons=bool(buttons),
                                 heads=Markup("".join(self._heads(args))))

@@ -16,6 +16,7 @@ import io
 import os
 import tempfile
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import xlsxwriter
 from flask import current_app, flash, redirect, request, send_file, stream_with_context, url_for
@@ -27,44 +28,61 @@ from flask_appbuilder.urltools import get_filter_args, get_order_args
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import aliased
 
 from app import audit, choices, display, exports, models, personal, scope
 from app.extensions import db
 
 FORMATS = ("xlsx", "csv")
-CHUNK = 500  # rows read per query
+CHUNK = 2000  # rows read per query
+EXCEL_EPOCH = datetime.datetime(1899, 12, 30)  # day 0 of Excel's serial dates (1900 system)
 
 
 @dataclass(frozen=True)
 class Computed:
-    """An exported column worked out from the record (parties, referred units, days…)."""
+    """An exported column worked out for each record: from columns of its own it reads
+    (`reads`, then value(item)), or fetched for a chunk of records at once
+    (fetch(session, keys) -> {key: value}: its parties, the units it was referred to…)."""
 
     key: str
     label: object
-    value: object  # item -> value
+    value: object = None
+    reads: tuple = ()
+    fetch: object = None
 
 
 @dataclass(frozen=True)
 class _Column:
     label: str
-    value: object  # item -> value as written (str, number, date or datetime)
+    value: object  # (item, fetched) -> value as written (str, number, date or datetime)
+    fetch: object = None
 
 
-def case_parties(case):
-    """A case's parties by side: 申请人：刘某英；被申请人：张某."""
+def case_parties(session, keys):
+    """Each case's parties by side: 申请人：刘某英；被申请人：张某."""
+    party = models.Party
     sides = {}
-    for party in case.parties:
-        sides.setdefault(party.role, []).append(party.name)
-    return "；".join(f"{choices.PARTY_ROLE.label(role)}：{'、'.join(names)}"
-                    for role, names in sides.items())
+    for case, role, name in session.execute(
+            select(party.dispute_id, party.role, party.name)
+            .where(party.dispute_id.in_(keys)).order_by(party.id)):
+        sides.setdefault(case, {}).setdefault(role, []).append(name)
+    return {case: "；".join(f"{choices.PARTY_ROLE.label_text(role)}：{'、'.join(names)}"
+                           for role, names in found.items()) for case, found in sides.items()}
 
 
-def case_units(case):
-    """The stationed units a case was referred to, in the order referred."""
-    return "、".join(str(referral.unit) for referral in
-                    sorted(case.referrals, key=lambda r: (r.sent_at or datetime.datetime.max,
-                                                          r.id or 0)))
+def case_units(session, keys):
+    """The stationed units each case was referred to, in the order referred (博乐市·法院)."""
+    referral, unit = models.Referral, models.StationedUnit
+    found = {}
+    for case, centre, department in session.execute(
+            select(referral.dispute_id, models.Centre.short_name, models.Department.name)
+            .join(unit, referral.unit_id == unit.id)
+            .join(models.Centre, unit.centre_id == models.Centre.id)
+            .join(models.Department, unit.department_id == models.Department.id)
+            .where(referral.dispute_id.in_(keys)).order_by(referral.sent_at, referral.id)):
+        found.setdefault(case, []).append(f"{centre}·{department}")
+    return {case: "、".join(units) for case, units in found.items()}
 
 
 def case_days(case):
@@ -105,26 +123,88 @@ def plain(value):
     return str(display.display_value(value))
 
 
+def _declared(view):
+    """The view's exported columns as declared: export_columns, else its list's columns."""
+    return getattr(view, "export_columns", None) or view.list_columns
+
+
 def columns_of(view):
-    """The exported columns of a view: its export_columns, else the columns its list shows."""
+    """The exported columns of a view, each with how its cell is written."""
     model = view.datamodel.obj
     found = []
-    for column in getattr(view, "export_columns", None) or view.list_columns:
+    for column in _declared(view):
         if isinstance(column, Computed):
-            found.append(_Column(str(column.label), lambda item, c=column: plain(c.value(item))))
+            if column.fetch is not None:
+                found.append(_Column(str(column.label), lambda item, fetched, c=column:
+                                     plain(fetched[c.key].get(item.id)), column.fetch))
+            else:
+                found.append(_Column(str(column.label),
+                                     lambda item, fetched, c=column: plain(c.value(item))))
             continue
         owner, name = _owner(model, column)
         label = str(view.label_columns.get(column, column))
         kind = getattr(owner, "personal_columns", {}).get(name)
-        choices = getattr(owner, "choice_columns", {}).get(name)
+        options = getattr(owner, "choice_columns", {}).get(name)
         if kind is not None:
-            found.append(_Column(label, lambda item, c=column, k=kind: _personal(item, c, k)))
-        elif choices is not None:
-            found.append(_Column(label, lambda item, c=column, ch=choices:
-                                 "" if _path_value(item, c) is None
-                                 else str(ch.label(_path_value(item, c)))))
+            found.append(_Column(label, lambda item, fetched, c=column, k=kind:
+                                 _personal(item, c, k)))
+        elif options is not None:
+            found.append(_Column(label, lambda item, fetched, c=column, o=options:
+                                 o.label_text(_path_value(item, c))))
         else:
-            found.append(_Column(label, lambda item, c=column: plain(_path_value(item, c))))
+            found.append(_Column(label, lambda item, fetched, c=column:
+                                 plain(_path_value(item, c))))
+    return found
+
+
+def _plain_columns(view):
+    """{name: column expression} and the joins that read the exported columns as plain rows
+    (a column of the model or of one related row), or None when one cannot be read so."""
+    model = view.datamodel.obj
+    wanted = []
+    for column in _declared(view):
+        if isinstance(column, Computed):
+            wanted.extend(column.reads)
+        else:
+            wanted.append(column)
+    entities, joins = {"id": model.id}, {}
+    for column in wanted:
+        *path, name = column.split(".")
+        owner = model
+        if len(path) > 1:
+            return None
+        if path:
+            relation = inspect(model).relationships.get(path[0])
+            if relation is None or relation.uselist:
+                return None
+            owner = relation.mapper.class_
+            joins.setdefault(path[0], aliased(owner))
+        if name not in inspect(owner).column_attrs:
+            return None
+        entities[column] = getattr(joins[path[0]] if path else owner, name)
+    return entities, joins
+
+
+def _plain_rows(view, keys, plain_columns):
+    """The records of these keys as plain objects (attributes, and related rows' attributes
+    under the relation's name), from one query."""
+    entities, joins = plain_columns
+    model = view.datamodel.obj
+    query = select(*[expression.label(name) for name, expression in entities.items()])
+    for relation, alias in joins.items():
+        query = query.outerjoin(alias, getattr(model, relation))
+    names = [name.rpartition(".") for name in entities]  # (relation, ".", attribute)
+    found = []
+    for row in view.datamodel.session.execute(query.where(model.id.in_(keys))):
+        item, related = SimpleNamespace(), {}
+        for (relation, _dot, attribute), value in zip(names, row):
+            if relation:
+                related.setdefault(relation, {})[attribute] = value
+            else:
+                item.__dict__[attribute] = value
+        for relation, values in related.items():
+            item.__dict__[relation] = SimpleNamespace(**values)
+        found.append(item)
     return found
 
 
@@ -149,15 +229,24 @@ def ordered_keys(view, limit):
     return [key for (key,) in query.limit(limit + 1)]
 
 
-def rows(view, keys):
-    """The records of these keys, in their order, read a chunk at a time."""
+def rows(view, keys, columns):
+    """(record, fetched) for these keys, in their order, a chunk at a time: plain rows when
+    every column allows (no ORM objects to build), else the records; `fetched` holds each
+    fetched column's values for the chunk."""
     model, session = view.datamodel.obj, view.datamodel.session
-    loads = getattr(view, "export_loads", None) or view.datamodel.eager or ()
+    plain_columns = _plain_columns(view)
+    loads = view.datamodel.eager or ()
     for start in range(0, len(keys), CHUNK):
         chunk = keys[start:start + CHUNK]
         position = {key: index for index, key in enumerate(chunk)}
-        found = session.query(model).options(*loads).filter(model.id.in_(chunk)).all()
-        yield from sorted(found, key=lambda item: position[item.id])
+        if plain_columns is not None:
+            found = _plain_rows(view, chunk, plain_columns)
+        else:
+            found = session.query(model).options(*loads).filter(model.id.in_(chunk)).all()
+        fetched = {column.key: column.fetch(session, chunk) for column in _declared(view)
+                   if isinstance(column, Computed) and column.fetch is not None}
+        for item in sorted(found, key=lambda item: position[item.id]):
+            yield item, fetched
 
 
 def scope_name(found=None):
@@ -209,20 +298,27 @@ def write_xlsx(path, sheet, title, columns, items):
         sheet_.write_string(row, index, column.label, bold)
         sheet_.set_column(index, index, max(10, min(40, 2 * len(column.label) + 4)))
     row += 1
-    for item in items:
-        for index, column in enumerate(columns):
-            value = column.value(item)
-            if isinstance(value, datetime.datetime):
-                sheet_.write_datetime(row, index, value, stamp)
-            elif isinstance(value, datetime.date):
-                sheet_.write_datetime(row, index, datetime.datetime.combine(value,
-                                                                            datetime.time()), day)
-            elif isinstance(value, (int, float)):
-                sheet_.write_number(row, index, value)
+    getters = [column.value for column in columns]
+    write_string, write_number = sheet_.write_string, sheet_.write_number
+    starts = exports.FORMULA_STARTS
+    for item, fetched in items:
+        for index, value_of in enumerate(getters):
+            value = value_of(item, fetched)
+            kind = value.__class__
+            if kind is str:
+                if value:
+                    if value.startswith(starts):
+                        write_string(row, index, value, quoted)
+                    else:
+                        write_string(row, index, value)
+            elif kind is datetime.datetime:  # Excel's serial day number (after 1900-03-01)
+                write_number(row, index, (value - EXCEL_EPOCH).total_seconds() / 86400, stamp)
+            elif kind is datetime.date:
+                write_number(row, index, (value - EXCEL_EPOCH.date()).days, day)
+            elif kind in (int, float):
+                write_number(row, index, value)
             elif value:
-                text = str(value)
-                sheet_.write_string(row, index, text,
-                                    quoted if text.startswith(exports.FORMULA_STARTS) else None)
+                write_string(row, index, str(value))
         row += 1
     book.close()
 
@@ -245,8 +341,9 @@ def csv_lines(title, columns, items):
     writer.writerow([])
     writer.writerow(exports.safe_row(column.label for column in columns))
     yield flushed()
-    for count, item in enumerate(items, 1):
-        writer.writerow(exports.safe_row(_csv_text(column.value(item)) for column in columns))
+    for count, (item, fetched) in enumerate(items, 1):
+        writer.writerow(exports.safe_row(_csv_text(column.value(item, fetched))
+                                         for column in columns))
         if count % 200 == 0:
             yield flushed()
     yield flushed()
@@ -265,7 +362,6 @@ class ExportMixin:
     """操作 → 导出Excel / 导出CSV on a list screen: what the list shows, as a file."""
 
     export_columns = None  # strings (list columns) and Computed; None: the list's columns
-    export_loads = None    # loader options for the exported rows; None: the list's
 
     @expose("/export-rows/<fmt>/")
     @has_access
@@ -290,14 +386,15 @@ class ExportMixin:
                              "screen": str(self.list_title)})
         name = f"{self.datamodel.obj.__tablename__}-{when:%Y%m%d-%H%M}.{fmt}"
         if fmt == "csv":
-            return Response(stream_with_context(csv_lines(title, columns, rows(self, keys))),
+            return Response(stream_with_context(csv_lines(title, columns,
+                                                          rows(self, keys, columns))),
                             mimetype="text/csv; charset=utf-8",
                             headers={"Content-Disposition": f"attachment; filename={name}",
                                      "X-Content-Type-Options": "nosniff"})
         handle, path = tempfile.mkstemp(suffix=".xlsx")
         os.close(handle)
         try:
-            write_xlsx(path, str(self.list_title), title, columns, rows(self, keys))
+            write_xlsx(path, str(self.list_title), title, columns, rows(self, keys, columns))
             response = send_file(path, as_attachment=True, download_name=name, mimetype=(
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
         except Exception:

@@ -857,16 +857,12 @@ class DisputeModelView(ZongzhiModelView):
                 render_kw={"class": "form-control"})))}
     # The case register (台账) a centre files: what the list's export writes.
     export_columns = ["case_no", "registered_at", "centre.short_name",
-                      exporting.Computed("parties", _l("Parties"), exporting.case_parties),
+                      exporting.Computed("parties", _l("Parties"), fetch=exporting.case_parties),
                       "category.name", "title", "amount", "source", "level", "status",
-                      exporting.Computed("units", _l("Referred units"), exporting.case_units),
+                      exporting.Computed("units", _l("Referred units"), fetch=exporting.case_units),
                       "outcome", "resolved_level", "concluded_at",
-                      exporting.Computed("days", _l("Days taken"), exporting.case_days)]
-    export_loads = [joinedload(models.Dispute.centre), joinedload(models.Dispute.category),
-                    selectinload(models.Dispute.parties),
-                    selectinload(models.Dispute.referrals).joinedload(models.Referral.unit)
-                    .options(joinedload(models.StationedUnit.department),
-                             joinedload(models.StationedUnit.centre))]
+                      exporting.Computed("days", _l("Days taken"), exporting.case_days,
+                                         reads=("conclude_seconds",))]
     edit_columns = ["category", "title", "description", "amount", "source", "level", "risk",
                     "place", "route", "language", "handler", "version"]
     edit_form_extra_fields = {"version": HiddenField()}

@@ -75,6 +75,8 @@ def test_the_case_list_exports_what_it_shows_in_excel(register, login_as):
     assert "attachment" in response.headers["Content-Disposition"]
     title, header, rows = _sheet_rows(response.data)
     assert [row[0] for row in rows] == shown
+    first = db.session.scalar(select(models.Dispute).filter_by(case_no=shown[0]))
+    assert rows[0][1] == first.registered_at  # a real date and time, to the minute
     assert header[:6] == ["案件编号", "登记时间", "综治中心", "当事人", "纠纷类别", "标题"]
     assert {row[9] for row in rows} == {"已登记"} and {row[2] for row in rows} == {"博乐市"}
     text = " ".join(str(cell) for row in title for cell in row if cell)

@@ -124,6 +124,13 @@ class Config:
     # The most rows one list export (Excel or CSV) may hold: 100,000 cases write in about 10 s
     # in constant memory, inside the workers' 60 s timeout (bench/export.py measures it).
     EXPORT_MAX_ROWS = int(os.environ.get("EXPORT_MAX_ROWS", "100000"))
+    # Imports: the largest file and the most rows one may hold, and how long an uploaded file
+    # waits (in the instance folder) for its preview to be confirmed.
+    IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", str(5 * 1024 * 1024)))
+    IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", "10000"))
+    IMPORT_PREVIEW_MINUTES = int(os.environ.get("IMPORT_PREVIEW_MINUTES", "30"))
+    # No request may be larger than an import file and its form.
+    MAX_CONTENT_LENGTH = IMPORT_MAX_BYTES + 64 * 1024
     REPORT_MAX_SECONDS = int(os.environ.get("REPORT_MAX_SECONDS", "30"))
 
     # How many reverse proxies (nginx…) stand in front of the app: their X-Forwarded-For and

@@ -179,6 +179,7 @@ EVENT_ACTION = Choices(
     ("extend", _l("Extend deadline")),
     ("book", _l("Book a session")),
     ("follow_up", _l("Fulfilment follow-up")),
+    ("import", _l("Imported")),
 )
 
 AUDIT_ACTION = Choices(

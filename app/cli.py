@@ -294,6 +294,49 @@ def report_command(scope_text, period_text, out, with_register):
     click.echo(f"{out}: {area.name} {period.code}, {len(content):,} bytes")
 
 
+@click.command("import")
+@click.argument("kind", type=click.Choice(["region", "unit", "staff", "expert", "case"]))
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Check every row and say what would change; "
+              "write nothing.")
+def import_command(kind, path, dry_run):
+    """Import a spreadsheet (xlsx or CSV) as the import screen does, for the whole region:
+    every row is checked first, and the file is written in one transaction only if no row has
+    an error."""
+    from app import audit, importing, scope
+
+    chosen = importing.KINDS[kind]
+    with open(path, "rb") as handle:
+        data = handle.read()
+    name = os.path.basename(path)
+    with current_app.test_request_context():
+        try:
+            table = importing.read_table(name, data, chosen,
+                                         current_app.config["IMPORT_MAX_ROWS"])
+        except importing.FileProblem as problem:
+            raise click.ClickException(str(problem)) from None
+        context = importing.Context(db.session, scope.WHOLE, None, name)
+        with click.progressbar(length=len(table), label="checking") as bar:
+            results = importing.preview(context, chosen, table, progress=bar.update)
+        counts = importing.counts(results)
+        for row in results:
+            for message in row.messages:
+                click.echo(message, err=True)
+        click.echo(", ".join(f"{status}: {n}" for status, n in counts.items()))
+        if counts["error"]:
+            db.session.rollback()
+            raise click.ClickException("nothing was imported: correct the rows above")
+        if dry_run:
+            db.session.rollback()
+            click.echo("dry run: nothing was written")
+            return
+        written = importing.write(context, chosen, results)
+        db.session.commit()
+        audit.record("create", chosen.model.__tablename__, detail={
+            "file": name, "kind": kind, "command": True, **counts}, username="flask import")
+        click.echo(f"written: {written} rows")
+
+
 def register(app):
     """Attach the command groups to the app."""
     app.cli.add_command(seed)
@@ -302,3 +345,4 @@ def register(app):
     app.cli.add_command(stats_group)
     app.cli.add_command(users)
     app.cli.add_command(report_command)
+    app.cli.add_command(import_command)

@@ -164,6 +164,8 @@ def _plain_columns(view):
     wanted = []
     for column in _declared(view):
         if isinstance(column, Computed):
+            if column.fetch is None and not column.reads:
+                return None  # it reads the record itself
             wanted.extend(column.reads)
         else:
             wanted.append(column)

@@ -61,6 +61,7 @@ def _message(code):
         403: gettext("Your role may not open this."),
         404: gettext("There is no such record, or it is outside your area of responsibility."),
         405: gettext("This address does not take that kind of request."),
+        413: gettext("The file or form is too large; nothing was saved."),
         500: gettext("Something went wrong; nothing was changed. The fault has been recorded."),
         503: gettext("The database is not available at the moment; nothing was changed."),
     }
@@ -205,7 +206,8 @@ def init_app(app):
     app.register_error_handler(SecurityError, unknown_host)
     app.register_error_handler(404, not_found)
     app.register_error_handler(403, forbidden)
-    for code in (400, 401, 405, 413, 429):
+    app.register_error_handler(413, lambda error: _error_page(413))  # a page, in Chinese
+    for code in (400, 401, 405, 429):
         app.register_error_handler(code, _http_error)
     app.register_error_handler(500, server_error)
     app.register_error_handler(Exception, server_error)

@@ -37,6 +37,8 @@ ROLES = {
         ["ResetPasswordView", "can_this_form_(get|post)"],
         ["^(Security|List Users)$", "menu_access"],
         ["ServiceRecordModelView", ALL],
+        ["ImportView", "can_import"],
+        ["^(DataExchange|Import)$", "menu_access"],
         ["DashboardView", "can_(show|download)"],
         [f"^{MENU_STATS}$", "menu_access"],
         [CASES, READ],
@@ -49,6 +51,9 @@ ROLES = {
     ],
     "staff": SELF + [
         ["DisputeModelView", "can_(list|show|add|edit|step)"],
+        # Historic cases from a spreadsheet (the import screen offers what the role may add).
+        ["ImportView", "can_import"],
+        ["^(DataExchange|Import)$", "menu_access"],
         ["PartyModelView", ALL],
         ["(Referral|MediationSession|Feedback|CaseEvent)ModelView", READ],
         ["ServiceRecordModelView", WRITE],

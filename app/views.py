@@ -25,14 +25,15 @@ from sqlalchemy.orm.attributes import set_committed_value
 from wtforms import DateField, DateTimeLocalField, HiddenField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
-from app import (audit, dispatch, display, exporting, exports, filters, inbox, models, personal,
-                 scope, search, transactions, workflow)
+from app import (audit, dispatch, display, exporting, exports, filters, importing, inbox, models,
+                 personal, scope, search, transactions, workflow)
 from app.datamodel import PLAIN_ROWS, eager_options
 from app.exporting import ExportMixin
 from app.datamodel import ZongzhiInterface as SQLAInterface
 from app.fragments import CachedSearchWidget
 from app.http import key_of
 from app.saving import GuardedActions, SavingMixin
+from app.screens.imports import ImportView
 from app.labels import LABELS
 from app.lookup import LookupView
 from app.widgets import LeanListWidget, LeanShowWidget, RemoteSelectField
@@ -358,6 +359,9 @@ class ReadOnlyModelView(ZongzhiModelView):
 class RegionModelView(ZongzhiModelView):
     """Administrative divisions."""
 
+    # Exported as the import file has them: export, edit, import again.
+    export_columns = importing.export_columns("region")
+
     noun = _l("Administrative division")
     datamodel = SQLAInterface(models.Region)
     list_columns = ["code", "name", "level", "parent"]
@@ -427,6 +431,9 @@ class RotaSlotModelView(ZongzhiModelView):
 class StationedUnitModelView(ZongzhiModelView):
     """Departments stationed at centres, with their mode and rota."""
 
+    # Exported as the import file has them: export, edit, import again.
+    export_columns = importing.export_columns("unit")
+
     validators_columns = {"staff_count": not_negative()}
 
     noun = _l("Stationed unit")
@@ -456,6 +463,9 @@ class DepartmentModelView(ZongzhiModelView):
 class StaffModelView(ZongzhiModelView):
     """People working at centres."""
 
+    # Exported as the import file has them: export, edit, import again.
+    export_columns = importing.export_columns("staff")
+
     noun = _l("Staff member")
     datamodel = SQLAInterface(models.Staff)
     list_columns = ["name", "centre.name", "unit", "position", "is_mediator", "active"]
@@ -468,6 +478,9 @@ class StaffModelView(ZongzhiModelView):
 
 class ExpertModelView(ZongzhiModelView):
     """The electronic library of expert mediators."""
+
+    # Exported as the import file has them: export, edit, import again.
+    export_columns = importing.export_columns("expert")
 
     noun = _l("Expert mediator")
     datamodel = SQLAInterface(models.Expert)
@@ -1487,6 +1500,7 @@ CATEGORIES = {
     "CentreSetup": (_l("Centre setup"), "fa-cogs"),
     "Statistics": (_l("Statistics"), "fa-line-chart"),
     "Audit": (_l("Security audit"), "fa-shield"),
+    "DataExchange": (_l("Data import"), "fa-upload"),
 }
 
 
@@ -1514,3 +1528,6 @@ def register(appbuilder):
                             label=chart_label, icon="fa-bar-chart", category="Statistics")
     appbuilder.add_link("FigureDefinitions", href="/dashboard/definitions",
                         label=_l("Figure definitions"), icon="fa-book", category="Statistics")
+    label, icon = CATEGORIES["DataExchange"]
+    appbuilder.add_view(ImportView, "Import", label=_l("Data import"), icon="fa-upload",
+                        category="DataExchange", category_label=label, category_icon=icon)

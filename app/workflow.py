@@ -156,6 +156,46 @@ def _insert_ignoring_duplicate(connection, table, values):
     return insert(table).values(values).prefix_with("IGNORE")
 
 
+def take_in(session, dispute, actor=None, note=None):
+    """导入: a historic case brought in from a spreadsheet with its original dates. Its status
+    follows from them (registered, accepted, concluded), its conclusion goes on the timeline and
+    into the figures like any other, one "import" event records it at its registration time,
+    and the centre's counter moves past its number so that no new case ever takes it."""
+    if dispute.concluded_at is not None or dispute.outcome is not None:
+        if dispute.outcome not in choices.OUTCOME.codes or dispute.concluded_at is None:
+            raise WorkflowError(gettext("A concluded case needs both its conclusion time and "
+                                        "its outcome."))
+        if dispute.outcome == "resolved" and dispute.resolved_level not in \
+                choices.HANDLING_LEVEL.codes:
+            raise WorkflowError(gettext("Say at which level the dispute was resolved."))
+        if dispute.outcome != "resolved":
+            dispute.resolved_level = None
+        dispute.status = "concluded"
+        dispute.conclusions.append(models.Conclusion.of(dispute))
+    else:
+        dispute.status = "accepted" if dispute.accepted_at is not None else "registered"
+    _event(dispute, actor, "import", None, dispute.status, note, at=dispute.registered_at)
+    centre = dispute.centre or session.get(models.Centre, dispute.centre_id)
+    _count_past(session, centre, dispute.case_no)
+    return dispute
+
+
+def _count_past(session, centre, case_no):
+    """Move a centre's counter past an imported number of its own form (<county>-<year>-<n>)."""
+    prefix = f"{centre.region.code}-"
+    year, _dash, number = case_no[len(prefix):].partition("-")
+    if not (case_no.startswith(prefix) and year.isdigit() and len(year) == 4
+            and number.isdigit()):
+        return
+    counter = models.CaseCounter.__table__
+    connection = session.connection()
+    mine = (counter.c.centre_id == centre.id, counter.c.year == int(year))
+    connection.execute(_insert_ignoring_duplicate(
+        connection, counter, {"centre_id": centre.id, "year": int(year), "last": int(number)}))
+    connection.execute(update(counter).where(*mine, counter.c.last < int(number))
+                       .values(last=int(number)))
+
+
 def register(session, dispute, actor=None, at=None):
     """Register a new dispute: number it, set it to registered, start its clock and timeline."""
     with session.no_autoflush:  # the new row must not be written before it has its number

@@ -234,8 +234,13 @@ def row_of(model, *columns, required=True, within_scope=False):
         if len(rows) > 1:
             raise Invalid(gettext("%(name)s names more than one %(thing)s.", name=found,
                                   thing=context.noun(model)))
-        if within_scope and not scope.visible(model, rows[0].id, context.scope, write=True):
-            raise Invalid(gettext("%(name)s lies outside your scope.", name=found))
+        if within_scope:
+            allowed = context.lookups.get((model, rows[0].id, "writable"))
+            if allowed is None:
+                allowed = context.lookups[model, rows[0].id, "writable"] = scope.visible(
+                    model, rows[0].id, context.scope, write=True)
+            if not allowed:
+                raise Invalid(gettext("%(name)s lies outside your scope.", name=found))
         return rows[0]
     parse.required = required
     return parse
@@ -314,6 +319,9 @@ class Kind:
         """The existing record these values name, or None."""
         raise NotImplementedError
 
+    def prepare(self, context, table):
+        """Read ahead what every row's lookups will ask for (a kind with many rows)."""
+
     def changes(self, item, values):
         """The names of the values that differ from the record's."""
         found = []
@@ -380,6 +388,9 @@ class Kind:
                 return candidate
         raise Invalid({"phone": gettext("Several people here are called %(name)s: give the "
                                         "phone to say which.", name=values["name"])})
+
+    def finish(self, context):
+        """Anything the written rows need once at the end."""
 
     def new_row_problems(self, values):
         """{field: message} for values a new record cannot take (masked personal data)."""
@@ -661,9 +672,17 @@ class CaseKind(Kind):
             raise Invalid({"case_no": gettext("This case number is on an earlier row too.")})
         context.pending[("case", values["case_no"])] = True
 
+    def prepare(self, context, table):
+        """The cases already here among the file's numbers, in a few queries."""
+        numbers = sorted({str(cells.get("case_no") or "").strip() for _n, cells in table})
+        found = context.lookups["case_no"] = {}
+        for start in range(0, len(numbers), 500):
+            for case in context.session.scalars(select(models.Dispute).where(
+                    models.Dispute.case_no.in_(numbers[start:start + 500]))):
+                found[case.case_no] = case
+
     def find(self, context, values):
-        return context.session.scalar(select(models.Dispute).filter_by(
-            case_no=values["case_no"]))
+        return context.lookups["case_no"].get(values["case_no"])
 
     def changes(self, item, values):
         found = [n for n, v in values.items()
@@ -686,8 +705,16 @@ class CaseKind(Kind):
                     id_number=parties[f"{role}_id_number"], phone=parties[f"{role}_phone"]))
         context.session.add(case)
         workflow.take_in(context.session, case, context.actor, note=gettext(
-            "Imported from %(file)s", file=context.file_name))
+            "Imported from %(file)s", file=context.file_name), count_past=False)
+        context.pending.setdefault("numbers", {}).setdefault(case.centre, []).append(
+            case.case_no)
         return case
+
+    def finish(self, context):
+        """Move each centre's counters past the numbers imported (once per centre)."""
+        for centre, numbers in context.pending.get("numbers", {}).items():
+            workflow.count_past_numbers(context.session, centre, numbers)
+
 
 
 def export_columns(code):
@@ -782,6 +809,7 @@ def preview(context, kind, table, progress=None):
     results = []
     labels = {f.name: str(f.header) for f in kind.fields}
     with context.session.no_autoflush:
+        kind.prepare(context, table)
         for number, cells in table:
             row = Row(number, cells)
             context.columns = tuple(cells)
@@ -835,6 +863,7 @@ def write(context, kind, results):
         if row.status in ("new", "updated"):
             kind.write(context, row.item, dict(row.values))
             written += 1
+    kind.finish(context)
     context.session.flush()
     return written
 

@@ -116,6 +116,7 @@ def _labels():
         "copyrole": _l("Copy a role"), "can_get": _l("Read the menu"),
         "can_download": _l("Download files"),
         "can_step": _l("Take the case's next step"), "can_overview": _l("Read the overview"),
+        "can_import": _l("Import spreadsheets (what the role may add)"),
     }
     return roles, rights
 

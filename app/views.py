@@ -1246,6 +1246,7 @@ class RolePermissionsView(BaseView):
         "ResetPasswordView": _l("Reset a password"), "MenuApi": _l("Menu"),
         "PersonalData": _l("Personal data"), "RolePermissionsView": _l("Role permissions"),
         "DashboardView": _l("Dashboard"),
+        "ImportView": _l("Data import"),
     }
 
     @expose("/")

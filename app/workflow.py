@@ -156,7 +156,7 @@ def _insert_ignoring_duplicate(connection, table, values):
     return insert(table).values(values).prefix_with("IGNORE")
 
 
-def take_in(session, dispute, actor=None, note=None):
+def take_in(session, dispute, actor=None, note=None, count_past=True):
     """导入: a historic case brought in from a spreadsheet with its original dates. Its status
     follows from them (registered, accepted, concluded), its conclusion goes on the timeline and
     into the figures like any other, one "import" event records it at its registration time,
@@ -175,25 +175,30 @@ def take_in(session, dispute, actor=None, note=None):
     else:
         dispute.status = "accepted" if dispute.accepted_at is not None else "registered"
     _event(dispute, actor, "import", None, dispute.status, note, at=dispute.registered_at)
-    centre = dispute.centre or session.get(models.Centre, dispute.centre_id)
-    _count_past(session, centre, dispute.case_no)
+    if count_past:  # an import of many cases moves the counters once, at its end
+        count_past_numbers(session, dispute.centre or session.get(models.Centre,
+                                                                  dispute.centre_id),
+                           [dispute.case_no])
     return dispute
 
 
-def _count_past(session, centre, case_no):
-    """Move a centre's counter past an imported number of its own form (<county>-<year>-<n>)."""
+def count_past_numbers(session, centre, case_numbers):
+    """Move a centre's counters past imported numbers of its own form (<county>-<year>-<n>),
+    so that no case registered later takes one of them."""
     prefix = f"{centre.region.code}-"
-    year, _dash, number = case_no[len(prefix):].partition("-")
-    if not (case_no.startswith(prefix) and year.isdigit() and len(year) == 4
-            and number.isdigit()):
-        return
+    highest = {}
+    for case_no in case_numbers:
+        year, _dash, number = case_no[len(prefix):].partition("-")
+        if case_no.startswith(prefix) and year.isdigit() and len(year) == 4 and number.isdigit():
+            highest[int(year)] = max(highest.get(int(year), 0), int(number))
     counter = models.CaseCounter.__table__
     connection = session.connection()
-    mine = (counter.c.centre_id == centre.id, counter.c.year == int(year))
-    connection.execute(_insert_ignoring_duplicate(
-        connection, counter, {"centre_id": centre.id, "year": int(year), "last": int(number)}))
-    connection.execute(update(counter).where(*mine, counter.c.last < int(number))
-                       .values(last=int(number)))
+    for year, number in sorted(highest.items()):
+        mine = (counter.c.centre_id == centre.id, counter.c.year == year)
+        connection.execute(_insert_ignoring_duplicate(
+            connection, counter, {"centre_id": centre.id, "year": year, "last": number}))
+        connection.execute(update(counter).where(*mine, counter.c.last < number)
+                           .values(last=number))
 
 
 def register(session, dispute, actor=None, at=None):

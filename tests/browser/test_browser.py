@@ -339,3 +339,45 @@ def test_every_tab_add_saves_and_comes_back(live_server, page, parent, child, ty
     assert page.url.split("?")[0].endswith(parent_url) or model is models.Dispute, page.url
     assert page.locator(".alert-danger").count() == 0
     assert page.outside_requests == [] and page.console_errors == []
+
+
+def test_excel_out_and_a_previewed_import_in(live_server, page, tmp_path):
+    """Staff export the case list from 导出 → 导出Excel (a workbook with the list's cases), then
+    import two historic cases: the preview counts them, 导入 writes them, and the case list
+    shows them."""
+    import io
+
+    import openpyxl
+
+    login(page, live_server, "staff")
+    page.goto(f"{live_server}/disputemodelview/list/")
+    page.locator("button:has-text('导出')").click()
+    with page.expect_download() as download:
+        page.locator("a.zz-export:has-text('导出Excel')").click()
+    book = openpyxl.load_workbook(io.BytesIO(open(download.value.path(), "rb").read()),
+                                  read_only=True)
+    cells = [row[0] for row in book.worksheets[0].iter_rows(values_only=True)]
+    bole = db.session.scalar(select(func.count(models.Dispute.id)).join(models.Centre)
+                             .where(models.Centre.short_name == "博乐市"))
+    assert "案件编号" in cells and len(cells) - cells.index("案件编号") - 1 == bole
+    path = tmp_path / "历史案件.csv"
+    path.write_text("案件编号,综治中心,纠纷类别,标题,来源,层级,登记时间,办结时间,办结结果,化解层级,申请人\n"
+                    "652701-2022-00701,博乐市,民间借贷,浏览器导入的历史借款纠纷,窗口来访,村级,"
+                    "2022-04-01 09:00,2022-04-09 15:00,调解成功,村级,历史申请人甲\n"
+                    "652701-2022-00702,博乐市,邻里纠纷,浏览器导入的历史邻里纠纷,热线电话,村级,"
+                    "2022-05-01 09:00,,,,历史申请人乙\n", encoding="utf-8")
+    page.goto(f"{live_server}/import/")
+    page.select_option("#kind", "case")
+    page.set_input_files("#file", str(path))
+    page.click(".zz-import-form button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("[data-status=new]").inner_text().strip() == "新增 2"
+    page.screenshot(path=os.path.join(ARTIFACTS, "import-preview.png"), full_page=True)
+    page.click(".zz-import-confirm button")
+    page.wait_for_load_state("networkidle")
+    assert "/disputemodelview/list/" in page.url
+    assert "新增2行" in page.content()
+    page.goto(f"{live_server}/disputemodelview/list/?_flt_0_title=浏览器导入")
+    assert "浏览器导入的历史借款纠纷" in page.content()
+    assert "浏览器导入的历史邻里纠纷" in page.content()
+    assert page.outside_requests == [] and page.console_errors == []

@@ -75,7 +75,9 @@ def choice(options, required=True):
                 raise Invalid(gettext("This cell is required."))
             return None
         for code in options.codes:
-            if found in (str(code), options.label_text(code)):
+            label = options.label_text(code)
+            # A label of two names ("窗口工作人员 / 调解员") is matched by either.
+            if found in (str(code), label, *(part.strip() for part in label.split("/"))):
                 return code
         raise Invalid(gettext("Not one of: %(allowed)s.", allowed="、".join(
             options.label_text(code) for code in options.codes)))
@@ -513,6 +515,20 @@ class UnitKind(Kind):
         return item
 
 
+# The roles a login made by a staff import may get (those a centre administrator gives).
+LOGIN_ROLES = choices.Choices(("staff", _l("Window staff / mediator")),
+                              ("unit_liaison", _l("Unit liaison")))
+LOGIN_NAME = re.compile(r"[A-Za-z0-9_.@-]{3,64}")
+
+
+def _initial_password():
+    """A one-time password that meets the policy (changed at the first sign-in)."""
+    import secrets
+
+    alphabet = "ABCDEFGHJKMNPQRSTUVWXYZabcdefghjkmnpqrstuvwxyz23456789"
+    return "Zz#" + "".join(secrets.choice(alphabet) for _ in range(12)) + "7a"
+
+
 class StaffKind(Kind):
     code, label, model = "staff", _l("Staff"), models.Staff
     fields = (
@@ -524,7 +540,9 @@ class StaffKind(Kind):
         Field(_l("Position"), "position", text(50), "立案窗口"),
         Field(_l("Phone"), "phone", phone(), "13800000000"),
         Field(_l("Mediator"), "is_mediator", boolean(), "是", YES_NO),
-        Field(_l("Login account"), "login", text(64), ""),
+        Field(_l("Login account"), "login", text(64), "dongxj"),
+        Field(_l("Role"), "role", choice(LOGIN_ROLES, required=False), "窗口工作人员",
+              LOGIN_ROLES),
         Field(_l("Languages"), "languages", rows_of(models.Language, "name"), "国家通用语言"),
         Field(_l("Active"), "active", boolean(default=True), "是", YES_NO),
     )
@@ -551,14 +569,68 @@ class StaffKind(Kind):
                     "%(department)s is not stationed at %(centre)s.", department=department.name,
                     centre=values["centre"].short_name)})
         login = values.pop("login", None)
+        role = values.pop("role", None)
         if login is not None or "login" in context.columns:
             values["user"] = None
         if login:
             user = context.session.scalar(select(User).filter_by(username=login))
-            if user is None or not scope.visible(User, user.id, context.scope):
+            if user is None:
+                # A new login for this person, with the role given and the centre's scope.
+                if not LOGIN_NAME.fullmatch(login):
+                    raise Invalid({"login": gettext(
+                        "A login name is 3 to 64 letters, digits or . _ - @.")})
+                if role == "unit_liaison" and values.get("unit") is None:
+                    raise Invalid({"role": gettext("A unit liaison needs the department the "
+                                                   "person works for.")})
+                if ("login", login) in context.pending:
+                    raise Invalid({"login": gettext("This login is on an earlier row too.")})
+                context.pending["login", login] = True
+                values["new_login"] = (login, role or "staff")
+            elif not scope.visible(User, user.id, context.scope):
                 raise Invalid({"login": gettext("No login %(name)s among those you manage.",
                                                 name=login)})
-            values["user"] = user
+            else:
+                values["user"] = user
+
+    def changes(self, item, values):
+        found = super().changes(item, {n: v for n, v in values.items() if n != "new_login"})
+        return found + (["user"] if values.get("new_login") else [])
+
+    def write(self, context, item, values):
+        new_login = values.pop("new_login", None)
+        item = super().write(context, item, values)
+        if new_login is not None:
+            item.user = self._login(context, item, *new_login)
+        return item
+
+    @staticmethod
+    def _login(context, staff, login, role_name):
+        """A new login for a staff member, in the import's transaction: the role, the scope of
+        the centre (or the unit, for a liaison), a one-time password changed at first sign-in
+        (shown once on the result page)."""
+        from flask import current_app
+        from werkzeug.security import generate_password_hash
+
+        sm = current_app.appbuilder.sm
+        password = _initial_password()
+        method = current_app.config.get("FAB_PASSWORD_HASH_METHOD") or "scrypt"
+        user = User(first_name=staff.name, last_name="", username=login,
+                    email=f"{login}@users.zongzhi.local", active=True,
+                    roles=[sm.find_role(role_name)],
+                    password=generate_password_hash(
+                        password, method=method,
+                        salt_length=current_app.config.get("FAB_PASSWORD_HASH_SALT_LENGTH", 16)))
+        context.session.add(user)
+        context.session.flush()
+        context.session.add(models.UserScope(
+            user_id=user.id, region_id=staff.centre.region_id,
+            unit_id=staff.unit.id if role_name == "unit_liaison" and staff.unit else None))
+        state = context.session.get(models.AccountState, login) or models.AccountState(
+            username=login, failures=0)
+        state.must_change_password = True
+        context.session.add(state)
+        context.created_logins.append((staff.name, login, password))
+        return user
 
     def find(self, context, values):
         staff = models.Staff
@@ -616,6 +688,13 @@ class ExpertKind(Kind):
             expert.name == values["name"],
             expert.centre_id == centre.id if centre is not None else expert.centre_id.is_(None),
             expert.region_id == values["region"].id)).all(), values)
+
+
+def _to_minute(value):
+    """Times compared to the minute (what a file holds)."""
+    if isinstance(value, datetime.datetime):
+        return value.replace(second=0, microsecond=0)
+    return value
 
 
 class CaseKind(Kind):
@@ -687,7 +766,7 @@ class CaseKind(Kind):
     def changes(self, item, values):
         found = [n for n, v in values.items()
                  if n not in self.PARTY_FIELDS and n != "description"
-                 and getattr(item, n) != v]
+                 and _to_minute(getattr(item, n)) != _to_minute(v)]
         if found:  # a case already here is changed by its steps, never by a file
             raise Invalid({"case_no": gettext(
                 "A case with this number is already here with other details; cases are "
@@ -744,6 +823,7 @@ class Context:
     lookups: dict = field(default_factory=dict)
     pending: dict = field(default_factory=dict)
     columns: tuple = ()  # the fields the file has columns for
+    created_logins: list = field(default_factory=list)  # (name, login, one-time password)
 
     @staticmethod
     def noun(model):

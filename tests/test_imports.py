@@ -168,3 +168,42 @@ def test_the_import_command_checks_then_writes(app, world, tmp_path):
     assert result.exit_code == 0, result.output
     db.session.expire_all()
     assert db.session.scalar(select(func.count(models.Dispute.id))) == 2
+
+
+def test_a_staff_import_can_make_their_logins(world, login_as, bole_admin, client):
+    """New 登录账号 with a role: the login is made in the same transaction with the centre's
+    scope (the unit's, for a liaison), its one-time password shown once, and it must change
+    the password at its first sign-in; a login name already used elsewhere is refused."""
+    admin = login_as("centre_admin")
+    content = ("姓名,综治中心,部门,电话,登录账号,角色\n"
+               "新窗口员,博乐市,,13911112222,newclerk,窗口工作人员\n"
+               "新联络员,博乐市,人民法院,13911113333,newliaison,入驻单位联络员\n").encode()
+    page = _upload(admin, "staff", "staff.csv", content).get_data(as_text=True)
+    assert _counts(page)["new"] == 2, page[-3000:]
+    done = _confirm(admin, page).get_data(as_text=True)
+    passwords = re.findall(r"<code>([^<]+)</code>", done)
+    assert len(passwords) == 2 and "newclerk" in done
+    clerk = db.session.scalar(select(User).filter_by(username="newclerk"))
+    liaison = db.session.scalar(select(User).filter_by(username="newliaison"))
+    assert [r.name for r in clerk.roles] == ["staff"]
+    assert db.session.get(models.UserScope, liaison.id).unit_id is not None
+    assert db.session.scalar(select(models.Staff).filter_by(name="新窗口员")).user == clerk
+    admin.post("/logout/")
+    response = admin.post("/login/", data={"username": "newclerk", "password": passwords[0]})
+    assert response.status_code == 302
+    assert "resetmypassword" in admin.get("/disputemodelview/list/").headers.get("Location", "")
+    again = _upload(login_as("centre_admin"), "staff", "staff.csv", content).get_data(
+        as_text=True)
+    assert _counts(again) == {"new": 0, "updated": 0, "unchanged": 2, "error": 0}, again[-2000:]
+
+
+def test_the_case_register_imports_back_unchanged(app, world, login_as):
+    """The case list's Excel register, imported again: every case unchanged."""
+    demo.load(db.session, app.appbuilder.sm, cases=40)
+    client = login_as("admin")
+    exported = client.get("/disputemodelview/export-rows/xlsx/").data
+    page = _upload(client, "case", "台账.xlsx", exported).get_data(as_text=True)
+    counts = _counts(page)
+    total = db.session.scalar(select(func.count(models.Dispute.id)))
+    assert counts == {"new": 0, "updated": 0, "unchanged": total, "error": 0}, re.findall(
+        r"<div>([^<]*)</div>", page)[:6]

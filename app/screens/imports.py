@@ -172,14 +172,22 @@ class ImportView(BaseView):
                           "or a row no longer fits); nothing was imported. Upload the file "
                           "again to see its rows as they stand now."), "danger")
             return redirect(url_for("ImportView.index"))
+        logins = [login for _name, login, _password in context.created_logins]
         audit.record("create", kind.model.__tablename__, detail={
-            "file": pending["name"], "kind": kind.code, **counts})
+            "file": pending["name"], "kind": kind.code, **counts,
+            **({"logins": logins} if logins else {})})
         self._discard(pending)
         session.pop(SESSION_KEY, None)
-        flash(gettext("Imported %(file)s: %(new)d new, %(updated)d updated, %(unchanged)d "
-                      "unchanged.", file=pending["name"], **{k: counts[k] for k in
-                                                            ("new", "updated", "unchanged")}),
-              "success")
+        done = gettext("Imported %(file)s: %(new)d new, %(updated)d updated, %(unchanged)d "
+                       "unchanged.", file=pending["name"],
+                       **{k: counts[k] for k in ("new", "updated", "unchanged")})
+        if context.created_logins:
+            # One-time passwords are shown on this page once, never put in a flash (the
+            # session cookie is signed, not encrypted) or stored anywhere readable.
+            return self.render_template("zongzhi/import_done.html", message=done,
+                                        logins=context.created_logins,
+                                        list_url=url_for(f"{KIND_VIEWS[kind.code]}.list"))
+        flash(done, "success")
         return redirect(url_for(f"{KIND_VIEWS[kind.code]}.list"))
 
     @expose("/cancel", methods=["POST"])

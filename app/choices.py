@@ -203,3 +203,11 @@ AUDIT_OUTCOME = Choices(
     ("failure", _l("Failure")),
     ("denied", _l("Denied")),
 )
+
+DOCUMENT_KIND = Choices(
+    ("accept_notice", _l("Notice of acceptance")),
+    ("decline_notice", _l("Notice of non-acceptance")),
+    ("referral_slip", _l("Referral slip")),
+    ("agreement", _l("People's mediation agreement")),
+    ("service_receipt", _l("Proof of service")),
+)

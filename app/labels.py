@@ -100,6 +100,8 @@ LABELS = {
     "duration_minutes": _l("Duration (minutes)"),
     "link": _l("Link"),
     "agreement_text": _l("Agreement"),
+    "performance_method": _l("How the agreement is performed"),
+    "performance_due": _l("Performed by"),
     "follow_up_on": _l("Fulfilment follow-up on"),
     "satisfaction": _l("Satisfaction"),
     "channel": _l("Channel"),

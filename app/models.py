@@ -585,6 +585,9 @@ class MediationSession(Model):
     link = Column(String(300))
     result = Column(String(10), nullable=False, default="pending")
     agreement_text = Column(Text)
+    # What the agreement says about its performance (人民调解法 art. 29): how, and by when.
+    performance_method = Column(String(200))
+    performance_due = Column(Date)
     follow_up_on = Column(Date, index=True)
     followed_up_at = Column(DateTime)
     follow_up_note = Column(Text)
@@ -691,6 +694,50 @@ class CaseEvent(Model):
 
     def __str__(self):
         return f"{choices.EVENT_ACTION.label(self.action)} {self.at or ''}"
+
+
+class DocumentCounter(Model):
+    """The last document number given per centre, year and kind of document (文号), taken with
+    an atomic UPDATE in the issuing transaction, as case numbers are."""
+
+    __tablename__ = "document_counter"
+    centre_id = Column(Integer, ForeignKey("centre.id", ondelete="CASCADE"), primary_key=True)
+    year = Column(Integer, primary_key=True)
+    kind = Column(String(16), primary_key=True)
+    last = Column(Integer, nullable=False)
+
+
+class CaseDocument(Model):
+    """A document issued from a case (受理通知书, 转办单, 人民调解协议书…): its number, the PDF as
+    printed (kept in the file storage under a random key), who issued it and when. Issuing again
+    makes a new version under the same number; nothing is overwritten."""
+
+    __tablename__ = "case_document"
+    id = Column(Integer, primary_key=True)
+    dispute_id = Column(Integer, ForeignKey("dispute.id", ondelete="CASCADE"), nullable=False,
+                        index=True)
+    referral_id = Column(Integer, ForeignKey("referral.id", ondelete="SET NULL"))
+    session_id = Column(Integer, ForeignKey("mediation_session.id", ondelete="SET NULL"))
+    kind = Column(String(16), nullable=False)
+    number = Column(String(64), nullable=False)
+    version = Column(Integer, nullable=False, default=1)
+    issued_at = Column(DateTime, nullable=False, default=now)
+    issued_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    storage_key = Column(String(80), nullable=False)
+    size = Column(Integer, nullable=False)
+    sha256 = Column(String(64), nullable=False)
+    dispute = relationship("Dispute")
+    referral = relationship("Referral")
+    session = relationship("MediationSession")
+    issued_by = relationship("User")
+    choice_columns = {"kind": choices.DOCUMENT_KIND}
+    __table_args__ = (
+        *choice_checks("case_document", choice_columns),
+        UniqueConstraint("number", "version", name="uq_case_document_number_version"),
+    )
+
+    def __str__(self):
+        return f"{choices.DOCUMENT_KIND.label(self.kind)} {self.number}"
 
 
 class ServiceRecord(Model):

@@ -28,7 +28,7 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 from app import choices, dashboard, models, scope, stats
 
 ASSET_SCHEME = "zongzhi-asset:"
-ASSETS = {"fonts/NotoSansSC-Regular.ttf", "report/report.css"}
+ASSETS = {"fonts/NotoSansSC-Regular.ttf", "report/report.css", "report/document.css"}
 FONT = "Zongzhi Sans"
 PALETTE = ("#2f6fb0", "#e07b39", "#3a9a5b", "#c44e52", "#8172b2", "#937860", "#da8bc3",
            "#8c8c8c", "#ccb974", "#64b5cd")

@@ -42,6 +42,7 @@ ROLES = {
         ["DashboardView", "can_(show|download)"],
         [f"^{MENU_STATS}$", "menu_access"],
         [CASES, READ],
+        ["DocumentView", "can_download"],
         ["CaseEventModelView", READ],
         [REFERENCE, READ],
         [f"^{MENU_CASES}$", "menu_access"],
@@ -53,6 +54,7 @@ ROLES = {
         ["DisputeModelView", "can_(list|show|add|edit|step)"],
         # Historic cases from a spreadsheet (the import screen offers what the role may add).
         ["ImportView", "can_import"],
+        ["DocumentView", "can_(issue|download)"],
         ["^(DataExchange|Import)$", "menu_access"],
         ["PartyModelView", ALL],
         ["(Referral|MediationSession|Feedback|CaseEvent)ModelView", READ],
@@ -65,6 +67,7 @@ ROLES = {
     ],
     "unit_liaison": SELF + [
         ["ReferralModelView", "can_(list|show|step)"],
+        ["DocumentView", "can_download"],
         ["(Dispute|Party|MediationSession|CaseEvent)ModelView", READ],
         [REFERENCE, READ],
         ["^(CaseWork|Referrals|Disputes|Timeline)$", "menu_access"],
@@ -74,6 +77,7 @@ ROLES = {
         ["DashboardView", "can_(show|download)"],
         [f"^{MENU_STATS}$", "menu_access"],
         [CASES, READ],
+        ["DocumentView", "can_download"],
         [SETUP, READ],
         [REFERENCE, READ],
         ["(CaseEvent|ServiceRecord)ModelView", READ],
@@ -117,6 +121,7 @@ def _labels():
         "can_download": _l("Download files"),
         "can_step": _l("Take the case's next step"), "can_overview": _l("Read the overview"),
         "can_import": _l("Import spreadsheets (what the role may add)"),
+        "can_issue": _l("Issue documents"),
     }
     return roles, rights
 

@@ -25,14 +25,15 @@ from sqlalchemy.orm.attributes import set_committed_value
 from wtforms import DateField, DateTimeLocalField, HiddenField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
-from app import (audit, dispatch, display, exporting, exports, filters, importing, inbox, models,
-                 personal, scope, search, transactions, workflow)
+from app import (audit, dispatch, display, documents, exporting, exports, filters, importing,
+                 inbox, models, personal, scope, search, transactions, workflow)
 from app.datamodel import PLAIN_ROWS, eager_options
 from app.exporting import ExportMixin
 from app.datamodel import ZongzhiInterface as SQLAInterface
 from app.fragments import CachedSearchWidget
 from app.http import key_of
 from app.saving import GuardedActions, SavingMixin
+from app.screens.documents import DocumentView
 from app.screens.imports import ImportView
 from app.labels import LABELS
 from app.lookup import LookupView
@@ -678,8 +679,8 @@ class MediationSessionModelView(ZongzhiModelView):
     list_columns = ["dispute.case_no", "scheduled_at", "mode", "expert", "staff", "result",
                     "follow_up_on"]
     show_columns = ["dispute", "scheduled_at", "duration_minutes", "mode", "place", "link",
-                    "expert", "staff", "result", "agreement_text", "follow_up_on",
-                    "followed_up_at", "follow_up_note"]
+                    "expert", "staff", "result", "agreement_text", "performance_method",
+                    "performance_due", "follow_up_on", "followed_up_at", "follow_up_note"]
     # Booked, decided and followed up from the case page, through the workflow.
     base_permissions = ["can_list", "can_show"]
     search_columns = ["dispute", "scheduled_at", "mode", "expert", "staff", "result",
@@ -976,6 +977,13 @@ class DisputeModelView(ZongzhiModelView):
             "routes": session.scalars(select(models.LegalRoute).order_by(
                 models.LegalRoute.sort_order)).all() if "conclude" in steps else [],
             "choices": models.choices,
+            # Documents issued from the case, and those the user may issue now.
+            "documents": session.scalars(select(models.CaseDocument).where(
+                models.CaseDocument.dispute_id == case.id).order_by(
+                models.CaseDocument.issued_at)).all(),
+            "offered": documents.offered(case) if self.appbuilder.sm.has_access(
+                "can_issue", "DocumentView") and scope.visible(models.Dispute, case.id,
+                                                              write=True) else [],
             # A refused step's typed values, filled into its form again.
             "typed": _typed_for(request.path.replace("/show/", "/step/")),
         }
@@ -1108,7 +1116,8 @@ class DisputeModelView(ZongzhiModelView):
                 link=form.get("link")),
             "result": lambda: workflow.record_session_result(
                 session, booking(), actor, form.get("result"), form.get("agreement_text"),
-                day("follow_up_on")),
+                day("follow_up_on"), performance_method=form.get("performance_method"),
+                performance_due=day("performance_due")),
             "follow_up": lambda: workflow.follow_up(session, booking(), actor, form.get("note")),
         }
         if step not in steps:
@@ -1247,6 +1256,7 @@ class RolePermissionsView(BaseView):
         "PersonalData": _l("Personal data"), "RolePermissionsView": _l("Role permissions"),
         "DashboardView": _l("Dashboard"),
         "ImportView": _l("Data import"),
+        "DocumentView": _l("Documents"),
     }
 
     @expose("/")
@@ -1507,7 +1517,8 @@ CATEGORIES = {
 
 # What the audit trail calls each table: the noun of its screen.
 TABLE_NOUNS = {view.datamodel.obj.__tablename__: view.noun for view, *_ in MENU}
-TABLE_NOUNS.update({"ab_user": _l("Users"), "ab_role": _l("Roles")})
+TABLE_NOUNS.update({"ab_user": _l("Users"), "ab_role": _l("Roles"),
+                    "case_document": _l("Documents")})
 
 
 def register(appbuilder):
@@ -1515,6 +1526,7 @@ def register(appbuilder):
     appbuilder.add_view_no_menu(LookupView)
     appbuilder.add_view_no_menu(PersonalDataView)
     appbuilder.add_view_no_menu(CaseApi)
+    appbuilder.add_view_no_menu(DocumentView)
     appbuilder.add_view(RolePermissionsView, "RolePermissions", label=_l("Role permissions"),
                         icon="fa-key", category="Security")
     for view, name, label, icon, category in MENU:

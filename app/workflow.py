@@ -457,8 +457,10 @@ def expert_busy(session, expert, start, end):
 
 
 def record_session_result(session, booking, actor, result, agreement_text=None,
-                          follow_up_on=None, at=None):
-    """The session's result; an agreement needs its text and a fulfilment follow-up date."""
+                          follow_up_on=None, at=None, performance_method=None,
+                          performance_due=None):
+    """The session's result; an agreement needs its text (and says how and by when it is
+    performed, as the agreement document prints it)."""
     dispute = booking.dispute
     _check_actor(actor, CASE_ROLES, dispute)
     if booking.result != "pending":
@@ -470,6 +472,9 @@ def record_session_result(session, booking, actor, result, agreement_text=None,
     booking.result = result
     booking.agreement_text = agreement_text
     booking.follow_up_on = follow_up_on
+    if result == "agreed":
+        booking.performance_method = (performance_method or "").strip()[:200] or None
+        booking.performance_due = performance_due
     _event(dispute, actor, "mediate", dispute.status, dispute.status,
            choices.SESSION_RESULT.label(result), at)
     return booking

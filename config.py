@@ -129,8 +129,13 @@ class Config:
     IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", str(5 * 1024 * 1024)))
     IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", "10000"))
     IMPORT_PREVIEW_MINUTES = int(os.environ.get("IMPORT_PREVIEW_MINUTES", "30"))
-    # No request may be larger than an import file and its form.
-    MAX_CONTENT_LENGTH = IMPORT_MAX_BYTES + 64 * 1024
+    # Evidence files a case receives: the largest one, and how many a case may hold.
+    ATTACHMENT_MAX_BYTES = int(os.environ.get("ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024)))
+    ATTACHMENT_MAX_PER_CASE = int(os.environ.get("ATTACHMENT_MAX_PER_CASE", "50"))
+    # Issued documents and attachments, outside the web root (default: instance/files).
+    FILE_STORAGE_DIR = os.environ.get("FILE_STORAGE_DIR")
+    # No request may be larger than the largest file one may carry, and its form.
+    MAX_CONTENT_LENGTH = max(IMPORT_MAX_BYTES, ATTACHMENT_MAX_BYTES) + 64 * 1024
     REPORT_MAX_SECONDS = int(os.environ.get("REPORT_MAX_SECONDS", "30"))
 
     # How many reverse proxies (nginx…) stand in front of the app: their X-Forwarded-For and

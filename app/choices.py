@@ -211,3 +211,12 @@ DOCUMENT_KIND = Choices(
     ("agreement", _l("People's mediation agreement")),
     ("service_receipt", _l("Proof of service")),
 )
+
+ATTACHMENT_KIND = Choices(
+    ("application", _l("Application")),
+    ("id_copy", _l("ID document copy")),
+    ("evidence", _l("Evidence (IOU, contract, receipt)")),
+    ("signed_agreement", _l("Signed agreement")),
+    ("photo", _l("Photo")),
+    ("other", _l("Other material")),
+)

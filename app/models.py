@@ -740,6 +740,36 @@ class CaseDocument(Model):
         return f"{choices.DOCUMENT_KIND.label(self.kind)} {self.number}"
 
 
+class Attachment(Model):
+    """A file a case received (application, ID copy, IOU, signed agreement, photos…), kept in
+    the file storage under a random key; deleted only softly (the record stays, marked)."""
+
+    __tablename__ = "attachment"
+    id = Column(Integer, primary_key=True)
+    dispute_id = Column(Integer, ForeignKey("dispute.id", ondelete="CASCADE"), nullable=False,
+                        index=True)
+    party_id = Column(Integer, ForeignKey("party.id", ondelete="SET NULL"))
+    kind = Column(String(20), nullable=False)
+    file_name = Column(String(120), nullable=False)
+    content_type = Column(String(100), nullable=False)
+    size = Column(Integer, nullable=False)
+    sha256 = Column(String(64), nullable=False)
+    storage_key = Column(String(80), nullable=False)
+    thumbnail_key = Column(String(80))
+    uploaded_at = Column(DateTime, nullable=False, default=now)
+    uploaded_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    deleted_at = Column(DateTime)
+    deleted_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    dispute = relationship("Dispute")
+    party = relationship("Party")
+    uploaded_by = relationship("User", foreign_keys=[uploaded_by_id])
+    choice_columns = {"kind": choices.ATTACHMENT_KIND}
+    __table_args__ = (*choice_checks("attachment", choice_columns),)
+
+    def __str__(self):
+        return self.file_name
+
+
 class ServiceRecord(Model):
     """A count of the centre's other services over a period within one calendar month:
     visitors, notarisations, legal aid, petitions… (kept per month, so that each month's

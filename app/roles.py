@@ -42,7 +42,7 @@ ROLES = {
         ["DashboardView", "can_(show|download)"],
         [f"^{MENU_STATS}$", "menu_access"],
         [CASES, READ],
-        ["DocumentView", "can_download"],
+        ["(Document|Attachment)View", "can_download"],
         ["CaseEventModelView", READ],
         [REFERENCE, READ],
         [f"^{MENU_CASES}$", "menu_access"],
@@ -55,6 +55,7 @@ ROLES = {
         # Historic cases from a spreadsheet (the import screen offers what the role may add).
         ["ImportView", "can_import"],
         ["DocumentView", "can_(issue|download)"],
+        ["AttachmentView", "can_(upload|download|delete)"],
         ["^(DataExchange|Import)$", "menu_access"],
         ["PartyModelView", ALL],
         ["(Referral|MediationSession|Feedback|CaseEvent)ModelView", READ],
@@ -67,7 +68,7 @@ ROLES = {
     ],
     "unit_liaison": SELF + [
         ["ReferralModelView", "can_(list|show|step)"],
-        ["DocumentView", "can_download"],
+        ["(Document|Attachment)View", "can_download"],
         ["(Dispute|Party|MediationSession|CaseEvent)ModelView", READ],
         [REFERENCE, READ],
         ["^(CaseWork|Referrals|Disputes|Timeline)$", "menu_access"],
@@ -77,7 +78,7 @@ ROLES = {
         ["DashboardView", "can_(show|download)"],
         [f"^{MENU_STATS}$", "menu_access"],
         [CASES, READ],
-        ["DocumentView", "can_download"],
+        ["(Document|Attachment)View", "can_download"],
         [SETUP, READ],
         [REFERENCE, READ],
         ["(CaseEvent|ServiceRecord)ModelView", READ],
@@ -121,7 +122,7 @@ def _labels():
         "can_download": _l("Download files"),
         "can_step": _l("Take the case's next step"), "can_overview": _l("Read the overview"),
         "can_import": _l("Import spreadsheets (what the role may add)"),
-        "can_issue": _l("Issue documents"),
+        "can_issue": _l("Issue documents"), "can_upload": _l("Upload files"),
     }
     return roles, rights
 

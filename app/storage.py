@@ -30,6 +30,24 @@ class LocalStorage:
         os.replace(path + ".part", path)  # whole or not at all
         return key, len(data), hashlib.sha256(data).hexdigest()
 
+    def put_stream(self, stream, chunk=64 * 1024):
+        """Store a file object's bytes as they are read, a chunk at a time (never whole in
+        memory): (key, size, sha256)."""
+        key = secrets.token_hex(20)
+        path = self._path(key)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        digest, size = hashlib.sha256(), 0
+        with open(path + ".part", "wb") as out:
+            while True:
+                block = stream.read(chunk)
+                if not block:
+                    break
+                digest.update(block)
+                size += len(block)
+                out.write(block)
+        os.replace(path + ".part", path)
+        return key, size, digest.hexdigest()
+
     def get(self, key):
         """The bytes stored under a key."""
         with open(self._path(key), "rb") as source:

@@ -33,6 +33,7 @@ from app.datamodel import ZongzhiInterface as SQLAInterface
 from app.fragments import CachedSearchWidget
 from app.http import key_of
 from app.saving import GuardedActions, SavingMixin
+from app.screens.attachments import AttachmentView
 from app.screens.documents import DocumentView
 from app.screens.imports import ImportView
 from app.labels import LABELS
@@ -977,6 +978,13 @@ class DisputeModelView(ZongzhiModelView):
             "routes": session.scalars(select(models.LegalRoute).order_by(
                 models.LegalRoute.sort_order)).all() if "conclude" in steps else [],
             "choices": models.choices,
+            "files": session.scalars(select(models.Attachment).where(
+                models.Attachment.dispute_id == case.id,
+                models.Attachment.deleted_at.is_(None)).order_by(
+                models.Attachment.uploaded_at)).all(),
+            "may_upload": self.appbuilder.sm.has_access("can_upload", "AttachmentView")
+            and scope.visible(models.Dispute, case.id, write=True),
+            "sees_identity": personal.can_view(),
             # Documents issued from the case, and those the user may issue now.
             "documents": session.scalars(select(models.CaseDocument).where(
                 models.CaseDocument.dispute_id == case.id).order_by(
@@ -1257,6 +1265,7 @@ class RolePermissionsView(BaseView):
         "DashboardView": _l("Dashboard"),
         "ImportView": _l("Data import"),
         "DocumentView": _l("Documents"),
+        "AttachmentView": _l("Case files"),
     }
 
     @expose("/")
@@ -1518,7 +1527,7 @@ CATEGORIES = {
 # What the audit trail calls each table: the noun of its screen.
 TABLE_NOUNS = {view.datamodel.obj.__tablename__: view.noun for view, *_ in MENU}
 TABLE_NOUNS.update({"ab_user": _l("Users"), "ab_role": _l("Roles"),
-                    "case_document": _l("Documents")})
+                    "case_document": _l("Documents"), "attachment": _l("Case files")})
 
 
 def register(appbuilder):
@@ -1527,6 +1536,7 @@ def register(appbuilder):
     appbuilder.add_view_no_menu(PersonalDataView)
     appbuilder.add_view_no_menu(CaseApi)
     appbuilder.add_view_no_menu(DocumentView)
+    appbuilder.add_view_no_menu(AttachmentView)
     appbuilder.add_view(RolePermissionsView, "RolePermissions", label=_l("Role permissions"),
                         icon="fa-key", category="Security")
     for view, name, label, icon, category in MENU:

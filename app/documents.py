@@ -7,8 +7,15 @@ never get the same one), is drawn by WeasyPrint with the shipped font, and is ke
 
 from dataclasses import dataclass
 
+import os
+import re
+
 from flask import current_app, render_template
 from flask_babel import gettext
+from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
 from sqlalchemy import select, update
 
 from app import choices, models, reports, storage, workflow
@@ -124,21 +131,6 @@ def _previous(session, case, kind, subject):
                           .order_by(document.version.desc()).limit(1))
 
 
-def fields(case, kind, subject, number, when):
-    """The fixed, documented set of fields a document's template reads."""
-    parties = sorted(case.parties, key=lambda p: (p.role != "applicant", p.id or 0))
-    return {
-        "number": number, "issued_on": when.date(), "centre": case.centre,
-        "case": case, "parties": parties,
-        "applicants": [p for p in parties if p.role == "applicant"],
-        "respondents": [p for p in parties if p.role == "respondent"],
-        "referral": subject if kind.subject == "referral" else None,
-        "session": subject if kind.subject == "session" else None,
-        "routes": _other_routes(case) if kind.code == "decline_notice" else [],
-        "served": _issued(case) if kind.code == "service_receipt" else [],
-    }
-
-
 def _other_routes(case):
     """The legal routes a declined party may take instead (the route map, without mediation)."""
     from app.extensions import db
@@ -147,13 +139,152 @@ def _other_routes(case):
         models.LegalRoute.code != "mediation").order_by(models.LegalRoute.sort_order)).all()
 
 
-def render(case, kind, subject, number, when):
-    """The document as PDF bytes."""
-    html = render_template(f"documents/{kind.code}.html", asset=reports.ASSET_SCHEME,
-                           font=reports.FONT, title=DOCUMENT_TITLES[kind.code],
-                           plain=reports.plain, choices_label=choices.PARTY_ROLE.label_text,
-                           kind_label=choices.DOCUMENT_KIND.label_text,
-                           **fields(case, kind, subject, number, when))
+def _day(value):
+    """A date as documents print it: 2025年3月7日 (blank for none)."""
+    if value is None:
+        return ""
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+def _moment(value):
+    """A time as documents print it: 2025年3月7日 10:00."""
+    return f"{_day(value)} {value:%H:%M}" if value is not None else ""
+
+
+def fields(case, kind, subject, number, when):
+    """The fixed, documented set of fields a document's template reads: plain values only
+    (text, numbers, lists of them), never the records themselves, so that an edited template
+    can print what a document should say and nothing else (FIELDS documents them)."""
+    text = reports.plain
+    parties = sorted(case.parties, key=lambda p: (p.role != "applicant", p.id or 0))
+    people = [{"role": choices.PARTY_ROLE.label_text(p.role), "side": p.role,
+               "name": text(p.name), "id_number": p.id_number or "", "phone": p.phone or "",
+               "address": text(p.address or "")} for p in parties]
+    found = {
+        "number": number, "issued_on": _day(when),
+        "centre": {"name": case.centre.name, "short_name": case.centre.short_name,
+                   "address": case.centre.address or "", "phone": case.centre.phone or ""},
+        "case": {"case_no": case.case_no, "title": text(case.title),
+                 "description": text(case.description),
+                 "amount": f"{case.amount:,.2f}元" if case.amount is not None else "",
+                 "category": case.category.name if case.category else "",
+                 "route": case.route.name if case.route else "人民调解",
+                 "registered_on": _day(case.registered_at), "accepted_on": _day(case.accepted_at),
+                 "handle_due": _day(case.handle_due),
+                 "decline_reason": text(case.decline_reason or "")},
+        "parties": people,
+        "applicants": [p for p in people if p["side"] == "applicant"],
+        "respondents": [p for p in people if p["side"] == "respondent"],
+        "referral": None, "session": None, "routes": [], "served": [],
+    }
+    if kind.subject == "referral":
+        found["referral"] = {"unit": str(subject.unit), "instructions": text(
+            subject.instructions or ""), "sent_at": _moment(subject.sent_at),
+            "respond_due": _moment(subject.respond_due),
+            "answer_due": _moment(subject.answer_due)}
+    if kind.subject == "session":
+        mediator = subject.expert.name if subject.expert else (
+            subject.staff.name if subject.staff else "")
+        found["session"] = {"held_on": _day(subject.scheduled_at), "mediator": text(mediator),
+                            "agreement_text": text(subject.agreement_text or ""),
+                            "performance_method": text(subject.performance_method or ""),
+                            "performance_due": _day(subject.performance_due)}
+    if kind.code == "decline_notice":
+        found["routes"] = [{"name": r.name, "description": text(r.description or "")}
+                           for r in _other_routes(case)]
+    if kind.code == "service_receipt":
+        found["served"] = [{"kind": choices.DOCUMENT_KIND.label_text(d.kind),
+                            "number": d.number} for d in _issued(case)]
+    return found
+
+
+# What a template may print: shown to the administrator beside the editor.
+FIELDS = [
+    ("number, issued_on", "文号、出具日期"),
+    ("centre.name / short_name / address / phone", "综治中心名称、简称、地址、电话"),
+    ("case.case_no / title / description / amount / category / route",
+     "案件编号、标题、事实、金额、类别、途径"),
+    ("case.registered_on / accepted_on / handle_due / decline_reason",
+     "登记、受理日期、办结期限、不予受理理由"),
+    ("parties, applicants, respondents: role / name / id_number / phone / address",
+     "当事人（身份、姓名、身份证号、电话、住址）"),
+    ("referral.unit / instructions / sent_at / respond_due / answer_due",
+     "转办单位、说明、时间、报到和反馈期限"),
+    ("session.held_on / mediator / agreement_text / performance_method / performance_due",
+     "调解日期、调解员、协议内容、履行方式和期限"),
+    ("routes: name / description", "其他法定途径"), ("served: kind / number", "送达的文书"),
+]
+
+
+def _issuer(case, kind):
+    """Who issues the document, as printed above the seal."""
+    if kind.code == "agreement":
+        return f"{case.centre.name}人民调解委员会"
+    return case.centre.name
+
+
+SANDBOX = SandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
+
+
+class TemplateProblem(ValueError):
+    """A document template that cannot be used; the message says why."""
+
+
+def default_body(kind):
+    """The shipped wording of a kind (app/templates/documents/<kind>.html)."""
+    path = os.path.join(current_app.root_path, "templates", "documents", f"{kind.code}.html")
+    with open(path, encoding="utf-8") as source:
+        return source.read()
+
+
+def body_for(centre, kind):
+    """The wording in force for a centre: its own, else the region's, else the shipped one."""
+    from app.extensions import db
+
+    template = models.DocumentTemplate
+    for owner in (centre.id, None):
+        found = db.session.scalar(select(template.body).where(
+            template.kind == kind.code, template.centre_id.is_(None) if owner is None
+            else template.centre_id == owner))
+        if found:
+            return found
+    return default_body(kind)
+
+
+def render_body(body, values):
+    """A template's body rendered in the sandbox with the documented fields; TemplateProblem
+    (in plain words, never the template engine's own) for a syntax error, another template
+    pulled in, a forbidden construct or an unknown field."""
+    try:
+        tree = SANDBOX.parse(body)
+    except TemplateSyntaxError as error:
+        raise TemplateProblem(gettext(
+            "Line %(line)s of the template cannot be read: check that every {%% … %%} and "
+            "{{ … }} is closed and every {%% for %%} and {%% if %%} has its end.",
+            line=error.lineno)) from error
+    if any(True for _node in tree.find_all((nodes.Include, nodes.Import, nodes.FromImport,
+                                             nodes.Extends))):
+        raise TemplateProblem(gettext("A document's wording may not pull in another template."))
+    try:
+        return Markup(SANDBOX.from_string(body).render(**values))
+    except SecurityError as error:
+        raise TemplateProblem(gettext("The template uses something documents may not.")) \
+            from error
+    except (UndefinedError, TypeError, ValueError, AttributeError, KeyError) as error:
+        named = re.search(r"attribute '(\w+)'|'(\w+)' is undefined", str(error))
+        name = next((g for g in named.groups() if g), None) if named else None
+        raise TemplateProblem(gettext(
+            "The template names %(name)s, which documents do not have: see the fields listed.",
+            name=name or gettext("a field"))) from error
+
+
+def render(case, kind, subject, number, when, body=None):
+    """The document as PDF bytes (with the wording in force, or the one given)."""
+    values = fields(case, kind, subject, number, when)
+    content = render_body(body if body is not None else body_for(case.centre, kind), values)
+    html = render_template("documents/page.html", asset=reports.ASSET_SCHEME,
+                           title=DOCUMENT_TITLES[kind.code], number=number, body=content,
+                           issuer=_issuer(case, kind), issued_on=values["issued_on"])
     return reports.render_pdf(html, current_app.static_folder,
                               current_app.config["REPORT_MAX_SECONDS"])
 

@@ -707,6 +707,28 @@ class DocumentCounter(Model):
     last = Column(Integer, nullable=False)
 
 
+class DocumentTemplate(Model):
+    """The wording of a kind of document, edited by an administrator: the region's (no
+    centre) or one centre's own; without one, the shipped wording is used."""
+
+    __tablename__ = "document_template"
+    id = Column(Integer, primary_key=True)
+    kind = Column(String(16), nullable=False)
+    centre_id = Column(Integer, ForeignKey("centre.id", ondelete="CASCADE"))
+    body = Column(Text, nullable=False)
+    updated_at = Column(DateTime, nullable=False, default=now)
+    updated_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    centre = relationship("Centre")
+    choice_columns = {"kind": choices.DOCUMENT_KIND}
+    __table_args__ = (
+        *choice_checks("document_template", choice_columns),
+        UniqueConstraint("kind", "centre_id", name="uq_document_template_kind_centre"),
+    )
+
+    def __str__(self):
+        return str(choices.DOCUMENT_KIND.label(self.kind))
+
+
 class CaseDocument(Model):
     """A document issued from a case (受理通知书, 转办单, 人民调解协议书…): its number, the PDF as
     printed (kept in the file storage under a random key), who issued it and when. Issuing again

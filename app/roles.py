@@ -39,6 +39,8 @@ ROLES = {
         ["ServiceRecordModelView", ALL],
         ["ImportView", "can_import"],
         ["^(DataExchange|Import)$", "menu_access"],
+        ["DocumentTemplateView", "can_edit"],
+        ["^DocumentTemplates$", "menu_access"],
         ["DashboardView", "can_(show|download)"],
         [f"^{MENU_STATS}$", "menu_access"],
         [CASES, READ],

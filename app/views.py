@@ -34,6 +34,7 @@ from app.fragments import CachedSearchWidget
 from app.http import key_of
 from app.saving import GuardedActions, SavingMixin
 from app.screens.attachments import AttachmentView
+from app.screens.document_templates import DocumentTemplateView
 from app.screens.documents import DocumentView
 from app.screens.imports import ImportView
 from app.labels import LABELS
@@ -1266,6 +1267,7 @@ class RolePermissionsView(BaseView):
         "ImportView": _l("Data import"),
         "DocumentView": _l("Documents"),
         "AttachmentView": _l("Case files"),
+        "DocumentTemplateView": _l("Document templates"),
     }
 
     @expose("/")
@@ -1527,7 +1529,8 @@ CATEGORIES = {
 # What the audit trail calls each table: the noun of its screen.
 TABLE_NOUNS = {view.datamodel.obj.__tablename__: view.noun for view, *_ in MENU}
 TABLE_NOUNS.update({"ab_user": _l("Users"), "ab_role": _l("Roles"),
-                    "case_document": _l("Documents"), "attachment": _l("Case files")})
+                    "case_document": _l("Documents"), "attachment": _l("Case files"),
+                    "document_template": _l("Document templates")})
 
 
 def register(appbuilder):
@@ -1551,6 +1554,10 @@ def register(appbuilder):
                             label=chart_label, icon="fa-bar-chart", category="Statistics")
     appbuilder.add_link("FigureDefinitions", href="/dashboard/definitions",
                         label=_l("Figure definitions"), icon="fa-book", category="Statistics")
+    label, icon = CATEGORIES["CentreSetup"]
+    appbuilder.add_view(DocumentTemplateView, "DocumentTemplates", label=_l("Document templates"),
+                        icon="fa-file-text-o", category="CentreSetup", category_label=label,
+                        category_icon=icon)
     label, icon = CATEGORIES["DataExchange"]
     appbuilder.add_view(ImportView, "Import", label=_l("Data import"), icon="fa-upload",
                         category="DataExchange", category_label=label, category_icon=icon)

@@ -2,6 +2,7 @@
 printed (a new version on re-issue), its text read back, downloaded only within scope."""
 
 import datetime
+import html
 import io
 import re
 
@@ -149,3 +150,56 @@ def test_a_document_pdf_is_quick(app, people):
                                    "测试〔2025〕1号", models.now())
         assert time.perf_counter() - started < 2.0  # measured in bench; here: not pathological
     assert re.search(rb"%PDF", content[:10])
+
+
+def test_wording_is_edited_sandboxed_previewed_and_overridden_by_a_centre(app, client, people):
+    """The administrator's wording for the region: forbidden constructs and unknown fields are
+    refused with the typed text kept; a preview is a PDF; saved wording is what documents
+    print; a Bole centre administrator's own wording wins for Bole; reset goes back."""
+    from flask_appbuilder.security.sqla.models import User
+
+    from seeds import demo
+
+    sm = app.appbuilder.sm
+    sm.add_user("region_admin", "区", "管理员", "ra@example.org", sm.find_role("admin"),
+                password=PASSWORD)
+    bole_admin = sm.add_user("bole_admin", "博", "管理员", "ba@example.org",
+                             sm.find_role("centre_admin"), password=PASSWORD)
+    demo.set_scope(db.session, bole_admin, "652701", None)
+    db.session.commit()
+    admin = _signed_in(client, "region_admin")
+    for hostile, words in (("{{ ''.__class__.__mro__ }}", "不允许"),
+                           ("{{ ''.format.__globals__ }}", "不允许"),
+                           ("{% include 'documents/page.html' %}", "不得"),
+                           ("{{ case.password }}", "没有"),
+                           ("{% for p in parties %}", "第")):
+        page = admin.post("/document-templates/save/accept_notice",
+                          data={"body": hostile}).get_data(as_text=True)
+        assert words in page, (hostile, page[-1500:])
+        assert hostile in html.unescape(page)  # the typed text is kept in the editor
+    assert not db.session.scalars(select(models.DocumentTemplate)).all()
+    wording = "<p>{{ applicants[0].name }}：本中心已受理，文号{{ number }}。区级统一措辞。</p>"
+    preview = admin.post("/document-templates/preview/accept_notice", data={"body": wording})
+    assert preview.mimetype == "application/pdf" and "区级统一措辞" in _text(preview.data)
+    assert admin.post("/document-templates/save/accept_notice",
+                      data={"body": wording}).status_code == 302
+    staff = people["bole"]
+    case = new_case(staff, at=T)
+    case.parties.append(models.Party(role="applicant", name="刘某英"))
+    workflow.accept(db.session, case, staff)
+    db.session.commit()
+    clerk = _signed_in(client, "bole")
+    assert "区级统一措辞" in _download(clerk, _issue(clerk, case, "accept_notice")[0])
+    centre_admin = _signed_in(client, "bole_admin")
+    assert centre_admin.post("/document-templates/save/accept_notice", data={
+        "body": "<p>博乐本地措辞 {{ case.case_no }}</p>"}).status_code == 302
+    clerk = _signed_in(client, "bole")
+    text = _download(clerk, _issue(clerk, case, "accept_notice")[-1])
+    assert "博乐本地措辞" in text and "区级统一措辞" not in text
+    centre_admin = _signed_in(client, "bole_admin")
+    centre_admin.post("/document-templates/reset/accept_notice")
+    admin = _signed_in(client, "region_admin")
+    admin.post("/document-templates/reset/accept_notice")
+    clerk = _signed_in(client, "bole")
+    assert "符合受理条件" in _download(clerk, _issue(clerk, case, "accept_notice")[-1])
+    assert db.session.scalar(select(User).filter_by(username="bole")) is not None

@@ -1,4 +1,5 @@
-"""attachments: files a case received, kept in the file storage, soft-deleted
+"""attachments: files a case received, kept in the file storage, soft-deleted; document
+templates edited by administrators
 
 Revision ID: d4e5f6a7b8ca
 Revises: c3d4e5f6a7b9
@@ -44,8 +45,24 @@ def upgrade():
         sa.PrimaryKeyConstraint('id'),
     )
     op.create_index('ix_attachment_dispute_id', 'attachment', ['dispute_id'])
+    op.create_table(
+        'document_template',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('kind', sa.String(length=16), nullable=False),
+        sa.Column('centre_id', sa.Integer(), nullable=True),
+        sa.Column('body', sa.Text(), nullable=False),
+        sa.Column('updated_at', sa.DateTime(), nullable=False),
+        sa.Column('updated_by_id', sa.Integer(), nullable=True),
+        sa.CheckConstraint("kind IN ('accept_notice', 'decline_notice', 'referral_slip', "
+                           "'agreement', 'service_receipt')", name='ck_document_template_kind'),
+        sa.ForeignKeyConstraint(['centre_id'], ['centre.id'], ondelete='CASCADE'),
+        sa.ForeignKeyConstraint(['updated_by_id'], ['ab_user.id'], ondelete='SET NULL'),
+        sa.PrimaryKeyConstraint('id'),
+        sa.UniqueConstraint('kind', 'centre_id', name='uq_document_template_kind_centre'),
+    )
 
 
 def downgrade():
+    op.drop_table('document_template')
     op.drop_index('ix_attachment_dispute_id', table_name='attachment')
     op.drop_table('attachment')

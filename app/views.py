@@ -720,7 +720,8 @@ class CaseApi(BaseView):
 
     route_base = "/api/v1/cases"
     class_permission_name = "DisputeModelView"
-    method_permission_name = {"get": "show", "take_step": "step"}
+    method_permission_name = {"get": "show", "documents": "show", "attachments": "show",
+                              "take_step": "step"}
     base_permissions = ["can_show", "can_step"]
 
     def _case(self, pk):
@@ -751,6 +752,35 @@ class CaseApi(BaseView):
     def get(self, pk):
         """One case."""
         return jsonify(self._json(self._case(pk)))
+
+    @expose("/<int:pk>/documents", methods=["GET"])
+    @has_access_api
+    def documents(self, pk):
+        """The documents issued for a case, each with its download address."""
+        self._case(pk)
+        rows = self.appbuilder.session.scalars(select(models.CaseDocument).where(
+            models.CaseDocument.dispute_id == pk).order_by(models.CaseDocument.issued_at)).all()
+        return jsonify([{
+            "id": d.id, "kind": d.kind, "label": models.choices.DOCUMENT_KIND.label_text(d.kind),
+            "number": d.number, "version": d.version, "issued_at": d.issued_at.isoformat(),
+            "size": d.size, "sha256": d.sha256,
+            "download": url_for("DocumentView.download", pk=d.id)} for d in rows])
+
+    @expose("/<int:pk>/attachments", methods=["GET"])
+    @has_access_api
+    def attachments(self, pk):
+        """The files a case holds; an ID copy has no download address for a masked role."""
+        self._case(pk)
+        rows = self.appbuilder.session.scalars(select(models.Attachment).where(
+            models.Attachment.dispute_id == pk, models.Attachment.deleted_at.is_(None))
+            .order_by(models.Attachment.uploaded_at)).all()
+        unmasked = personal.can_view()
+        return jsonify([{
+            "id": a.id, "kind": a.kind, "file_name": a.file_name,
+            "content_type": a.content_type, "size": a.size, "sha256": a.sha256,
+            "uploaded_at": a.uploaded_at.isoformat(),
+            "download": url_for("AttachmentView.download", pk=a.id)
+            if a.kind != "id_copy" or unmasked else None} for a in rows])
 
     @expose("/<int:pk>/steps/<step>", methods=["POST"])
     @has_access_api

@@ -116,3 +116,30 @@ def test_deleting_is_soft_and_only_by_the_cases_centre(app, client, people):
     audit = db.session.scalars(select(models.AuditLog).where(
         models.AuditLog.object_type == "attachment", models.AuditLog.action == "delete")).all()
     assert audit
+
+
+def test_the_api_lists_a_cases_files_and_documents_within_scope(app, client, people):
+    """GET /api/v1/cases/<id>/attachments and /documents: the same scope as the screens; a
+    masked role gets no download address for an ID copy."""
+    staff = people["bole"]
+    case = new_case(staff, at=T)
+    from app import workflow
+
+    workflow.accept(db.session, case, staff)
+    db.session.commit()
+    client = _signed_in(client, "bole")
+    _upload(client, case, "借条.pdf", PDF)
+    _upload(client, case, "身份证.png", _png(), "id_copy")
+    client.post(f"/documents/issue/{case.id}/accept_notice")
+    files = client.get(f"/api/v1/cases/{case.id}/attachments").get_json()
+    assert [f["file_name"] for f in files] == ["借条.pdf", "身份证.png"]
+    assert client.get(files[0]["download"]).data == PDF
+    issued = client.get(f"/api/v1/cases/{case.id}/documents").get_json()
+    assert [d["kind"] for d in issued] == ["accept_notice"]
+    assert client.get(issued[0]["download"]).mimetype == "application/pdf"
+    leader = _signed_in(client, "leader")
+    files = leader.get(f"/api/v1/cases/{case.id}/attachments").get_json()
+    assert files[0]["download"] and files[1]["download"] is None
+    korla = _signed_in(client, "korla")
+    response = korla.get(f"/api/v1/cases/{case.id}/attachments")
+    assert response.status_code == 404 and response.is_json

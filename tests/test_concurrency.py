@@ -285,3 +285,47 @@ def test_imports_at_once_through_gunicorn(server, clerks):
     assert db.session.scalar(select(func.count()).select_from(models.CaseEvent).where(
         models.CaseEvent.action == "import")) == 75
     assert rollup.check(db.session) == []
+
+
+def test_documents_and_files_at_once_through_gunicorn(app, server, clerks):
+    """Eight clerks issue notices of acceptance for eight cases at once, and two for one case
+    at once, while others upload files: every number distinct (per centre, year and kind),
+    the two for one case numbered alike as versions 1 and 2, every upload kept, no 5xx."""
+    cases, _centre, _category = _premade(9)
+    actor = app.appbuilder.sm.find_user(clerks[0])
+    for case_id, _version in cases:
+        case = db.session.get(models.Dispute, case_id)
+        workflow.accept(db.session, case, actor)
+    db.session.commit()
+    statuses = []
+    team = [Clerk(server, name, statuses) for name in clerks[:12]]
+    for clerk in team:
+        clerk.login()
+    shared = cases[8][0]
+    jobs = [(team[n], f"/documents/issue/{cases[n][0]}/accept_notice", None) for n in range(8)]
+    jobs += [(team[8], f"/documents/issue/{shared}/accept_notice", None),
+             (team[9], f"/documents/issue/{shared}/accept_notice", None)]
+    jobs += [(team[10], f"/attachments/upload/{cases[0][0]}", b"%PDF-1.4\n%%EOF\n"),
+             (team[11], f"/attachments/upload/{cases[1][0]}", b"%PDF-1.4\n%%EOF\n")]
+    gate = threading.Barrier(len(jobs))
+
+    def run(job):
+        clerk, path, upload = job
+        gate.wait()
+        if upload is None:
+            return clerk.post(path, {})
+        return clerk.call("POST", path, data={"kind": "evidence", "csrf_token": clerk.token},
+                          files={"file": ("借条.pdf", upload, "application/pdf")})
+
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        answers = list(pool.map(run, jobs))
+    assert [s for s in statuses if s[2] >= 500] == [], statuses
+    assert all(a.status_code == 302 for a in answers)
+    db.session.rollback()
+    issued = db.session.scalars(select(models.CaseDocument)).all()
+    assert len(issued) == 10
+    numbers = [(d.number, d.version) for d in issued]
+    assert len(set(numbers)) == 10
+    assert len({d.number for d in issued}) == 9  # the shared case: one number, two versions
+    assert sorted(d.version for d in issued if d.dispute_id == shared) == [1, 2]
+    assert db.session.scalar(select(func.count(models.Attachment.id))) == 2

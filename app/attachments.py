@@ -92,8 +92,22 @@ def _thumbnail(stream):
         stream.seek(0)
 
 
-def keep(session, case, stream, name, kind, actor, limit, most):
-    """Check and store an upload for a case; the record (the caller commits)."""
+def belongs_to(case, target):
+    """{party_id | referral_id | session_id: id} for a target "party:3", "referral:5" or
+    "session:7" of this case ({} for the case itself); Refused for anything else."""
+    if not target:
+        return {}
+    what, _colon, key = str(target).partition(":")
+    rows = {"party": case.parties, "referral": case.referrals, "session": case.sessions}
+    if what in rows and key.isdigit() and any(row.id == int(key) for row in rows[what]):
+        return {f"{what}_id": int(key)}
+    raise Refused(gettext("Choose what in this case the file belongs to."))
+
+
+def keep(session, case, stream, name, kind, actor, limit, most, target=None):
+    """Check and store an upload for a case (and a party, referral or session of it); the
+    record (the caller commits)."""
+    owner = belongs_to(case, target)
     if kind not in models.choices.ATTACHMENT_KIND.codes:
         raise Refused(gettext("Choose what the file is."))
     stream.seek(0, 2)
@@ -117,7 +131,7 @@ def keep(session, case, stream, name, kind, actor, limit, most):
     attachment = models.Attachment(
         dispute_id=case.id, kind=kind, file_name=safe_name(name, ALLOWED[content_type]),
         content_type=content_type, size=stored, sha256=digest, storage_key=key,
-        thumbnail_key=thumbnail, uploaded_by_id=getattr(actor, "id", None))
+        thumbnail_key=thumbnail, uploaded_by_id=getattr(actor, "id", None), **owner)
     session.add(attachment)
     session.flush()
     return attachment

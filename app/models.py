@@ -770,7 +770,11 @@ class Attachment(Model):
     id = Column(Integer, primary_key=True)
     dispute_id = Column(Integer, ForeignKey("dispute.id", ondelete="CASCADE"), nullable=False,
                         index=True)
+    # What within the case the file belongs to, if more than the case: a party, a referral
+    # (the unit's answer) or a session (its result).
     party_id = Column(Integer, ForeignKey("party.id", ondelete="SET NULL"))
+    referral_id = Column(Integer, ForeignKey("referral.id", ondelete="SET NULL"))
+    session_id = Column(Integer, ForeignKey("mediation_session.id", ondelete="SET NULL"))
     kind = Column(String(20), nullable=False)
     file_name = Column(String(120), nullable=False)
     content_type = Column(String(100), nullable=False)
@@ -784,6 +788,8 @@ class Attachment(Model):
     deleted_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
     dispute = relationship("Dispute")
     party = relationship("Party")
+    referral = relationship("Referral")
+    session = relationship("MediationSession")
     uploaded_by = relationship("User", foreign_keys=[uploaded_by_id])
     choice_columns = {"kind": choices.ATTACHMENT_KIND}
     __table_args__ = (*choice_checks("attachment", choice_columns),)

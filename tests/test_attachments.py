@@ -143,3 +143,25 @@ def test_the_api_lists_a_cases_files_and_documents_within_scope(app, client, peo
     korla = _signed_in(client, "korla")
     response = korla.get(f"/api/v1/cases/{case.id}/attachments")
     assert response.status_code == 404 and response.is_json
+
+
+def test_a_file_can_belong_to_a_party_of_the_case_only(app, client, people):
+    """A file for the applicant is kept with the applicant; a party of another case is
+    refused."""
+    case = new_case(people["bole"], at=T)
+    other = new_case(people["bole"], at=T)
+    case.parties.append(models.Party(role="applicant", name="刘某英"))
+    other.parties.append(models.Party(role="applicant", name="别人"))
+    db.session.commit()
+    client = _signed_in(client, "bole")
+    response = client.post(f"/attachments/upload/{case.id}", data={
+        "kind": "id_copy", "target": f"party:{case.parties[0].id}",
+        "file": (io.BytesIO(_png()), "身份证.png")}, content_type="multipart/form-data")
+    assert response.status_code == 302
+    (kept,) = _files(case)
+    assert kept.party_id == case.parties[0].id
+    page = client.post(f"/attachments/upload/{case.id}", data={
+        "kind": "id_copy", "target": f"party:{other.parties[0].id}",
+        "file": (io.BytesIO(_png()), "身份证.png")}, content_type="multipart/form-data")
+    assert len(_files(case)) == 1
+    assert "请选择" in client.get(page.headers["Location"]).get_data(as_text=True)

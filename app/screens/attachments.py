@@ -57,7 +57,8 @@ class AttachmentView(BaseView):
         try:
             attachment = attachments.keep(
                 db.session, case, upload.stream, upload.filename, request.form.get("kind"),
-                current_user, config["ATTACHMENT_MAX_BYTES"], config["ATTACHMENT_MAX_PER_CASE"])
+                current_user, config["ATTACHMENT_MAX_BYTES"], config["ATTACHMENT_MAX_PER_CASE"],
+                request.form.get("target"))
             db.session.commit()
         except attachments.Refused as problem:
             db.session.rollback()

@@ -134,6 +134,12 @@ class Config:
     ATTACHMENT_MAX_PER_CASE = int(os.environ.get("ATTACHMENT_MAX_PER_CASE", "50"))
     # Issued documents and attachments, outside the web root (default: instance/files).
     FILE_STORAGE_DIR = os.environ.get("FILE_STORAGE_DIR")
+    # Or an S3-compatible object store (MinIO…), shared by every host, when a bucket is named.
+    S3_BUCKET = os.environ.get("S3_BUCKET")
+    S3_ENDPOINT_URL = os.environ.get("S3_ENDPOINT_URL")
+    S3_ACCESS_KEY = os.environ.get("S3_ACCESS_KEY")
+    S3_SECRET_KEY = os.environ.get("S3_SECRET_KEY")
+    S3_REGION = os.environ.get("S3_REGION", "us-east-1")
     # No request may be larger than the largest file one may carry, and its form.
     MAX_CONTENT_LENGTH = max(IMPORT_MAX_BYTES, ATTACHMENT_MAX_BYTES) + 64 * 1024
     REPORT_MAX_SECONDS = int(os.environ.get("REPORT_MAX_SECONDS", "30"))

@@ -1,6 +1,6 @@
-"""Where files live: issued documents (and, later, evidence) kept outside the web root under a
-random key, on local disk (FILE_STORAGE_DIR, by default the instance folder's files/). One
-small interface (put, get, delete) so that an S3-compatible store can stand in for the disk."""
+"""Where files live: issued documents and case files, outside the web root under random keys,
+on local disk (FILE_STORAGE_DIR, by default the instance folder's files/) or, when S3_BUCKET is
+set, in an S3-compatible object store; one small interface (put, put_stream, get, delete)."""
 
 import hashlib
 import os
@@ -61,8 +61,64 @@ class LocalStorage:
             pass
 
 
+class S3Storage:
+    """Files in an S3-compatible object store (MinIO, Ceph, a cloud's), one object per key;
+    uploads go up in parts as they are read (boto3's managed transfer), never whole in memory."""
+
+    def __init__(self, bucket, client):
+        self.bucket, self.client = bucket, client
+
+    @classmethod
+    def from_config(cls, config):
+        """The store S3_BUCKET names, at S3_ENDPOINT_URL with S3_ACCESS_KEY / S3_SECRET_KEY."""
+        import boto3
+
+        client = boto3.client(
+            "s3", endpoint_url=config.get("S3_ENDPOINT_URL") or None,
+            aws_access_key_id=config.get("S3_ACCESS_KEY") or None,
+            aws_secret_access_key=config.get("S3_SECRET_KEY") or None,
+            region_name=config.get("S3_REGION") or "us-east-1")
+        return cls(config["S3_BUCKET"], client)
+
+    def put(self, data):
+        """Store bytes under a new random key: (key, size, sha256)."""
+        key = secrets.token_hex(20)
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
+        return key, len(data), hashlib.sha256(data).hexdigest()
+
+    def put_stream(self, stream, chunk=64 * 1024):
+        """Store a file object's bytes as they are read: (key, size, sha256)."""
+        key = secrets.token_hex(20)
+        counted = _Counting(stream)
+        self.client.upload_fileobj(counted, self.bucket, key)
+        return key, counted.size, counted.digest.hexdigest()
+
+    def get(self, key):
+        """The bytes stored under a key."""
+        return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+    def delete(self, key):
+        """Remove a stored object."""
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+
+
+class _Counting:
+    """A file object read through, counting and hashing what passes."""
+
+    def __init__(self, stream):
+        self.stream, self.size, self.digest = stream, 0, hashlib.sha256()
+
+    def read(self, size=-1):
+        block = self.stream.read(size)
+        self.size += len(block)
+        self.digest.update(block)
+        return block
+
+
 def storage():
-    """The configured file storage."""
-    root = current_app.config.get("FILE_STORAGE_DIR") or os.path.join(
-        current_app.instance_path, "files")
+    """The configured file storage: an object store when S3_BUCKET is set, else the disk."""
+    config = current_app.config
+    if config.get("S3_BUCKET"):
+        return S3Storage.from_config(config)
+    root = config.get("FILE_STORAGE_DIR") or os.path.join(current_app.instance_path, "files")
     return LocalStorage(root)

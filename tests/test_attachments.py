@@ -165,3 +165,35 @@ def test_a_file_can_belong_to_a_party_of_the_case_only(app, client, people):
         "file": (io.BytesIO(_png()), "身份证.png")}, content_type="multipart/form-data")
     assert len(_files(case)) == 1
     assert "请选择" in client.get(page.headers["Location"]).get_data(as_text=True)
+
+
+def test_files_and_documents_can_live_in_an_object_store(app, client, people):
+    """With S3_BUCKET set, uploads and issued documents go to the object store (an S3 API
+    served in-process by moto) and come back from it; nothing is written to the disk store."""
+    moto = __import__("pytest").importorskip("moto")
+    import boto3
+
+    from app import storage, workflow
+
+    with moto.mock_aws():
+        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="zongzhi-files")
+        app.config.update(S3_BUCKET="zongzhi-files", S3_ACCESS_KEY="test", S3_SECRET_KEY="test")
+        try:
+            case = new_case(people["bole"], at=T)
+            workflow.accept(db.session, case, people["bole"])
+            db.session.commit()
+            client = _signed_in(client, "bole")
+            _upload(client, case, "借条.pdf", PDF)
+            (kept,) = _files(case)
+            assert client.get(f"/attachments/download/{kept.id}").data == PDF
+            client.post(f"/documents/issue/{case.id}/accept_notice")
+            document = db.session.scalar(select(models.CaseDocument))
+            assert client.get(f"/documents/download/{document.id}").mimetype == \
+                "application/pdf"
+            listed = boto3.client("s3", region_name="us-east-1").list_objects_v2(
+                Bucket="zongzhi-files")["Contents"]
+            assert {kept.storage_key, document.storage_key} <= {o["Key"] for o in listed}
+            with app.app_context():
+                assert isinstance(storage.storage(), storage.S3Storage)
+        finally:
+            app.config["S3_BUCKET"] = None

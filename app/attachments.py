@@ -24,6 +24,7 @@ ZIPPED = {"docx", "xlsx"}
 UNPACKED_LIMIT = 100 * 1024 * 1024  # what an Office file may unpack to
 RATIO_LIMIT = 100                   # and how much larger than it is
 THUMBNAIL = (240, 240)
+PIXEL_LIMIT = 40_000_000  # a 40-megapixel photo; more would take hundreds of MB to decode
 
 
 class Refused(ValueError):
@@ -69,6 +70,8 @@ def examine(stream):
     if kind.startswith("image/"):
         try:
             with Image.open(stream) as image:
+                if image.size[0] * image.size[1] > PIXEL_LIMIT:
+                    raise Refused(gettext("The image is damaged or too large to open."))
                 image.verify()
         except (Image.DecompressionBombError, OSError, SyntaxError) as error:
             raise Refused(gettext("The image is damaged or too large to open.")) from error

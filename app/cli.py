@@ -335,6 +335,9 @@ def import_command(kind, path, dry_run):
         audit.record("create", chosen.model.__tablename__, detail={
             "file": name, "kind": kind, "command": True, **counts}, username="flask import")
         click.echo(f"written: {written} rows")
+        for name, login, password in context.created_logins:
+            click.echo(f"new login {login} for {name}: one-time password {password} "
+                       "(to be changed at the first sign-in)")
 
 
 def register(app):

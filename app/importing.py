@@ -434,6 +434,11 @@ class RegionKind(Kind):
                 context.scope.path or "\0"):
             raise Invalid({"code": gettext("%(name)s lies outside your scope.",
                                            name=values["name"])})
+        existing = context.session.scalar(select(models.Region).filter_by(code=values["code"]))
+        if existing is not None and not context.scope.whole and not existing.path.startswith(
+                context.scope.path or "\0"):
+            raise Invalid({"code": gettext("%(name)s lies outside your scope.",
+                                           name=existing.name)})
         values["parent"] = parent
         context.pending[("region", values["code"])] = _PendingRegion(path + values["code"] + "/")
 
@@ -836,8 +841,25 @@ class Context:
 def read_table(name, data, kind, max_rows):
     """[(row number, {field name: cell})] of a file, below its header row (the first row whose
     cells hold every header of the kind; title lines above it are skipped)."""
+    try:
+        return _read_table(name, data, kind, max_rows)
+    except FileProblem:
+        raise
+    except Exception as error:  # noqa: BLE001 (a broken file fails in many ways, all the same)
+        raise FileProblem(gettext("The file cannot be read: save it again as .xlsx or as "
+                                  "UTF-8 CSV and upload it again.")) from error
+
+
+def _read_table(name, data, kind, max_rows):
+    """read_table's work."""
     lower = name.lower()
     if lower.endswith(".xlsx"):
+        from app import attachments
+
+        try:
+            attachments._check_zip(io.BytesIO(data))
+        except attachments.Refused as problem:
+            raise FileProblem(str(problem)) from problem
         try:
             book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
         except Exception as error:  # a broken or renamed file: openpyxl raises many kinds

@@ -755,7 +755,8 @@ class CaseDocument(Model):
     choice_columns = {"kind": choices.DOCUMENT_KIND}
     __table_args__ = (
         *choice_checks("case_document", choice_columns),
-        UniqueConstraint("number", "version", name="uq_case_document_number_version"),
+        UniqueConstraint("dispute_id", "number", "version",
+                         name="uq_case_document_number_version"),
     )
 
     def __str__(self):

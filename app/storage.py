@@ -9,6 +9,10 @@ import secrets
 from flask import current_app
 
 
+class Missing(KeyError):
+    """No file under this key (removed behind the app's back)."""
+
+
 class LocalStorage:
     """Files under one folder, two levels by key (ab/abcdef…), never served directly."""
 
@@ -49,9 +53,12 @@ class LocalStorage:
         return key, size, digest.hexdigest()
 
     def get(self, key):
-        """The bytes stored under a key."""
-        with open(self._path(key), "rb") as source:
-            return source.read()
+        """The bytes stored under a key; Missing when there are none."""
+        try:
+            with open(self._path(key), "rb") as source:
+                return source.read()
+        except (FileNotFoundError, KeyError) as error:
+            raise Missing(key) from error
 
     def delete(self, key):
         """Remove a stored file (nothing if it is gone)."""
@@ -94,8 +101,11 @@ class S3Storage:
         return key, counted.size, counted.digest.hexdigest()
 
     def get(self, key):
-        """The bytes stored under a key."""
-        return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        """The bytes stored under a key; Missing when there are none."""
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except self.client.exceptions.NoSuchKey as error:
+            raise Missing(key) from error
 
     def delete(self, key):
         """Remove a stored object."""
@@ -119,6 +129,12 @@ def storage():
     """The configured file storage: an object store when S3_BUCKET is set, else the disk."""
     config = current_app.config
     if config.get("S3_BUCKET"):
-        return S3Storage.from_config(config)
+        # One client per app and bucket (making one costs milliseconds; boto3 clients are
+        # safe to share between threads).
+        key = ("zongzhi.s3", config["S3_BUCKET"], config.get("S3_ENDPOINT_URL"))
+        found = current_app.extensions.get(key)
+        if found is None:
+            found = current_app.extensions[key] = S3Storage.from_config(config)
+        return found
     root = config.get("FILE_STORAGE_DIR") or os.path.join(current_app.instance_path, "files")
     return LocalStorage(root)

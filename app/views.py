@@ -774,7 +774,7 @@ class CaseApi(BaseView):
         rows = self.appbuilder.session.scalars(select(models.Attachment).where(
             models.Attachment.dispute_id == pk, models.Attachment.deleted_at.is_(None))
             .order_by(models.Attachment.uploaded_at)).all()
-        unmasked = personal.can_view()
+        unmasked = personal.can_view() or personal.can_reveal()
         return jsonify([{
             "id": a.id, "kind": a.kind, "file_name": a.file_name,
             "content_type": a.content_type, "size": a.size, "sha256": a.sha256,
@@ -1015,7 +1015,7 @@ class DisputeModelView(ZongzhiModelView):
                 models.Attachment.uploaded_at)).all(),
             "may_upload": self.appbuilder.sm.has_access("can_upload", "AttachmentView")
             and scope.visible(models.Dispute, case.id, write=True),
-            "sees_identity": personal.can_view(),
+            "sees_identity": personal.can_view() or personal.can_reveal(),
             # Documents issued from the case, and those the user may issue now.
             "documents": session.scalars(select(models.CaseDocument).where(
                 models.CaseDocument.dispute_id == case.id).order_by(

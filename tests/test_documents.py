@@ -71,12 +71,12 @@ def test_each_document_is_issued_numbered_and_read_back(app, client, people):
     assert 'data-kind="service_receipt"' not in page  # nothing to serve yet
     notice = _issue(client, case, "accept_notice")[0]
     year = models.now().year
-    assert notice.number == f"博乐综治受〔{year}〕1号"
+    assert notice.number == f"博乐市综治受〔{year}〕1号"
     text = _download(client, notice)
     assert "受理通知书" in text and notice.number in text and case.case_no in text
     assert "刘某英" in text and case.centre.name in text
     slip = _issue(client, case, "referral_slip", case.referrals[0])[0]
-    assert slip.number == f"博乐综治转〔{year}〕1号"
+    assert slip.number == f"博乐市综治转〔{year}〕1号"
     text = _download(client, slip)
     for expected in ("转办单", "法院", "请协助调解", "报到期限", "反馈期限"):
         assert expected in text, expected
@@ -95,7 +95,7 @@ def test_each_document_is_issued_numbered_and_read_back(app, client, people):
     second = new_case(staff, at=T)
     workflow.accept(db.session, second, staff)
     db.session.commit()
-    assert _issue(client, second, "accept_notice")[0].number == f"博乐综治受〔{year}〕2号"
+    assert _issue(client, second, "accept_notice")[0].number == f"博乐市综治受〔{year}〕2号"
 
 
 def test_a_declined_case_gets_its_notice_with_the_other_routes(app, client, people):

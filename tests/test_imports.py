@@ -207,3 +207,32 @@ def test_the_case_register_imports_back_unchanged(app, world, login_as):
     total = db.session.scalar(select(func.count(models.Dispute.id)))
     assert counts == {"new": 0, "updated": 0, "unchanged": total, "error": 0}, re.findall(
         r"<div>([^<]*)</div>", page)[:6]
+
+
+def test_a_second_press_of_import_writes_nothing_more(world, login_as, bole_admin):
+    """The same preview confirmed twice (a double click): the rows are written once."""
+    client = login_as("centre_admin")
+    content = "姓名,综治中心,电话\n双击调解员,博乐市,13912345670\n".encode()
+    page = _upload(client, "staff", "staff.csv", content).get_data(as_text=True)
+    token = re.search(r'name="token" value="(\w+)"', page).group(1)
+    first = client.post("/import/confirm", data={"token": token})
+    second = client.post("/import/confirm", data={"token": token})
+    assert first.status_code == second.status_code == 302
+    assert db.session.scalar(select(func.count(models.Staff.id)).where(
+        models.Staff.name == "双击调解员")) == 1
+
+
+def test_a_region_admin_cannot_import_over_another_subtree(app, world, client):
+    """An administrator scoped to Bole naming Korla's county code under Bole is refused (the
+    county would move out of another's subtree)."""
+    from tests.conftest import PASSWORD
+
+    sm = app.appbuilder.sm
+    user = sm.add_user("bole_root", "博", "乐", "br@example.org", sm.find_role("admin"),
+                       password=PASSWORD)
+    demo.set_scope(db.session, user, "652701", None)
+    db.session.commit()
+    client.post("/login/", data={"username": "bole_root", "password": PASSWORD})
+    content = "区划代码,名称,层级,上级区划代码\n652801,改名,乡镇,652701\n".encode()
+    page = _upload(client, "region", "regions.csv", content).get_data(as_text=True)
+    assert _counts(page)["error"] == 1, page[-2000:]

@@ -34,12 +34,16 @@ class AttachmentView(BaseView):
 
     @staticmethod
     def _identity_refused(attachment):
-        """True (and audited) when a masked role asks for an ID copy."""
-        if attachment.kind == "id_copy" and not personal.can_view():
-            audit.record("access_denied", "attachment", attachment.id, outcome="denied",
-                         detail={"kind": "id_copy"})
-            return True
-        return False
+        """True (and audited) when a role without the right to reveal personal data asks for an
+        ID copy; a role with it gets the copy, each one audited as a reveal."""
+        if attachment.kind != "id_copy" or personal.can_view():
+            return False
+        if personal.can_reveal():
+            audit.record("reveal", "attachment", attachment.id, detail={"kind": "id_copy"})
+            return False
+        audit.record("access_denied", "attachment", attachment.id, outcome="denied",
+                     detail={"kind": "id_copy"})
+        return True
 
     @expose("/upload/<int:pk>", methods=["POST"])
     @has_access
@@ -82,7 +86,10 @@ class AttachmentView(BaseView):
         attachment = self._visible(pk)
         if self._identity_refused(attachment):
             return self._refused_page(attachment)
-        content = storage.storage().get(attachment.storage_key)
+        try:
+            content = storage.storage().get(attachment.storage_key)
+        except storage.Missing:
+            abort(404)
         return Response(content, mimetype=attachment.content_type, headers={
             "Content-Disposition": _disposition(attachment.file_name),
             "X-Content-Type-Options": "nosniff",
@@ -93,9 +100,14 @@ class AttachmentView(BaseView):
     def thumbnail(self, pk):
         """An image's small JPEG (made by us on upload)."""
         attachment = self._visible(pk)
-        if attachment.thumbnail_key is None or self._identity_refused(attachment):
+        if attachment.thumbnail_key is None or (
+                attachment.kind == "id_copy" and not personal.can_view()):
+            abort(404)  # an ID copy's face is not shown in a list, whatever the role
+        try:
+            small = storage.storage().get(attachment.thumbnail_key)
+        except storage.Missing:
             abort(404)
-        return Response(storage.storage().get(attachment.thumbnail_key), mimetype="image/jpeg",
+        return Response(small, mimetype="image/jpeg",
                         headers={"X-Content-Type-Options": "nosniff",
                                  "Cache-Control": "private, max-age=3600"})
 
@@ -116,7 +128,7 @@ class AttachmentView(BaseView):
                         + "#attachments")
 
     def _refused_page(self, attachment):
-        flash(gettext("Your role sees personal data masked: ID copies cannot be downloaded."),
+        flash(gettext("Your role may not reveal personal data: ID copies cannot be downloaded."),
               "warning")
         return redirect(url_for("DisputeModelView.show", pk=attachment.dispute_id)
                         + "#attachments", code=303)

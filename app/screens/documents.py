@@ -9,7 +9,7 @@ from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
-from app import audit, documents, models, scope, storage
+from app import audit, documents, models, reports, scope, storage
 from app.extensions import db
 from app.http import key_of
 
@@ -42,7 +42,8 @@ class DocumentView(BaseView):
         try:
             document = documents.issue(db.session, case, chosen, current_user, subject)
             db.session.commit()
-        except documents.DocumentError as problem:
+        except (documents.DocumentError, documents.TemplateProblem,
+                reports.ReportTooLarge) as problem:
             db.session.rollback()
             flash(str(problem), "warning")
             return redirect(back)
@@ -67,7 +68,12 @@ class DocumentView(BaseView):
         document = db.session.get(models.CaseDocument, pk)
         if document is None or not scope.visible(models.Dispute, document.dispute_id):
             abort(404)
-        content = storage.storage().get(document.storage_key)
+        try:
+            content = storage.storage().get(document.storage_key)
+        except storage.Missing:
+            abort(404)
+        audit.record("export", "case_document", document.id, detail={
+            "number": document.number, "version": document.version})
         name = f"{document.kind}-{document.id}-v{document.version}.pdf"
         return Response(content, mimetype="application/pdf", headers={
             "Content-Disposition": f"attachment; filename={name}",

@@ -37,11 +37,14 @@ def _folder():
 
 
 def _forget_expired():
-    """Remove uploads whose preview has expired."""
+    """Remove uploads whose preview has expired (another worker may be removing them too)."""
     lifetime = current_app.config["IMPORT_PREVIEW_MINUTES"] * 60
-    for path in glob.glob(os.path.join(_folder(), "*.upload")):
-        if os.path.getmtime(path) < time.time() - lifetime:
-            os.unlink(path)
+    for path in glob.glob(os.path.join(_folder(), "*.upload*")):
+        try:
+            if os.path.getmtime(path) < time.time() - lifetime:
+                os.unlink(path)
+        except FileNotFoundError:
+            pass
 
 
 class ImportView(BaseView):
@@ -134,9 +137,12 @@ class ImportView(BaseView):
                                     total=len(results), fields=kind.fields)
 
     def _discard(self, pending):
-        path = os.path.join(_folder(), f"{pending.get('token', '')}.upload")
-        if os.path.exists(path):
-            os.unlink(path)
+        token = pending.get("token", "")
+        name = token if token.endswith(".claimed") else f"{token}.upload"
+        try:
+            os.unlink(os.path.join(_folder(), name))
+        except FileNotFoundError:
+            pass
 
     @expose("/confirm", methods=["POST"])
     @has_access
@@ -150,15 +156,31 @@ class ImportView(BaseView):
             flash(gettext("The preview has expired: upload the file again."), "warning")
             return redirect(url_for("ImportView.index"))
         kind = self._kind(pending["kind"])
-        with open(path, "rb") as source:
+        # Claimed first, atomically: a second press (or a second worker) finds it gone.
+        claimed = path + ".claimed"
+        try:
+            os.rename(path, claimed)
+        except FileNotFoundError:
+            flash(gettext("This file is already being imported, or its preview has expired."),
+                  "warning")
+            return redirect(url_for("ImportView.index"))
+        pending = {**pending, "token": pending["token"] + ".upload.claimed"}
+        with open(claimed, "rb") as source:
             data = source.read()
-        table = importing.read_table(pending["name"], data, kind,
-                                     current_app.config["IMPORT_MAX_ROWS"])
+        try:
+            table = importing.read_table(pending["name"], data, kind,
+                                         current_app.config["IMPORT_MAX_ROWS"])
+        except importing.FileProblem as problem:
+            os.unlink(claimed)
+            flash(str(problem), "warning")
+            return redirect(url_for("ImportView.index"))
         context = self._context(pending["name"])
         results = importing.preview(context, kind, table)
         counts = importing.counts(results)
         if counts["error"]:
             db.session.rollback()
+            self._discard(pending)
+            session.pop(SESSION_KEY, None)
             flash(gettext("Some rows have errors: correct the file and upload it again. "
                           "Nothing was imported."), "danger")
             return self._preview_page(kind, pending["name"], results)
@@ -167,6 +189,8 @@ class ImportView(BaseView):
             db.session.commit()
         except (SQLAlchemyError, ValueError) as error:  # e.g. a row another import just added
             db.session.rollback()
+            self._discard(pending)
+            session.pop(SESSION_KEY, None)
             log.warning("import of %s failed: %s", pending["name"], error)
             flash(gettext("The import could not be written (another change got there first, "
                           "or a row no longer fits); nothing was imported. Upload the file "

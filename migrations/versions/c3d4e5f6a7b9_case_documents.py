@@ -50,7 +50,8 @@ def upgrade():
         sa.ForeignKeyConstraint(['session_id'], ['mediation_session.id'], ondelete='SET NULL'),
         sa.ForeignKeyConstraint(['issued_by_id'], ['ab_user.id'], ondelete='SET NULL'),
         sa.PrimaryKeyConstraint('id'),
-        sa.UniqueConstraint('number', 'version', name='uq_case_document_number_version'),
+        sa.UniqueConstraint('dispute_id', 'number', 'version',
+                            name='uq_case_document_number_version'),
     )
     op.create_index('ix_case_document_dispute_id', 'case_document', ['dispute_id'])
     with op.batch_alter_table('mediation_session') as batch:

@@ -308,6 +308,11 @@ def issue(session, case, kind, actor, subject=None, now=None):
     if problem:
         raise DocumentError(problem)
     when = now or models.now()
+    # Two clerks issuing the same document at once: the second waits for the first's commit
+    # here, then finds its number and makes version 2 (the caller begins a fresh transaction
+    # for this, so that MariaDB's repeatable read takes its snapshot after the wait).
+    session.execute(select(models.Dispute.id).where(models.Dispute.id == case.id)
+                    .with_for_update())
     previous = _previous(session, case, kind, subject)
     if previous is not None:
         number, version = previous.number, previous.version + 1

@@ -7,13 +7,21 @@ from flask import Response, abort, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext
 from flask_login import current_user
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from app import audit, documents, models, reports, scope, storage
 from app.extensions import db
 from app.http import key_of
 
 log = logging.getLogger(__name__)
+ATTEMPTS = 4
+
+
+def _contended(error):
+    """True for a deadlock or a lock wait given up (worth trying again)."""
+    text = str(getattr(error, "orig", error)).lower()
+    return "deadlock" in text or "lock wait" in text or "could not serialize" in text
 
 
 class DocumentView(BaseView):
@@ -39,20 +47,41 @@ class DocumentView(BaseView):
             if subject is None or subject.dispute_id != case.id:
                 abort(404)
         back = url_for("DisputeModelView.show", pk=pk)
-        try:
-            document = documents.issue(db.session, case, chosen, current_user, subject)
-            db.session.commit()
-        except (documents.DocumentError, documents.TemplateProblem,
-                reports.ReportTooLarge) as problem:
-            db.session.rollback()
-            flash(str(problem), "warning")
-            return redirect(back)
-        except SQLAlchemyError:
-            db.session.rollback()
-            log.exception("issuing %s for case %s failed", kind, pk)
-            flash(gettext("The document could not be issued; nothing was kept. Try again."),
-                  "danger")
-            return redirect(back)
+        subject_id = getattr(subject, "id", None)
+        for attempt in range(ATTEMPTS):
+            try:
+                # A fresh transaction for the issue (nothing was written before it), read
+                # after the case's lock is taken; a deadlock between first issues of a
+                # centre's year (MariaDB) is simply tried again.
+                db.session.commit()
+                # The case's lock first: MariaDB takes the snapshot at the first plain read.
+                db.session.execute(select(models.Dispute.id).where(models.Dispute.id == pk)
+                                   .with_for_update())
+                case = db.session.get(models.Dispute, pk)
+                if subject_id is not None:
+                    subject = db.session.get(type(subject), subject_id)
+                document = documents.issue(db.session, case, chosen, current_user, subject)
+                db.session.commit()
+                break
+            except (documents.DocumentError, documents.TemplateProblem,
+                    reports.ReportTooLarge) as problem:
+                db.session.rollback()
+                flash(str(problem), "warning")
+                return redirect(back)
+            except OperationalError as error:
+                db.session.rollback()
+                if attempt + 1 < ATTEMPTS and _contended(error):
+                    continue
+                log.exception("issuing %s for case %s failed", kind, pk)
+                flash(gettext("The document could not be issued; nothing was kept. Try "
+                              "again."), "danger")
+                return redirect(back)
+            except SQLAlchemyError:
+                db.session.rollback()
+                log.exception("issuing %s for case %s failed", kind, pk)
+                flash(gettext("The document could not be issued; nothing was kept. Try "
+                              "again."), "danger")
+                return redirect(back)
         audit.record("create", "case_document", document.id, detail={
             "kind": kind, "number": document.number, "version": document.version,
             "case": case.case_no})

@@ -303,16 +303,13 @@ def render(case, kind, subject, number, when, body=None):
 
 def issue(session, case, kind, actor, subject=None, now=None):
     """Issue a document: its number (the earlier one when issued again), the PDF stored as
-    printed, the record of it; the caller commits. Raises DocumentError when not possible."""
+    printed, the record of it; the caller holds the case's lock (taken first in its
+    transaction, so two issues of one document take turns) and commits. Raises DocumentError
+    when not possible."""
     problem = available(case, kind, subject)
     if problem:
         raise DocumentError(problem)
     when = now or models.now()
-    # Two clerks issuing the same document at once: the second waits for the first's commit
-    # here, then finds its number and makes version 2 (the caller begins a fresh transaction
-    # for this, so that MariaDB's repeatable read takes its snapshot after the wait).
-    session.execute(select(models.Dispute.id).where(models.Dispute.id == case.id)
-                    .with_for_update())
     previous = _previous(session, case, kind, subject)
     if previous is not None:
         number, version = previous.number, previous.version + 1

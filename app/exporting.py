@@ -92,6 +92,14 @@ def case_days(case):
     return round(case.conclude_seconds / 86400, 1)
 
 
+def column_model(model, column):
+    """The model and attribute name a (possibly dotted) column ends on."""
+    *path, name = column.split(".")
+    for step in path:
+        model = inspect(model).relationships[step].mapper.class_
+    return model, name
+
+
 def _path_value(item, column):
     """The value at a dotted column of a record (None where a related row is missing)."""
     for step in column.split("."):
@@ -99,14 +107,6 @@ def _path_value(item, column):
             return None
         item = getattr(item, step)
     return item
-
-
-def _owner(model, column):
-    """The model and attribute name a (possibly dotted) column ends on."""
-    *path, name = column.split(".")
-    for step in path:
-        model = inspect(model).relationships[step].mapper.class_
-    return model, name
 
 
 def plain(value):
@@ -141,7 +141,7 @@ def columns_of(view):
                 found.append(_Column(str(column.label),
                                      lambda item, fetched, c=column: plain(c.value(item))))
             continue
-        owner, name = _owner(model, column)
+        owner, name = column_model(model, column)
         label = str(view.label_columns.get(column, column))
         kind = getattr(owner, "personal_columns", {}).get(name)
         options = getattr(owner, "choice_columns", {}).get(name)

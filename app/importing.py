@@ -23,7 +23,7 @@ from flask_babel import lazy_gettext as _l
 from flask_appbuilder.security.sqla.models import User
 from sqlalchemy import or_, select
 
-from app import choices, models, personal, scope, workflow
+from app import choices, exports, models, personal, scope, workflow
 
 
 class Invalid(ValueError):
@@ -48,7 +48,7 @@ def _text(value):
         return value.isoformat()
     text = str(value).strip()
     # Our own CSV exports mark formula-like text with an apostrophe: read it as typed.
-    if text.startswith("'") and text[1:2] in ("=", "+", "-", "@", "＝", "＋", "－", "＠"):
+    if text.startswith("'") and text[1:].startswith(exports.FORMULA_STARTS):
         text = text[1:]
     return text
 

@@ -62,14 +62,6 @@ REMOTE_LOOKUPS = {
 }
 
 
-def _column_model(model, column):
-    """The model and attribute name a (possibly dotted) column ends on."""
-    *path, name = column.split(".")
-    for step in path:
-        model = inspect(model).relationships[step].mapper.class_
-    return model, name
-
-
 def _finite(form, field):
     """Refuse infinities and not-a-number (1e309, NaN), which would be stored as such."""
     value = field.data
@@ -134,7 +126,7 @@ class ZongzhiModelView(GuardedActions, ExportMixin, SavingMixin, ModelView):
         shown = set(self.list_columns or []) | set(self.show_columns or [])
         shown |= self._fieldset_columns(self.show_fieldsets)
         for column in shown:
-            owner, name = _column_model(model, column)
+            owner, name = exporting.column_model(model, column)
             formatters[column] = display.formatter_for(
                 getattr(owner, "choice_columns", {}).get(name)
             )

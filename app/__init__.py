@@ -113,8 +113,8 @@ def _connection_settings(dbapi_connection, connection_record):
 
 def register_extensions(app):
     """Bind the database, migrations and Flask-AppBuilder to the app."""
-    # Models before AppBuilder; the dashboard and fragments declare the generations they watch.
-    from app import dashboard, fragments, generations, models, rollup, transactions  # noqa: F401
+    # Models before AppBuilder; the statistics cache and fragments declare the generations they watch.
+    from app import fragments, generations, models, rollup, stats_cache, transactions  # noqa: F401
 
     db.init_app(app)
     transactions.init_app(app)

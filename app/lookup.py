@@ -3,10 +3,11 @@
 from flask import abort, jsonify, request
 from flask_appbuilder import BaseView, expose
 from flask_login import current_user
-from sqlalchemy import or_, select
-
-from app import models, scope
 from flask_appbuilder.security.sqla.models import User
+from sqlalchemy import or_, select
+from sqlalchemy.orm import joinedload
+
+from app import models, scope, search as text_search
 from app.extensions import db
 
 PAGE = 20
@@ -40,8 +41,7 @@ def search(kind, term, page=1):
             fields = [models.Department.name, models.Centre.short_name, models.Centre.name]
         else:
             fields = [getattr(model, name) for name in columns]
-        pattern = f"%{term}%"
-        query = query.where(or_(*(field.like(pattern) for field in fields)))
+        query = query.where(or_(*(text_search.contains(field, term) for field in fields)))
     where = scope.condition(model)
     if where is not None:
         query = query.where(where)
@@ -49,8 +49,6 @@ def search(kind, term, page=1):
     query = query.order_by(column.desc() if kind == "dispute" else column, model.id)
     query = query.offset((page - 1) * PAGE).limit(PAGE + 1)
     if kind == "unit":
-        from sqlalchemy.orm import joinedload
-
         query = query.options(
             joinedload(models.StationedUnit.centre), joinedload(models.StationedUnit.department)
         )

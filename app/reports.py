@@ -25,7 +25,7 @@ from sqlalchemy.orm import joinedload
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from app import choices, dashboard, models, scope, stats
+from app import choices, models, scope, stats, stats_cache
 
 ASSET_SCHEME = "zongzhi-asset:"
 ASSETS = {"fonts/NotoSansSC-Regular.ttf", "report/report.css", "report/document.css"}
@@ -300,7 +300,7 @@ def register_rows(session, area, period, limit):
 def statistics_html(session, area, period, user=None, register=False, now=None):
     """The report as HTML (escaped by Jinja), ready for WeasyPrint."""
     now = now or models.now()
-    data = dashboard.report(session, area, period)
+    data = stats_cache.report(session, area, period)
     by_department = data["timeliness_by"] == "department"
     limit = current_app.config["REPORT_MAX_ROWS"]
     centres = centre_rows(data)

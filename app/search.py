@@ -30,6 +30,11 @@ def _pattern(term):
     return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
+def contains(column, term):
+    """A column holds the term as typed: LIKE with the term's wildcards escaped."""
+    return column.like(_pattern(term), escape="\\")
+
+
 def _like(term, dialect, columns=None):
     """A substring match on title or description, tested row by row (ignoring case, as the
     trigram indexes do)."""
@@ -38,7 +43,7 @@ def _like(term, dialect, columns=None):
     pattern = _pattern(term)
     if dialect == "postgresql":
         return or_(*(column.ilike(pattern, escape="\\") for column in columns))
-    return or_(*(column.like(pattern, escape="\\") for column in columns))
+    return or_(*(contains(column, term) for column in columns))
 
 
 def is_common(term, dialect):

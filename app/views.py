@@ -29,7 +29,7 @@ from app import (audit, dispatch, display, documents, exporting, exports, filter
                  inbox, models, personal, scope, search, transactions, workflow)
 from app.datamodel import PLAIN_ROWS, eager_options
 from app.exporting import ExportMixin
-from app.datamodel import ZongzhiInterface as SQLAInterface
+from app.datamodel import ZongzhiInterface
 from app.fragments import CachedSearchWidget
 from app.http import key_of
 from app.saving import GuardedActions, SavingMixin
@@ -358,7 +358,7 @@ class RegionModelView(ZongzhiModelView):
     export_columns = importing.export_columns("region")
 
     noun = _l("Administrative division")
-    datamodel = SQLAInterface(models.Region)
+    datamodel = ZongzhiInterface(models.Region)
     list_columns = ["code", "name", "level", "parent"]
     show_columns = ["code", "name", "level", "parent", "path"]
     add_columns = edit_columns = ["code", "name", "level", "parent"]
@@ -370,7 +370,7 @@ class DepartmentFunctionModelView(ZongzhiModelView):
     """Functions departments perform."""
 
     noun = _l("Department function")
-    datamodel = SQLAInterface(models.DepartmentFunction)
+    datamodel = ZongzhiInterface(models.DepartmentFunction)
     list_columns = show_columns = ["name", "merged_service"]
     add_columns = edit_columns = ["code", "name", "merged_service"]
     search_columns = ["name", "merged_service"]
@@ -380,7 +380,7 @@ class CategoryModelView(ZongzhiModelView):
     """Dispute categories."""
 
     noun = _l("Dispute category")
-    datamodel = SQLAInterface(models.Category)
+    datamodel = ZongzhiInterface(models.Category)
     list_columns = show_columns = ["name", "description"]
     add_columns = edit_columns = ["code", "name", "description"]
     search_columns = ["name"]
@@ -394,7 +394,7 @@ class LegalRouteModelView(ZongzhiModelView):
                           "max_extension_days": not_negative()}
 
     noun = _l("Legal route")
-    datamodel = SQLAInterface(models.LegalRoute)
+    datamodel = ZongzhiInterface(models.LegalRoute)
     list_columns = ["sort_order", "name", "days_to_accept", "days_to_handle",
                     "max_extension_days", "extension_needs_approval"]
     show_columns = ["name", "sort_order", "days_to_accept", "days_to_handle",
@@ -408,7 +408,7 @@ class LanguageModelView(ZongzhiModelView):
     """Languages of mediation."""
 
     noun = _l("Language")
-    datamodel = SQLAInterface(models.Language)
+    datamodel = ZongzhiInterface(models.Language)
     list_columns = show_columns = add_columns = edit_columns = search_columns = ["code", "name"]
 
 
@@ -416,7 +416,7 @@ class RotaSlotModelView(ZongzhiModelView):
     """Weekdays on which rotating units sit at the centre."""
 
     noun = _l("Rota slot")
-    datamodel = SQLAInterface(models.RotaSlot)
+    datamodel = ZongzhiInterface(models.RotaSlot)
     list_columns = ["unit", "weekday", "note"]
     show_columns = add_columns = edit_columns = ["unit", "weekday", "note"]
     search_columns = ["unit", "weekday"]
@@ -432,7 +432,7 @@ class StationedUnitModelView(ZongzhiModelView):
     validators_columns = {"staff_count": not_negative()}
 
     noun = _l("Stationed unit")
-    datamodel = SQLAInterface(models.StationedUnit)
+    datamodel = ZongzhiInterface(models.StationedUnit)
     list_columns = ["centre.name", "department.name", "mode", "window", "staff_count", "active"]
     show_columns = ["centre", "department", "mode", "window", "contact_phone", "staff_count",
                     "stationed_since", "active"]
@@ -447,7 +447,7 @@ class DepartmentModelView(ZongzhiModelView):
     """Departments, their functions and the dispute categories they answer for."""
 
     noun = _l("Department")
-    datamodel = SQLAInterface(models.Department)
+    datamodel = ZongzhiInterface(models.Department)
     list_columns = ["name", "functions"]
     show_columns = ["name", "functions", "categories", "description"]
     add_columns = edit_columns = ["code", "name", "functions", "categories", "description"]
@@ -462,7 +462,7 @@ class StaffModelView(ZongzhiModelView):
     export_columns = importing.export_columns("staff")
 
     noun = _l("Staff member")
-    datamodel = SQLAInterface(models.Staff)
+    datamodel = ZongzhiInterface(models.Staff)
     list_columns = ["name", "centre.name", "unit", "position", "is_mediator", "active"]
     show_columns = ["name", "user", "centre", "unit", "position", "phone", "is_mediator",
                     "languages", "active"]
@@ -478,7 +478,7 @@ class ExpertModelView(ZongzhiModelView):
     export_columns = importing.export_columns("expert")
 
     noun = _l("Expert mediator")
-    datamodel = SQLAInterface(models.Expert)
+    datamodel = ZongzhiInterface(models.Expert)
     list_columns = ["name", "organisation", "specialties", "centre.name", "books_appointment",
                     "books_on_call", "books_video", "active"]
     show_columns = ["name", "organisation", "title", "phone", "centre", "region", "specialties",
@@ -531,7 +531,7 @@ class PartyModelView(ZongzhiModelView):
         return [*super().edit_messages(item), *_repeat_messages()]
 
     noun = _l("Party")
-    datamodel = SQLAInterface(models.Party)
+    datamodel = ZongzhiInterface(models.Party)
     list_columns = ["dispute.case_no", "role", "name", "id_number", "phone"]
     show_columns = ["dispute", "role", "name", "id_number", "phone", "address"]
     add_columns = edit_columns = ["dispute", "role", "name", "id_number", "phone", "address"]
@@ -579,7 +579,7 @@ class ReferralModelView(ZongzhiModelView):
     """Referrals from centres to stationed units: sent from the case page, worked by the unit."""
 
     noun = _l("Referral")
-    datamodel = SQLAInterface(models.Referral)
+    datamodel = ZongzhiInterface(models.Referral)
     base_permissions = ["can_list", "can_show", "can_step"]
     method_permission_name = {"step": "step"}
     label_columns = {"position": _l("Order")}
@@ -669,7 +669,7 @@ class MediationSessionModelView(ZongzhiModelView):
     validators_columns = {"duration_minutes": [NumberRange(min=1, message=_l("Must be at least 1"))]}
 
     noun = _l("Mediation session")
-    datamodel = SQLAInterface(models.MediationSession)
+    datamodel = ZongzhiInterface(models.MediationSession)
     list_columns = ["dispute.case_no", "scheduled_at", "mode", "expert", "staff", "result",
                     "follow_up_on"]
     show_columns = ["dispute", "scheduled_at", "duration_minutes", "mode", "place", "link",
@@ -686,7 +686,7 @@ class FeedbackModelView(ZongzhiModelView):
     """Parties' satisfaction after conclusion."""
 
     noun = _l("Feedback record")
-    datamodel = SQLAInterface(models.Feedback)
+    datamodel = ZongzhiInterface(models.Feedback)
     list_columns = ["dispute.case_no", "satisfaction", "channel", "collected_at", "note"]
     show_columns = ["dispute", "satisfaction", "channel", "collected_at", "collected_by", "note"]
     # Collected from the case page: feedback closes the loop, so it goes through the workflow.
@@ -699,7 +699,7 @@ class CaseEventModelView(ReadOnlyModelView):
     """The timeline of every case: written by the workflow, read by people."""
 
     noun = _l("Timeline entry")
-    datamodel = SQLAInterface(models.CaseEvent)
+    datamodel = ZongzhiInterface(models.CaseEvent)
     list_columns = ["dispute.case_no", "at", "action", "from_status", "to_status", "actor",
                     "note"]
     show_columns = ["dispute", "at", "action", "from_status", "to_status", "actor", "note"]
@@ -811,7 +811,7 @@ class DispatchRuleModelView(ZongzhiModelView):
     """The weights behind dispatch suggestions, tuned by the administrator."""
 
     noun = _l("Dispatch rule")
-    datamodel = SQLAInterface(models.DispatchRule)
+    datamodel = ZongzhiInterface(models.DispatchRule)
     base_permissions = ["can_list", "can_show", "can_edit"]
     list_columns = ["name", "weight", "enabled"]
     show_columns = edit_columns = ["name", "weight", "enabled", "description"]
@@ -825,7 +825,7 @@ class ServiceRecordModelView(ZongzhiModelView):
     validators_columns = {"count": not_negative()}
 
     noun = _l("Service record")
-    datamodel = SQLAInterface(models.ServiceRecord)
+    datamodel = ZongzhiInterface(models.ServiceRecord)
     list_columns = ["centre.name", "kind", "count", "period_start", "period_end"]
     show_columns = add_columns = edit_columns = [
         "centre", "kind", "count", "period_start", "period_end", "note"]
@@ -854,7 +854,7 @@ class DisputeModelView(ZongzhiModelView):
 
     validators_columns = {"amount": not_negative()}
     noun = _l("Dispute")
-    datamodel = SQLAInterface(models.Dispute)
+    datamodel = ZongzhiInterface(models.Dispute)
     base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_delete", "can_step"]
     method_permission_name = {"step": "step", "accept_selected": "step"}
     list_columns = ["case_no", "title", "centre.short_name", "category.name", "source", "level",
@@ -1200,7 +1200,7 @@ class CentreModelView(ZongzhiModelView):
     """County centres: where they are, who leads them, how they were built."""
 
     noun = _l("Centre")
-    datamodel = SQLAInterface(models.Centre)
+    datamodel = ZongzhiInterface(models.Centre)
     list_columns = ["name", "region.parent", "is_pilot", "standard_status", "origin",
                     "opened_on", "director"]
     show_columns = ["name", "short_name", "region", "director", "head", "address", "phone",
@@ -1239,7 +1239,7 @@ class PersonalDataView(BaseView):
 class AuditLogModelView(ReadOnlyModelView):
     """The audit trail: read and exported by the auditor, changed by nobody."""
 
-    datamodel = SQLAInterface(models.AuditLog)
+    datamodel = ZongzhiInterface(models.AuditLog)
     noun = _l("Audit record")
     base_permissions = ["can_list", "can_show", "can_export"]
     list_columns = ["at", "username", "ip", "action", "object_type", "object_id", "outcome"]
@@ -1321,10 +1321,10 @@ class DashboardView(BaseView):
 
     def _choice(self):
         """The area and period asked for, within the user's scope; flashes a bad period."""
-        from app import dashboard, stats
+        from app import stats, stats_cache
 
         session = self.appbuilder.session
-        areas = dashboard.areas(session, scope.current())
+        areas = stats_cache.areas(session, scope.current())
         area = stats.area_for(session, scope.current(), request.args.get("area"), areas)
         if area is None:
             abort(404)
@@ -1344,10 +1344,10 @@ class DashboardView(BaseView):
     def _page(self, only=None):
         """The dashboard, or one of its charts: the body is rendered once per data generation
         and cached; only the page around it (menu, user, tokens) is rendered per request."""
-        from app import dashboard
+        from app import stats_cache
 
         session, area, period, areas = self._choice()
-        body = dashboard.cached(
+        body = stats_cache.cached(
             "dashboard-body", lambda: self._body(session, area, period, areas, only),
             area.region_id, period.code, models.today(), only,
             ",".join(str(a.region_id) for a in areas))
@@ -1357,9 +1357,9 @@ class DashboardView(BaseView):
         """The dashboard's content: pickers, tiles, charts' data, tables."""
         from flask import render_template
 
-        from app import dashboard, stats
+        from app import stats, stats_cache
 
-        data = dashboard.report(session, area, period)
+        data = stats_cache.report(session, area, period)
         payload = {**data, "links": drill_links(data, area, period), "only": only,
                    "titles": {**{k: str(v) for k, v in self.CHARTS.items()},
                               "registered": str(stats.FIGURE_BY_CODE["registered"].name),
@@ -1490,10 +1490,10 @@ class HomeView(IndexView):
         if current_user.is_authenticated and request.args.get("inbox") is None and \
                 {r.name for r in current_user.roles} & {"leader", "centre_admin"} and \
                 self.appbuilder.sm.has_access("can_show", "DashboardView"):
-            from app import dashboard
+            from app import stats_cache
 
             # Only with an area to show: a login without a scope keeps the plain home page.
-            if dashboard.areas(self.appbuilder.session, scope.current()):
+            if stats_cache.areas(self.appbuilder.session, scope.current()):
                 return redirect(url_for("DashboardView.index"))
         shortcuts = []
         if current_user.is_authenticated:

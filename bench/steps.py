@@ -6,8 +6,9 @@ with 8 clients stepping different cases of one centre through gunicorn.
 
 Uses (and builds on first use) the data set of bench/bench.py. In-process: registers --repeat
 cases in the largest synthetic centre, then times accept + commit of each (p50, p90, SQL
-statements). With --gunicorn: registers 8 × --per-client cases in that centre, starts gunicorn
-(4 workers), and 8 clients each accept theirs through the JSON API at once; prints steps per
+statements). With --gunicorn: registers 8 × (5 + --per-client) cases in that centre, starts
+gunicorn (4 workers), and 8 clients each accept theirs through the JSON API at once, the first 5
+each untimed (every worker warmed on the path measured); prints steps per
 second, errors, and the rollup check of that centre (0 differences expected). The cases made
 are deleted afterwards (through the session, so the rollups follow).
 """
@@ -24,6 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402  (the data set, the app and the login of the list benchmark)
 
 TITLE = "性能测试：受理步骤"
+WARM_UP = 5  # untimed steps per client through gunicorn before the timed ones
 
 
 def _centre(session):
@@ -109,7 +111,8 @@ def under_gunicorn(app, url, per_client, clients=8, workers=4):
 
     with app.app_context():
         centre_id = _centre(db.session)
-        ids = _register(db.session, centre_id, per_client * clients)
+        ids = _register(db.session, centre_id, (per_client + WARM_UP) * clients)
+    warm, ids = ids[:WARM_UP * clients], ids[WARM_UP * clients:]
     port = 19000 + os.getpid() % 1000
     env = {**os.environ, "DATABASE_URL": url, "AUTH_RATE_LIMITED": "0",
            **bench.cache_settings(url)}
@@ -134,18 +137,25 @@ def under_gunicorn(app, url, per_client, clients=8, workers=4):
             http.post(base + "/login/", data={"username": bench.USER, "password": bench.PASSWORD,
                                               "csrf_token": token}, allow_redirects=False)
             http.headers["X-CSRFToken"] = token
-            http.get(base + f"/api/v1/cases/{ids[0]}")  # a warm worker
             sessions.append(http)
         statuses, lock = [], threading.Lock()
 
-        def work(index):
-            mine = ids[index::clients]
+        def work(index, cases=ids):
+            mine = cases[index::clients]
             for case_id in mine:
                 answer = sessions[index].post(f"{base}/api/v1/cases/{case_id}/steps/accept",
                                               json={"version": 1}, timeout=60)
                 with lock:
                     statuses.append(answer.status_code)
 
+        # Every worker warmed on the measured path (its first steps fill SQLAlchemy's and
+        # Jinja's caches), untimed; then the timed round.
+        warming = [threading.Thread(target=work, args=(i, warm)) for i in range(clients)]
+        for thread in warming:
+            thread.start()
+        for thread in warming:
+            thread.join()
+        statuses.clear()
         threads = [threading.Thread(target=work, args=(i,)) for i in range(clients)]
         started = time.perf_counter()
         for thread in threads:
@@ -172,7 +182,7 @@ def main():
     parser.add_argument("--engine", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--repeat", type=int, default=40)
     parser.add_argument("--gunicorn", action="store_true")
-    parser.add_argument("--per-client", type=int, default=50)
+    parser.add_argument("--per-client", type=int, default=100)
     args = parser.parse_args()
     url = bench.database_url(args.engine, args.disputes)
     bench.ensure_data(url, args.disputes, args.centres)

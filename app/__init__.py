@@ -114,14 +114,13 @@ def _connection_settings(dbapi_connection, connection_record):
 def register_extensions(app):
     """Bind the database, migrations and Flask-AppBuilder to the app."""
     # Models before AppBuilder; the statistics cache and fragments declare the generations they watch.
-    from app import fragments, generations, models, rollup, stats_cache, transactions  # noqa: F401
+    from app import fragments, models, session_hooks, stats_cache, transactions  # noqa: F401
 
     db.init_app(app)
+    session_hooks.install()  # every flush and commit hook, in its stated order
     transactions.init_app(app)
     cache.init_app(app)
-    generations.init_app(app)
     fragments.init_app(app)
-    rollup.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     appbuilder = AppBuilder(update_perms=app.config["FAB_UPDATE_PERMS"])
     appbuilder.init_app(app, db.session)
@@ -153,9 +152,8 @@ def _switch_off_token_sign_in(app):
 
 def register_request_guards(app):
     """Sessions, audit, security headers and error pages; malformed list arguments answered."""
-    from app import accounts, audit, duties, http, pagination
+    from app import accounts, audit, http, pagination
 
-    duties.init_app(app)
     accounts.init_app(app)
     audit.init_app(app)
     http.init_app(app)

@@ -6,8 +6,7 @@ import logging
 from flask import has_request_context, request
 from flask_appbuilder.security.sqla.models import Role
 from flask_login import current_user
-from sqlalchemy import event, insert, inspect
-from sqlalchemy.orm import Session
+from sqlalchemy import insert, inspect
 
 from app import models
 from app.extensions import db
@@ -178,8 +177,6 @@ def _after_flush(session, flush_context):
 
 
 def init_app(app):
-    """Listen to every session's flushes."""
-    if not event.contains(Session, "before_flush", _before_flush):
-        event.listen(Session, "before_flush", _before_flush)
-        event.listen(Session, "after_flush", _after_flush)
+    """Write what a request's failed transaction left to record (the flush hooks are installed
+    by app.session_hooks)."""
     app.teardown_request(write_pending)

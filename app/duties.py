@@ -8,8 +8,6 @@
 
 from flask_appbuilder.security.sqla.models import Role, User
 from flask_babel import gettext
-from sqlalchemy import event
-from sqlalchemy.orm import Session
 
 from app import personal
 
@@ -40,7 +38,3 @@ def _check(session, flush_context, instances):
                         "One login cannot be both system administrator and auditor."))
 
 
-def init_app(app):
-    """Check every flush."""
-    if not event.contains(Session, "before_flush", _check):
-        event.listen(Session, "before_flush", _check)

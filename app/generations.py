@@ -9,8 +9,6 @@ lost it (a restart, an eviction), so no token ever comes back and brings old val
 import uuid
 
 from flask import has_request_context, request
-from sqlalchemy import event
-from sqlalchemy.orm import Session
 
 from app.extensions import cache
 
@@ -85,9 +83,3 @@ def _after_rollback(session):
     session.info.pop("generations.dirty", None)
 
 
-def init_app(app):
-    """Watch every session's flushes and commits."""
-    if not event.contains(Session, "before_flush", _note_changes):
-        event.listen(Session, "before_flush", _note_changes)
-        event.listen(Session, "after_commit", _after_commit)
-        event.listen(Session, "after_rollback", _after_rollback)

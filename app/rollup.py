@@ -21,9 +21,8 @@ import datetime
 import functools
 from collections import Counter
 
-from sqlalchemy import bindparam, delete, event, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.dialects import mysql, postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from app import models, stats
 
@@ -427,10 +426,4 @@ def check(session, centre_ids=None, start=None, end=None):
             if kept.get(key, 0) != counted.get(key, 0)]
 
 
-def init_app(app):
-    """Keep the rollups in step with every session's writes."""
-    if not event.contains(Session, "before_flush", _before_flush):
-        event.listen(Session, "before_flush", _before_flush)
-        event.listen(Session, "before_commit", _before_commit)
-        event.listen(Session, "after_transaction_end", _forget)
 

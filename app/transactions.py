@@ -17,10 +17,7 @@ import logging
 
 from flask import has_request_context, request
 from flask_babel import gettext
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.extensions import db
@@ -142,14 +139,8 @@ def end_read_only(error=None):
 
 
 def init_app(app):
-    """Begin SQLite transactions ourselves; watch flushes; end read-only transactions before
-    the session is removed."""
-    if not event.contains(Engine, "begin", _begin):
-        event.listen(Engine, "begin", _begin)
-    if not event.contains(Session, "after_flush", _note_write):
-        event.listen(Session, "after_flush", _note_write)
-        event.listen(Session, "after_commit", _forget)
-        event.listen(Session, "after_rollback", _forget)
+    """End read-only transactions before the session is removed (the hooks that begin SQLite
+    transactions and watch flushes are installed by app.session_hooks)."""
     # At the end of the request, before its app context (and Flask-SQLAlchemy's removal of
     # the session with a rollback) goes.
     app.teardown_request(end_read_only)

@@ -113,7 +113,8 @@ def _connection_settings(dbapi_connection, connection_record):
 
 def register_extensions(app):
     """Bind the database, migrations and Flask-AppBuilder to the app."""
-    # Models before AppBuilder; the statistics cache and fragments declare the generations they watch.
+    # Models before AppBuilder; the statistics cache and fragments declare the generations they
+    # watch.
     from app import fragments, models, session_hooks, stats_cache, transactions  # noqa: F401
 
     db.init_app(app)

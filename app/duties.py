@@ -36,5 +36,3 @@ def _check(session, flush_context, instances):
                 if pair <= names:
                     raise DutiesBreached(gettext(
                         "One login cannot be both system administrator and auditor."))
-
-

@@ -81,5 +81,3 @@ def _after_commit(session):
 def _after_rollback(session):
     """Forget the notes of a transaction that did not happen."""
     session.info.pop("generations.dirty", None)
-
-

@@ -2,8 +2,8 @@
 
 from flask import abort, jsonify, request
 from flask_appbuilder import BaseView, expose
-from flask_login import current_user
 from flask_appbuilder.security.sqla.models import User
+from flask_login import current_user
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 

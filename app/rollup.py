@@ -424,6 +424,3 @@ def check(session, centre_ids=None, start=None, end=None):
     return [(key, kept.get(key, 0), counted.get(key, 0))
             for key in sorted(set(kept) | set(counted), key=str)
             if kept.get(key, 0) != counted.get(key, 0)]
-
-
-

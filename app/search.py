@@ -30,9 +30,10 @@ def _pattern(term):
     return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def contains(column, term):
-    """A column holds the term as typed: LIKE with the term's wildcards escaped."""
-    return column.like(_pattern(term), escape="\\")
+def contains(column, term, ignore_case=False):
+    """A column holds the term as typed: LIKE (or ILIKE) with the term's wildcards escaped."""
+    match = column.ilike if ignore_case else column.like
+    return match(_pattern(term), escape="\\")
 
 
 def _like(term, dialect, columns=None):
@@ -40,10 +41,8 @@ def _like(term, dialect, columns=None):
     trigram indexes do)."""
     dispute = models.Dispute
     columns = columns or (dispute.title, dispute.description)
-    pattern = _pattern(term)
-    if dialect == "postgresql":
-        return or_(*(column.ilike(pattern, escape="\\") for column in columns))
-    return or_(*(contains(column, term) for column in columns))
+    return or_(*(contains(column, term, ignore_case=dialect == "postgresql")
+                 for column in columns))
 
 
 def is_common(term, dialect):

@@ -27,9 +27,8 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Val
 
 from app import (audit, dispatch, display, documents, exporting, exports, filters, importing,
                  inbox, models, personal, scope, search, transactions, workflow)
-from app.datamodel import PLAIN_ROWS, eager_options
+from app.datamodel import PLAIN_ROWS, ZongzhiInterface, eager_options
 from app.exporting import ExportMixin
-from app.datamodel import ZongzhiInterface
 from app.fragments import CachedSearchWidget
 from app.http import key_of
 from app.saving import GuardedActions, SavingMixin

@@ -140,7 +140,7 @@ def under_gunicorn(app, url, per_client, clients=8, workers=4):
             sessions.append(http)
         statuses, lock = [], threading.Lock()
 
-        def work(index, cases=ids):
+        def work(index, cases):
             mine = cases[index::clients]
             for case_id in mine:
                 answer = sessions[index].post(f"{base}/api/v1/cases/{case_id}/steps/accept",
@@ -148,21 +148,20 @@ def under_gunicorn(app, url, per_client, clients=8, workers=4):
                 with lock:
                     statuses.append(answer.status_code)
 
+        def all_at_once(cases):
+            threads = [threading.Thread(target=work, args=(i, cases)) for i in range(clients)]
+            started = time.perf_counter()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            return time.perf_counter() - started
+
         # Every worker warmed on the measured path (its first steps fill SQLAlchemy's and
         # Jinja's caches), untimed; then the timed round.
-        warming = [threading.Thread(target=work, args=(i, warm)) for i in range(clients)]
-        for thread in warming:
-            thread.start()
-        for thread in warming:
-            thread.join()
+        all_at_once(warm)
         statuses.clear()
-        threads = [threading.Thread(target=work, args=(i,)) for i in range(clients)]
-        started = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        elapsed = time.perf_counter() - started
+        elapsed = all_at_once(ids)
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -238,7 +238,8 @@ def test_lookup_searches_as_you_type(app, world, login_as):
     assert client.get("/lookup/nothing?q=x").status_code == 404
     # A wildcard typed is a character looked for, not "anything".
     for wildcard in ("%", "_", "博乐%"):
-        assert client.get("/lookup/centre", query_string={"q": wildcard}).get_json()["results"] == [], wildcard
+        found = client.get("/lookup/centre", query_string={"q": wildcard}).get_json()
+        assert found["results"] == [], wildcard
 
 
 def test_lookup_needs_a_login_and_the_right(world, client, login_as):

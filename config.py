@@ -106,15 +106,21 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL", "memory://")
     RATELIMIT_ENABLED = AUTH_RATE_LIMITED
 
-    # The shared cache (dashboard figures, menus, search forms, scopes and the generation
-    # tokens that retire them on every committed write): in Redis when REDIS_URL is set (shared
-    # by all workers and hosts), else in files under the instance folder (shared by the workers
-    # of one host, the SQLite set-up).
+    # The shared cache (app/caches.py: what is kept, under which token, what empties it): in
+    # Redis when REDIS_URL is set (shared by all workers and hosts), else in files under the
+    # instance folder (shared by the workers of one host, the SQLite set-up).
     CACHE_TYPE = "RedisCache" if os.environ.get("REDIS_URL") else "FileSystemCache"
     CACHE_REDIS_URL = os.environ.get("REDIS_URL")
     CACHE_DIR = os.environ.get("CACHE_DIR", os.path.join(INSTANCE_DIR, "cache"))
     CACHE_THRESHOLD = 20000
-    CACHE_DEFAULT_TIMEOUT = int(os.environ.get("STATS_CACHE_SECONDS", "60"))
+    CACHE_DEFAULT_TIMEOUT = int(os.environ.get("PAGE_PART_CACHE_SECONDS", "3600"))
+    # The longest each kind of cached value lives, in seconds, even when nothing it was made
+    # from changes (a committed change drops it at once).
+    STATS_CACHE_SECONDS = int(os.environ.get("STATS_CACHE_SECONDS", "60"))
+    COUNT_CACHE_SECONDS = int(os.environ.get("COUNT_CACHE_SECONDS", "300"))
+    MENU_CACHE_SECONDS = int(os.environ.get("MENU_CACHE_SECONDS", "3600"))
+    SCOPE_CACHE_SECONDS = int(os.environ.get("SCOPE_CACHE_SECONDS", "3600"))
+    SEARCH_PROBE_SECONDS = int(os.environ.get("SEARCH_PROBE_SECONDS", "60"))
     # Deployments (or databases) that share one cache need prefixes of their own.
     CACHE_KEY_PREFIX = os.environ.get("CACHE_KEY_PREFIX", "zongzhi:")
 

@@ -113,14 +113,14 @@ def _connection_settings(dbapi_connection, connection_record):
 
 def register_extensions(app):
     """Bind the database, migrations and Flask-AppBuilder to the app."""
-    # Models before AppBuilder; the statistics cache and fragments declare the generations they
-    # watch.
-    from app import fragments, models, session_hooks, stats_cache, transactions  # noqa: F401
+    # Models before AppBuilder (their tables and the cache tokens, app.caches, over them).
+    from app import caches, fragments, models, session_hooks, transactions  # noqa: F401
 
     db.init_app(app)
     session_hooks.install()  # every flush and commit hook, in its stated order
     transactions.init_app(app)
     cache.init_app(app)
+    caches.init_app(app)
     fragments.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     appbuilder = AppBuilder(update_perms=app.config["FAB_UPDATE_PERMS"])

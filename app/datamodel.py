@@ -8,7 +8,6 @@ from operator import attrgetter
 from types import SimpleNamespace
 
 from flask import has_request_context
-from flask_appbuilder import Model
 from flask_appbuilder.models.filters import Filters
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.utils.base import get_column_root_relation, is_column_dotted
@@ -16,8 +15,8 @@ from flask_login import current_user
 from sqlalchemy import asc, desc, func, inspect
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
-from app import models, personal, scope, search
-from app.generations import Generation, remember
+from app import caches, personal
+from app import filters as filters_module
 
 
 def _loader(parent, attribute, uselist):
@@ -88,12 +87,6 @@ class LenientFilters(Filters):
         return copied
 
 
-# Every committed write to the domain's rows retires the cached list counts (sign-ins and the
-# audit trail, written by reads, do not).
-ROWS = Generation("rows", [
-    mapper.class_ for mapper in Model.registry.mappers
-    if mapper.class_.__module__ == models.__name__
-    and mapper.class_ not in (models.LoginSession, models.AuditLog, models.AccountState)])
 COUNT_KEY_VALUES = (str, int, float, datetime.date, type(None))
 # The interface whose list is being drawn: its query may answer with plain rows.
 PLAIN_ROWS = contextvars.ContextVar("plain_rows", default=None)
@@ -188,7 +181,7 @@ class ZongzhiInterface(SQLAInterface):
         cap: its cases are found by testing rows, and a thousand matches say enough. Counts
         are cached until the next committed write to the domain's rows (or to who sees what)."""
         cap = self.count_cap
-        if filters is not None and any(isinstance(f, search.TextSearchFilter)
+        if filters is not None and any(isinstance(f, filters_module.TextSearchFilter)
                                        for f in filters.filters):
             cap = self.search_count_cap
 
@@ -200,12 +193,12 @@ class ZongzhiInterface(SQLAInterface):
             return self.session.query(func.count()).select_from(keys).scalar()
 
         key = self._count_key(filters, cap)
-        found = count() if key is None else remember(key, count)
+        found = count() if key is None else caches.count(key, count)
         return CappedCount(cap) if found > cap else found
 
     def _count_key(self, filters, cap):
-        """The cache key of a count: the rows' and the scopes' generations, the user and the
-        filters; None (not cached) when a filter reads the clock or holds an unusual value."""
+        """The cache key of a count: the tokens of the rows counted (of the login's centre, when
+        its scope is one centre's) and of who sees what, the user and the filters; None (not cached) when a filter reads the clock or holds an unusual value."""
         if not has_request_context():
             return None
         parts = []
@@ -216,7 +209,7 @@ class ZongzhiInterface(SQLAInterface):
                 return None
             parts.append("\x1f".join([flt.column_name, type(flt).__name__, *map(repr, values)]))
         digest = hashlib.sha1("\x1e".join(parts).encode()).hexdigest()
-        return (f"count:{ROWS.current()}:{scope.access.current()}:"
+        return (f"count:{caches.count_token(self.obj)}:"
                 f"{getattr(current_user, 'id', None)}:{self.obj.__name__}:{cap}:{digest}")
 
     def plain_rows_for(self, columns):

@@ -4,7 +4,7 @@ from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, false
 
-from app import models, scope, stats
+from app import caches, models, scope, search, stats
 from app.extensions import db
 
 
@@ -137,3 +137,16 @@ def _region(value):
 
     key = key_of(value)
     return db.session.get(models.Region, key) if key is not None else None
+
+
+class TextSearchFilter(BaseFilter):
+    """The list filter 包含关键字: text search over title and description."""
+
+    name = _l("Contains the words")
+    arg_name = "fts"
+
+    def apply(self, query, value):
+        """Keep the cases whose text contains the words (whether a term is common is kept in
+        the shared cache)."""
+        where = search.condition(value, common=caches.is_common)
+        return query if where is None else query.filter(where)

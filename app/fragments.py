@@ -1,29 +1,41 @@
-"""Page parts that are the same on every request of a user or a screen, rendered once and cached.
+"""Page parts that are the same on every request of a set of roles or a screen, rendered once and
+cached (app.caches says for how long and what empties them).
 
 The menu bar costs a third of a list page (a permission check, a URL and a translation per menu
-entry) and changes only when permissions, roles or users do (scope.access); the search form of
-a list screen changes only with the language.
+entry) and changes only when permissions or roles do: it is rendered per set of roles and
+language, with marks where the login's name and the logout form's CSRF token go, filled in per
+request. The search form of a list screen changes only with the language.
 """
 
-from flask import current_app, render_template, session
+from flask import current_app, render_template
 from flask_appbuilder.widgets import SearchWidget
 from flask_babel import get_locale
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 from jinja2.utils import htmlsafe_json_dumps
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
+from app import caches
 from app.generations import remember
 from app.http import csp_nonce
-from app.scope import access
 from app.widgets import RemoteSelectField
+
+# Stand-ins in the cached menu bar for what differs between logins and sessions.
+MARKS = {"name": "\x1ezz-user-name\x1e", "csrf": "\x1ezz-csrf\x1e"}
 
 
 def navbar():
-    """The menu bar for the signed-in user, from the cache while permissions are unchanged."""
-    user = "anonymous" if current_user.is_anonymous else current_user.id
-    key = f"navbar:{access.current()}:{get_locale()}:{session.get('locale')}:{user}"
-    return Markup(remember(key, lambda: render_template("appbuilder/navbar.html",
-                                                        appbuilder=current_app.appbuilder)))
+    """The menu bar for the signed-in user: the one of their set of roles, from the cache
+    while permissions are unchanged, with their name and this session's CSRF token."""
+    if current_user.is_anonymous:
+        roles, name = "anonymous", ""
+    else:
+        roles, name = ",".join(sorted(str(r.id) for r in current_user.roles)), \
+            current_user.get_full_name()
+    html = caches.menu(roles, lambda: render_template(
+        "appbuilder/navbar.html", appbuilder=current_app.appbuilder, zz_marks=MARKS))
+    return Markup(html.replace(MARKS["name"], str(escape(name)))
+                  .replace(MARKS["csrf"], generate_csrf()))
 
 
 class CachedSearchWidget(SearchWidget):

@@ -25,7 +25,7 @@ from sqlalchemy.orm import joinedload
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from app import choices, models, scope, stats, stats_cache
+from app import choices, models, scope, stats
 
 ASSET_SCHEME = "zongzhi-asset:"
 ASSETS = {"fonts/NotoSansSC-Regular.ttf", "report/report.css", "report/document.css"}
@@ -297,10 +297,11 @@ def register_rows(session, area, period, limit):
             for d in rows]
 
 
-def statistics_html(session, area, period, user=None, register=False, now=None):
-    """The report as HTML (escaped by Jinja), ready for WeasyPrint."""
+def statistics_html(session, area, period, user=None, register=False, now=None, data=None):
+    """The report as HTML (escaped by Jinja), ready for WeasyPrint; `data` is the area's
+    stats.report when the caller has it (the dashboard's, from the cache)."""
     now = now or models.now()
-    data = stats_cache.report(session, area, period)
+    data = data or stats.report(session, area, period, now=now)
     by_department = data["timeliness_by"] == "department"
     limit = current_app.config["REPORT_MAX_ROWS"]
     centres = centre_rows(data)
@@ -347,7 +348,7 @@ def _give_back_memory():
         pass  # not glibc: nothing to do
 
 
-def statistics_pdf(session, area, period, user=None, register=False, now=None):
+def statistics_pdf(session, area, period, user=None, register=False, now=None, data=None):
     """The statistics of an area over a period as PDF bytes."""
-    html = statistics_html(session, area, period, user, register, now)
+    html = statistics_html(session, area, period, user, register, now, data)
     return render_pdf(html, current_app.static_folder, current_app.config["REPORT_MAX_SECONDS"])

@@ -4,22 +4,13 @@ from dataclasses import dataclass
 
 from flask import has_request_context, request
 from flask_appbuilder.models.filters import BaseFilter
-from flask_appbuilder.security.sqla.models import (Group, Permission, PermissionView, Role, User,
-                                                   ViewMenu, assoc_user_role)
+from flask_appbuilder.security.sqla.models import Role, User, assoc_user_role
 from flask_login import current_user
 from sqlalchemy import and_, exists, false, literal, or_, select
 from sqlalchemy.orm import aliased
 
 from app import models
 from app.extensions import db
-from app.generations import Generation, remember
-
-# Who may see and open what: accounts, roles, permissions and the scopes over the region tree.
-# Every committed change to them replaces this generation's token (menus and scopes are cached
-# under it).
-access = Generation("access", (User, Role, Group, Permission, PermissionView, ViewMenu,
-                               models.UserScope, models.Region, models.Centre,
-                               models.StationedUnit))
 
 # Reference data everybody who may open the screen may read in full.
 UNSCOPED = {models.Department, models.DepartmentFunction, models.Category, models.LegalRoute,
@@ -100,8 +91,8 @@ def current():
 
 
 def remembered_scope_of(user):
-    """scope_of(user), read from the shared cache while nothing it depends on has changed (the
-    same answer, without its query on every step)."""
+    """scope_of(user) as the app resolves it (the shared cache, when installed: the same
+    answer, without its query on every step)."""
     if has_request_context() and user is not None and \
             getattr(user, "id", None) == getattr(current_user, "id", None):
         return current()
@@ -109,10 +100,20 @@ def remembered_scope_of(user):
 
 
 def _shared_scope(user):
-    """scope_of(user), from the shared cache while nothing it depends on has changed."""
+    """scope_of(user) through the resolver installed (by default, computed)."""
     if user is None or not getattr(user, "is_authenticated", False):
         return NOTHING
-    return remember(f"scope:{access.current()}:{user.id}", lambda: scope_of(user))
+    return (_resolver or scope_of)(user)
+
+
+_resolver = None
+
+
+def resolve_with(resolver):
+    """Install how a login's scope is found (app.caches: scope_of from the shared cache); the
+    rule stays scope_of's."""
+    global _resolver
+    _resolver = resolver
 
 
 def _centres(scope):
@@ -214,16 +215,25 @@ def is_scoped(model):
 
 
 def visible(model, pk, scope=None, write=False):
-    """True when the row with this key exists inside the scope."""
+    """True when the row with this key exists inside the scope. A yes is remembered for the
+    rest of the request (a step asks for its case twice: the view, then the workflow)."""
     if pk is None:
         return False
+    seen = request.environ.setdefault("zongzhi.visible", set()) \
+        if has_request_context() else set()
+    asked = (model, str(pk), scope if scope is not None else current(), write)
+    if asked in seen:
+        return True
     where = condition(model, scope, write=write)
     query = select(model.id).where(model.id == pk)
     if where is not None:
         query = query.where(where)
     # Checked while a form's half-built row sits in the session: it must not be flushed yet.
     with db.session.no_autoflush:
-        return db.session.scalar(select(exists(query))) is True
+        found = db.session.scalar(select(exists(query))) is True
+    if found:
+        seen.add(asked)
+    return found
 
 
 # What a written row hangs on: the record whose place decides where the row belongs.
@@ -303,3 +313,4 @@ class ScopeFilter(BaseFilter):
         """Keep the query to the current user's scope."""
         where = condition(self.model)
         return query if where is None else query.filter(where)
+

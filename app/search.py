@@ -12,13 +12,10 @@ common there (COMMON_SHARE or more), the list walks the cases, else it asks the 
 plans select the same cases.
 """
 
-from flask_appbuilder.models.filters import BaseFilter
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, literal, or_, select, text
 
 from app import models
 from app.extensions import db
-from app.generations import remember
 
 MIN_TRIGRAM = 3
 PROBE_ROWS = 2000
@@ -46,25 +43,23 @@ def _like(term, dialect, columns=None):
 
 
 def is_common(term, dialect):
-    """Whether the term is in COMMON_SHARE or more of the newest cases (kept a minute)."""
-    def probe():
-        newest = (select(models.Dispute.title, models.Dispute.description)
-                  .order_by(models.Dispute.id.desc()).limit(PROBE_ROWS).subquery())
-        matches = db.session.scalar(select(func.count()).select_from(newest).where(
-            _like(term, dialect, (newest.c.title, newest.c.description))))
-        return matches >= PROBE_ROWS * COMMON_SHARE
-
-    return remember(f"search-common:{term}", probe)
+    """Whether the term is in COMMON_SHARE or more of the newest cases."""
+    newest = (select(models.Dispute.title, models.Dispute.description)
+              .order_by(models.Dispute.id.desc()).limit(PROBE_ROWS).subquery())
+    matches = db.session.scalar(select(func.count()).select_from(newest).where(
+        _like(term, dialect, (newest.c.title, newest.c.description))))
+    return matches >= PROBE_ROWS * COMMON_SHARE
 
 
-def condition(term, dialect=None):
-    """The WHERE condition for disputes whose title or description contains the term."""
+def condition(term, dialect=None, common=is_common):
+    """The WHERE condition for disputes whose title or description contains the term
+    (`common(term, dialect)` tells whether the term is common: the caller may cache it)."""
     term = (term or "").strip()
     if not term:
         return None
     dialect = dialect or db.engine.dialect.name
     if (len(term) < MIN_TRIGRAM or dialect not in ("sqlite", "postgresql")
-            or is_common(term, dialect)):
+            or common(term, dialect)):
         return _like(term, dialect)
     if dialect == "sqlite":
         phrase = '"' + term.replace('"', '""') + '"'
@@ -73,15 +68,3 @@ def condition(term, dialect=None):
     # The same expression as the trigram index of the migration, so the index is used.
     document = models.Dispute.title + literal(" ") + models.Dispute.description
     return document.ilike(_pattern(term))  # backslash is PostgreSQL's default escape
-
-
-class TextSearchFilter(BaseFilter):
-    """The list filter 包含关键字: text search over title and description."""
-
-    name = _l("Contains the words")
-    arg_name = "fts"
-
-    def apply(self, query, value):
-        """Keep the cases whose text contains the words."""
-        where = condition(value)
-        return query if where is None else query.filter(where)

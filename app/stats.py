@@ -955,8 +955,17 @@ def timeliness_by(area):
     return "unit" if area.level == "county" else "department"
 
 
-def report(session, area, period, today=None, now=None):
-    """Everything the dashboard and the PDF show, for one area and period, as plain data."""
+def clock_figures(session, area, period, now=None):
+    """The report's figures that change with the clock as well as the data: cases and
+    referrals overdue now, and referral timeliness (an open referral turns late when its
+    deadline passes). Never cached."""
+    return {"overdue": overdue(session, area, now),
+            "timeliness": timeliness(session, area, period, now, by=timeliness_by(area))}
+
+
+def report(session, area, period, today=None, now=None, clock=True):
+    """Everything the dashboard and the PDF show, for one area and period, as plain data
+    (without the clock_figures when clock is False: what may be cached for the day)."""
     today = today or models.today()
     breakdowns = registered_breakdowns(session, area, period)
     before, year_ago = baselines(period, today)
@@ -976,13 +985,12 @@ def report(session, area, period, today=None, now=None):
         "by_registered_level": breakdowns["level"],
         "by_centre": by_centre(session, area, period),
         "funnel": breakdowns["funnel"],
-        "overdue": overdue(session, area, now),
         # Above a county, units are many (one per department per centre): the dashboard and
         # the PDF both summarise them by department.
-        "timeliness": timeliness(session, area, period, now, by=timeliness_by(area)),
         "timeliness_by": timeliness_by(area),
         "services": services(session, area, period),
         "ranking": ranking(session, area, period),
         "ranking_minimum": RANKING_MIN_CASES,
+        **(clock_figures(session, area, period, now) if clock else {}),
     }
 

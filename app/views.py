@@ -1,37 +1,33 @@
 """The screens: declarative Flask-AppBuilder views over the domain model, and their menu."""
 
 import csv
-import datetime
-import functools
 import io
 import logging
 import math
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from flask import (Response, abort, current_app, flash, jsonify, redirect, request, session,
-                   url_for)
+from flask import (Response, abort, current_app, flash, jsonify, redirect, render_template,
+                   request, session, url_for)
 from flask_appbuilder import BaseView, IndexView, ModelView, expose
-from flask_appbuilder.actions import action
 from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.security.decorators import has_access, has_access_api
-from flask_appbuilder.urltools import (Stack, get_filter_args, get_order_args, get_page_args,
-                                     get_page_size_args)
+from flask_appbuilder.urltools import Stack, get_filter_args
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import Date, DateTime, Integer, inspect, select
-from sqlalchemy.orm import joinedload, selectinload
-from sqlalchemy.orm.attributes import set_committed_value
 from wtforms import DateField, DateTimeLocalField, HiddenField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
-from app import (audit, dispatch, display, documents, exporting, exports, filters, importing,
-                 inbox, models, personal, scope, search, transactions, workflow)
+from app import (audit, caches, display, exporting, exports, filters, importing, inbox, models,
+                 personal, scope, stats, workflow)
 from app.datamodel import PLAIN_ROWS, ZongzhiInterface, eager_options
 from app.exporting import ExportMixin
 from app.fragments import CachedSearchWidget
 from app.http import key_of
 from app.saving import GuardedActions, SavingMixin
+from app.screens import cases
+from app.screens.api import CaseApi, ReferralApi
 from app.screens.attachments import AttachmentView
 from app.screens.document_templates import DocumentTemplateView
 from app.screens.documents import DocumentView
@@ -523,11 +519,11 @@ class PartyModelView(ZongzhiModelView):
 
     def add_messages(self, item):
         """Saved, and a repeat dispute named when one was found."""
-        return [*super().add_messages(item), *_repeat_messages()]
+        return [*super().add_messages(item), *cases.repeat_messages()]
 
     def edit_messages(self, item):
         """Saved, and a repeat dispute named when one was found."""
-        return [*super().edit_messages(item), *_repeat_messages()]
+        return [*super().edit_messages(item), *cases.repeat_messages()]
 
     noun = _l("Party")
     datamodel = ZongzhiInterface(models.Party)
@@ -540,41 +536,22 @@ class PartyModelView(ZongzhiModelView):
 def _case_must_be_open(session, party):
     """Refuse changing the parties of a finished case."""
     case = party.dispute or session.get(models.Dispute, party.dispute_id)
-    if case is not None and case.status in workflow.FINISHED:
-        session.rollback()
-        raise workflow.WorkflowError(_l("A concluded case can only be changed by reopening it."))
-
-
-REPEAT = "zongzhi.repeat_of"
+    if case is not None:
+        try:
+            workflow.check_editable(case)
+        except workflow.WorkflowError:
+            session.rollback()
+            raise
 
 
 def _note_repeat(session, party):
-    """Link a party's case to an earlier one sharing an ID number (see _link_repeat)."""
+    """Link a party's case to an earlier one sharing an ID number (see cases.link_repeat)."""
     case = party.dispute or session.get(models.Dispute, party.dispute_id)
     if case is not None:
-        _link_repeat(session, case)
+        cases.link_repeat(session, case)
 
 
-def _link_repeat(session, case):
-    """Link the case to an earlier one sharing a party's ID number (before the commit, in the
-    same transaction), remembering it for the confirmation."""
-    with session.no_autoflush:
-        earlier = workflow.note_parties(session, case, current_app.config["REPEAT_MONTHS"],
-                                        within=scope.current())
-    if earlier is not None:
-        request.environ[REPEAT] = earlier.case_no
-
-
-def _repeat_messages():
-    """The repeat-dispute warning of this request's save, if any."""
-    case_no = request.environ.get(REPEAT)
-    if case_no is None:
-        return []
-    return [(_l("Repeat dispute: this party was in case %(case_no)s.", case_no=case_no),
-             "warning")]
-
-
-class ReferralModelView(ZongzhiModelView):
+class ReferralModelView(cases.ReferralPage, ZongzhiModelView):
     """Referrals from centres to stationed units: sent from the case page, worked by the unit."""
 
     noun = _l("Referral")
@@ -597,70 +574,6 @@ class ReferralModelView(ZongzhiModelView):
         # Overdue referrals, the dashboard's drill-down: the condition the figure counts.
         self._set_filters("status", lambda found: [
             *found, filters.FilterOverdue("status", self.datamodel)])
-
-    @expose("/show/<pk>", methods=["GET"])
-    @has_access
-    def show(self, pk):
-        """The referral, with the unit's next step."""
-        widgets = self._show(pk)
-        item = self.datamodel.get(pk, self._base_filters)
-        return self.render_template(self.show_template, pk=pk, title=self.show_title,
-                                    widgets=widgets, related_views=self._related_views,
-                                    referral=item, time_left=inbox.time_left)
-
-    @expose("/step/<int:pk>/<step>", methods=["POST"])
-    @has_access
-    def step(self, pk, step):
-        """部门报到 / 办理反馈 / 退回: the unit's steps on a referral."""
-        referral = self._visible_or_404([pk])[0]
-        session = self.datamodel.session
-        steps = {
-            "report_in": lambda: workflow.report_in(session, referral, current_user),
-            "answer": lambda: workflow.answer(session, referral, current_user,
-                                              request.form.get("result", "")),
-            "return": lambda: workflow.return_referral(session, referral, current_user,
-                                                       request.form.get("reason", "")),
-        }
-        if step not in steps:
-            abort(404)
-        return _run_step(session, steps[step], url_for("ReferralModelView.show", pk=pk))
-
-
-STEP_FORM = "zongzhi_step_form"
-
-
-def _run_step(database, step, back):
-    """Run a workflow step: commit and say so, or roll back and say why, keeping what was
-    typed for the page to show again; then go back."""
-    try:
-        with transactions.saving(database):
-            step()
-            database.commit()
-    except (workflow.WorkflowError, transactions.SaveFailed) as error:
-        database.rollback()
-        flash(str(error), "danger")
-        session[STEP_FORM] = _typed_values()
-        return redirect(back)
-    flash(_l("Done."), "success")
-    return redirect(back)
-
-
-def _typed_for(prefix):
-    """The values a refused step form of this page carried, once."""
-    typed = session.get(STEP_FORM)
-    if not typed or not typed.get("_path", "").startswith(prefix + "/"):
-        return None
-    session.pop(STEP_FORM)
-    return typed
-
-
-def _typed_values():
-    """The step form's typed values, to fill the form again after a refusal (no secrets or
-    personal data are typed into step forms)."""
-    return {key: request.form.getlist(key) for key in request.form
-            if key not in ("csrf_token", "version")} | {
-        "_step": request.path.rsplit("/", 1)[-1], "_path": request.path}
-
 
 class MediationSessionModelView(ZongzhiModelView):
     """Mediation sessions and online hearings."""
@@ -706,106 +619,6 @@ class CaseEventModelView(ReadOnlyModelView):
     base_order = ("at", "desc")
 
 
-class CaseApi(BaseView):
-    """JSON access to a case and its workflow steps, with the same rights, scope and masking."""
-
-    route_base = "/api/v1/cases"
-    class_permission_name = "DisputeModelView"
-    method_permission_name = {"get": "show", "documents": "show", "attachments": "show",
-                              "take_step": "step"}
-    base_permissions = ["can_show", "can_step"]
-
-    def _case(self, pk):
-        """The case inside the caller's scope, or 404, with what its JSON shows."""
-        if not scope.visible(models.Dispute, pk):
-            abort(404)
-        return self.appbuilder.session.get(models.Dispute, pk, options=[
-            joinedload(models.Dispute.centre), joinedload(models.Dispute.category),
-            selectinload(models.Dispute.parties), selectinload(models.Dispute.events)])
-
-    @staticmethod
-    def _json(case):
-        """A case as JSON: personal data masked as on the screens."""
-        return {
-            "id": case.id, "case_no": case.case_no, "title": case.title, "status": case.status,
-            "version": case.version, "centre": case.centre.name, "category": case.category.name,
-            "registered_at": case.registered_at.isoformat(),
-            "handle_due": case.handle_due.isoformat() if case.handle_due else None,
-            "parties": [{"role": p.role, "name": p.name,
-                         "id_number": personal.mask("id", p.id_number),
-                         "phone": personal.mask("phone", p.phone)} for p in case.parties],
-            "events": [{"at": e.at.isoformat(), "action": e.action, "from": e.from_status,
-                        "to": e.to_status} for e in case.events],
-        }
-
-    @expose("/<int:pk>", methods=["GET"])
-    @has_access_api
-    def get(self, pk):
-        """One case."""
-        return jsonify(self._json(self._case(pk)))
-
-    @expose("/<int:pk>/documents", methods=["GET"])
-    @has_access_api
-    def documents(self, pk):
-        """The documents issued for a case, each with its download address."""
-        self._case(pk)
-        rows = self.appbuilder.session.scalars(select(models.CaseDocument).where(
-            models.CaseDocument.dispute_id == pk).order_by(models.CaseDocument.issued_at)).all()
-        return jsonify([{
-            "id": d.id, "kind": d.kind, "label": models.choices.DOCUMENT_KIND.label_text(d.kind),
-            "number": d.number, "version": d.version, "issued_at": d.issued_at.isoformat(),
-            "size": d.size, "sha256": d.sha256,
-            "download": url_for("DocumentView.download", pk=d.id)} for d in rows])
-
-    @expose("/<int:pk>/attachments", methods=["GET"])
-    @has_access_api
-    def attachments(self, pk):
-        """The files a case holds; an ID copy has no download address for a masked role."""
-        self._case(pk)
-        rows = self.appbuilder.session.scalars(select(models.Attachment).where(
-            models.Attachment.dispute_id == pk, models.Attachment.deleted_at.is_(None))
-            .order_by(models.Attachment.uploaded_at)).all()
-        unmasked = personal.can_view() or personal.can_reveal()
-        return jsonify([{
-            "id": a.id, "kind": a.kind, "file_name": a.file_name,
-            "content_type": a.content_type, "size": a.size, "sha256": a.sha256,
-            "uploaded_at": a.uploaded_at.isoformat(),
-            "download": url_for("AttachmentView.download", pk=a.id)
-            if a.kind != "id_copy" or unmasked else None} for a in rows])
-
-    @expose("/<int:pk>/steps/<step>", methods=["POST"])
-    @has_access_api
-    def take_step(self, pk, step):
-        """A workflow step; 409 when the version sent is out of date, 422 when refused."""
-        if step not in workflow.CASE_STEPS:
-            abort(404)
-        case = self._case(pk)
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            return jsonify(code="bad_request",
-                           message=str(_l("Send a JSON object with the case's version."))), 400
-        session = self.appbuilder.session
-        version = body.get("version")
-        if version is None:
-            return jsonify(message=str(_l("Send the version of the case you saw."))), 428
-        try:
-            with transactions.saving(session):
-                workflow.take(session, case, current_user, step, body, version=version)
-                session.flush()
-                answer = self._json(case)  # before the commit: nothing can fail after it
-                session.commit()
-        except workflow.VersionConflict as error:
-            session.rollback()
-            return jsonify(code="stale_version", message=str(error)), 409
-        except workflow.WorkflowError as error:
-            session.rollback()
-            return jsonify(code="refused", message=str(error)), 422
-        except transactions.SaveFailed as error:
-            session.rollback()
-            return jsonify(code="not_saved", message=str(error)), 503
-        return jsonify(answer)
-
-
 class DispatchRuleModelView(ZongzhiModelView):
     """The weights behind dispatch suggestions, tuned by the administrator."""
 
@@ -848,7 +661,7 @@ class ServiceRecordModelView(ZongzhiModelView):
         super().pre_update(item)
 
 
-class DisputeModelView(ZongzhiModelView):
+class DisputeModelView(cases.CasePage, ZongzhiModelView):
     """Disputes: registered here, then carried through the closed loop on the case page."""
 
     validators_columns = {"amount": not_negative()}
@@ -914,7 +727,7 @@ class DisputeModelView(ZongzhiModelView):
         super().__init__(**kwargs)
         # The title column's first filter is the text search over title and description.
         self._set_filters("title", lambda found: [
-            search.TextSearchFilter("title", self.datamodel), *found])
+            filters.TextSearchFilter("title", self.datamodel), *found])
         # The dashboard's drill-down links: the same conditions as the figures they open.
         for column, extra in (("centre", filters.FilterInArea),
                               ("registered_at", filters.FilterInPeriod),
@@ -922,10 +735,6 @@ class DisputeModelView(ZongzhiModelView):
                               ("status", filters.FilterReached)):
             self._set_filters(column, lambda found, extra=extra, column=column: [
                 *found, extra(column, self.datamodel)])
-
-    def editable(self, item):
-        """A finished case is frozen."""
-        return item.status not in workflow.FINISHED
 
     def pre_add(self, item):
         """Check the centre is in scope, then number and register the case through the workflow,
@@ -937,7 +746,7 @@ class DisputeModelView(ZongzhiModelView):
                                      phone=getattr(item, f"{role}_phone", None) or None)
                         for role in self.REGISTERED_PARTIES]
         workflow.register(session, item, actor=current_user)
-        _link_repeat(session, item)
+        cases.link_repeat(session, item)
 
     add_lands_on_record = True
 
@@ -961,231 +770,7 @@ class DisputeModelView(ZongzhiModelView):
     def add_messages(self, item):
         """Tell the user the case number the system gave (and a repeat dispute found)."""
         return [(_l("Case %(case_no)s registered", case_no=item.case_no), "info"),
-                *_repeat_messages()]
-
-    def pre_update(self, item):
-        """Finished cases are read-only; an edit made on an out-of-date copy is refused."""
-        history = inspect(item).attrs.version.history
-        if history.deleted and history.added:
-            if str(history.added[0]) != str(history.deleted[0]):
-                raise workflow.VersionConflict(transactions.stale_message())
-            # The form only carried the version to compare; the ORM counts it up itself.
-            set_committed_value(item, "version", history.deleted[0])
-        if not self.editable(item):
-            self.datamodel.session.rollback()
-            raise workflow.WorkflowError(_l("A concluded case can only be changed by reopening it."))
-        super().pre_update(item)
-
-    @expose("/show/<pk>", methods=["GET"])
-    @has_access
-    def show(self, pk):
-        """The case page: facts, current step, deadlines, the steps open to this user, timeline."""
-        session = self.datamodel.session
-        case = self._case_for_page(pk)
-        widgets = self._get_show_widget(pk, case)
-        self.update_redirect()
-        widgets = self._get_related_views_widgets(
-            case, orders=get_order_args(), pages=get_page_args(), page_sizes=get_page_size_args(),
-            widgets=widgets)
-        steps = workflow.allowed_actions(case, current_user)
-        unit = scope.current().unit_id
-        context = {
-            "case": case, "steps": steps, "time_left": inbox.time_left,
-            # A unit liaison sees their own unit's referrals and deadlines, not the others'.
-            "referrals": [r for r in case.referrals if unit is None or r.unit_id == unit],
-            "tracks": workflow.parallel_tracks(session, case, within=scope.current()),
-            "units": dispatch.suggest_units(session, case) if "refer" in steps else [],
-            "experts": (dispatch.suggest_experts(session, case)
-                        if case.status in workflow.IN_HAND and steps else []),
-            "routes": session.scalars(select(models.LegalRoute).order_by(
-                models.LegalRoute.sort_order)).all() if "conclude" in steps else [],
-            "choices": models.choices,
-            "files": session.scalars(select(models.Attachment).where(
-                models.Attachment.dispute_id == case.id,
-                models.Attachment.deleted_at.is_(None)).order_by(
-                models.Attachment.uploaded_at)).all(),
-            "may_upload": self.appbuilder.sm.has_access("can_upload", "AttachmentView")
-            and scope.visible(models.Dispute, case.id, write=True),
-            "sees_identity": personal.can_view() or personal.can_reveal(),
-            # Documents issued from the case, and those the user may issue now.
-            "documents": session.scalars(select(models.CaseDocument).where(
-                models.CaseDocument.dispute_id == case.id).order_by(
-                models.CaseDocument.issued_at)).all(),
-            "offered": documents.offered(case) if self.appbuilder.sm.has_access(
-                "can_issue", "DocumentView") and scope.visible(models.Dispute, case.id,
-                                                              write=True) else [],
-            # A refused step's typed values, filled into its form again.
-            "typed": _typed_for(request.path.replace("/show/", "/step/")),
-        }
-        return self.render_template(self.show_template, pk=pk, title=self.show_title,
-                                    widgets=widgets, related_views=self._related_views, **context)
-
-    def _get_related_view_widget(self, item, related_view, order_column="", order_direction="",
-                                 page=None, page_size=None):
-        """A related list of the case page from the rows the page loaded with the case, when
-        it shows all of them in its own order; else Flask-AppBuilder's query."""
-        model = related_view.datamodel.obj
-        rows = getattr(item, CASE_LISTS[model], None) if model in CASE_LISTS else None
-        order = related_view.base_order
-        if (rows is None or order_column or page or len(rows) > (page_size or related_view.page_size)
-                or not scope.all_seen_with_case(model)
-                # Without an order, or with blanks in it (engines place blanks differently),
-                # the order is the query's to give.
-                or not order or any(getattr(row, order[0]) is None for row in rows)):
-            return super()._get_related_view_widget(item, related_view, order_column,
-                                                    order_direction, page, page_size)
-        filters = related_view.datamodel.get_filters()
-        filters.add_filter_related_view(related_view.datamodel.get_related_fk(models.Dispute),
-                                        self.datamodel.FilterRelationOneToManyEqual, item.id)
-        return related_view._list_widget_of(list(rows), filters)
-
-    def _case_for_page(self, pk):
-        """The case, if the user may see it, with everything its page reads, in one query for
-        the case and its single related rows and one per list of related rows."""
-        try:
-            pk = int(pk)
-        except ValueError:
-            abort(404)
-        Dispute = models.Dispute
-        query = self.datamodel.session.query(Dispute).filter(Dispute.id == pk)
-        case = self._base_filters.apply_all(query.options(*self._case_page_loads())).first()
-        if case is None:
-            abort(404)
-        return case
-
-    @functools.cache
-    def _case_page_loads(self):
-        """The loader options of the case page, built once (building them, and SQLAlchemy's
-        walk over new ones for its cache key, cost more than the queries they make)."""
-        Dispute = models.Dispute
-        # Joined loading for a few single rows only: every further join multiplies
-        # PostgreSQL's planning time (eight joins took it 12 ms to plan, 0.6 ms to run).
-        return (
-            *(joinedload(getattr(Dispute, name)) for name in ("centre", "category", "route")),
-            *(selectinload(getattr(Dispute, name)) for name in (
-                "place", "handler", "registered_by", "repeat_of", "language")),
-            # Each list with what its related list shows (which covers the page's own reads:
-            # each referral's unit and department, each event's actor), but not the case
-            # again: it is in the session already, and every row would carry its columns.
-            *(selectinload(getattr(Dispute, name)).options(*self._case_list_loads(model))
-              for model, name in CASE_LISTS.items()))
-
-    def _case_list_loads(self, model):
-        """Loader options for a list of the case's related rows: what its related list shows,
-        less the relationship back to the case."""
-        back = {rel.key for rel in inspect(model).relationships if rel.mapper.class_ is
-                models.Dispute}
-        columns = [column for column in self._related_view_of(model).list_columns
-                   if column.split(".")[0] not in back]
-        return eager_options(model, columns)
-
-    def _related_view_of(self, model):
-        """The related list view of a child model of the case."""
-        return next(view for view in self._related_views if view.datamodel.obj is model)
-
-    @expose("/step/<int:pk>/<step>", methods=["POST"])
-    @has_access
-    def step(self, pk, step):
-        """One step of the closed loop, taken from the case page."""
-        case = self._visible_or_404([pk])[0]
-        session = self.datamodel.session
-        form = request.form
-        version = form.get("version")
-        actor = current_user
-
-        def number(name, default, low=None, high=workflow.NUMBER_LIMIT):
-            return workflow.whole_number(form, name, default, low, high)
-
-        def day(name):
-            text = form.get(name) or ""
-            if not text:
-                return None
-            try:
-                value = datetime.date.fromisoformat(text)
-            except ValueError:
-                raise workflow.WorkflowError(_l("Enter a date as 2025-03-07.")) from None
-            if not datetime.date(2000, 1, 1) <= value <= datetime.date(2100, 12, 31):
-                raise workflow.WorkflowError(_l("Enter a date between 2000 and 2100."))
-            return value
-
-        def when(name):
-            try:
-                value = datetime.datetime.strptime(form.get(name, ""), "%Y-%m-%dT%H:%M")
-            except ValueError:
-                raise workflow.WorkflowError(_l("Enter a date and time.")) from None
-            if not 2000 <= value.year <= 2100:
-                raise workflow.WorkflowError(_l("Enter a date between 2000 and 2100."))
-            return value
-
-        def row(model, name):
-            key = key_of(form.get(name))
-            return session.get(model, key) if key is not None else None
-
-        def booking():
-            return next((b for b in case.sessions if str(b.id) == form.get("session")), None)
-
-        def visible_expert():
-            # Only experts the person may see can be booked (nor their free times probed).
-            expert = row(models.Expert, "expert")
-            if expert is not None and not scope.visible(models.Expert, expert.id):
-                raise workflow.WorkflowError(_l("This expert is outside your area of "
-                                                "responsibility."))
-            return expert
-
-        steps = {
-            **{name: (lambda name=name: workflow.take(session, case, actor, name, form, version))
-               for name in workflow.CASE_STEPS},
-            "extend": lambda: workflow.extend(session, case, actor, number("days", 0, 1, 365),
-                                              form.get("approved_by"), version=version),
-            "book": lambda: workflow.book_session(
-                session, case, actor, when("scheduled_at"), form.get("mode"),
-                expert=visible_expert(),
-                staff=session.scalar(select(models.Staff).filter_by(user_id=actor.id)),
-                duration_minutes=number("duration_minutes", 60, 5, 24 * 60),
-                place=form.get("place"),
-                link=form.get("link")),
-            "result": lambda: workflow.record_session_result(
-                session, booking(), actor, form.get("result"), form.get("agreement_text"),
-                day("follow_up_on"), performance_method=form.get("performance_method"),
-                performance_due=day("performance_due")),
-            "follow_up": lambda: workflow.follow_up(session, booking(), actor, form.get("note")),
-        }
-        if step not in steps:
-            abort(404)
-        if step in ("result", "follow_up") and booking() is None:
-            abort(404)
-        return _run_step(session, steps[step], url_for("DisputeModelView.show", pk=pk))
-
-    @action("accept_selected", _l("Accept"), _l("Accept the selected cases?"), "fa-check",
-            single=False)
-    def accept_selected(self, items):
-        """受理 several cases: each one checked as if accepted on its own page."""
-        session = self.datamodel.session
-        done, refused = 0, []
-        try:
-            with transactions.saving(session):
-                for case in items:
-                    try:
-                        with session.begin_nested():
-                            workflow.accept(session, case, current_user)
-                        done += 1
-                    except workflow.WorkflowError as error:
-                        refused.append(f"{case.case_no}：{error}")
-                session.commit()
-        except (workflow.WorkflowError, transactions.SaveFailed) as error:
-            flash(str(error), "danger")
-            return redirect(self.get_redirect())
-        flash(_l("%(count)s cases accepted.", count=done), "success" if done else "info")
-        for message in refused:
-            flash(message, "warning")
-        return redirect(self.get_redirect())
-
-
-# The case's lists of related rows, by model, that the case page shows.
-CASE_LISTS = {models.Party: "parties", models.Referral: "referrals",
-              models.MediationSession: "sessions", models.Feedback: "feedback",
-              models.CaseEvent: "events"}
-
+                *cases.repeat_messages()]
 
 def _in_base_order(rows, order):
     """Rows in a view's base order (column, direction; no blanks), ties by key in the same
@@ -1320,10 +905,8 @@ class DashboardView(BaseView):
 
     def _choice(self):
         """The area and period asked for, within the user's scope; flashes a bad period."""
-        from app import stats, stats_cache
-
         session = self.appbuilder.session
-        areas = stats_cache.areas(session, scope.current())
+        areas = caches.areas(session, scope.current())
         area = stats.area_for(session, scope.current(), request.args.get("area"), areas)
         if area is None:
             abort(404)
@@ -1342,23 +925,19 @@ class DashboardView(BaseView):
 
     def _page(self, only=None):
         """The dashboard, or one of its charts: the body is rendered once per data generation
-        and cached; only the page around it (menu, user, tokens) is rendered per request."""
-        from app import stats_cache
-
+        and values of the clock's figures, and cached; only the page around it (menu, user,
+        tokens) is rendered per request."""
         session, area, period, areas = self._choice()
-        body = stats_cache.cached(
-            "dashboard-body", lambda: self._body(session, area, period, areas, only),
+        clock = stats.clock_figures(session, area, period)
+        body = caches.stats_value(
+            "dashboard-body", lambda: self._body(session, area, period, areas, only, clock),
             area.region_id, period.code, models.today(), only,
-            ",".join(str(a.region_id) for a in areas))
+            ",".join(str(a.region_id) for a in areas), caches.digest(clock))
         return self.render_template("zongzhi/dashboard.html", body=body, only=only)
 
-    def _body(self, session, area, period, areas, only):
+    def _body(self, session, area, period, areas, only, clock):
         """The dashboard's content: pickers, tiles, charts' data, tables."""
-        from flask import render_template
-
-        from app import stats, stats_cache
-
-        data = stats_cache.report(session, area, period)
+        data = caches.report(session, area, period, clock=clock)
         payload = {**data, "links": drill_links(data, area, period), "only": only,
                    "titles": {**{k: str(v) for k, v in self.CHARTS.items()},
                               "registered": str(stats.FIGURE_BY_CODE["registered"].name),
@@ -1386,8 +965,6 @@ class DashboardView(BaseView):
     @has_access
     def definitions(self):
         """指标说明: every figure defined in plain words, from the definitions the code uses."""
-        from app import stats
-
         return self.render_template("zongzhi/definitions.html", figures=stats.FIGURES)
 
     @expose("/pdf")
@@ -1401,7 +978,8 @@ class DashboardView(BaseView):
             return redirect(url_for("DashboardView.index", area=area.region_id))
         try:
             content = reports.statistics_pdf(session, area, period, user=current_user,
-                                             register=request.args.get("register") == "1")
+                                             register=request.args.get("register") == "1",
+                                             data=caches.report(session, area, period))
         except reports.ReportTooLarge as error:
             flash(str(error), "danger")
             return redirect(url_for("DashboardView.index", area=area.region_id,
@@ -1489,10 +1067,8 @@ class HomeView(IndexView):
         if current_user.is_authenticated and request.args.get("inbox") is None and \
                 {r.name for r in current_user.roles} & {"leader", "centre_admin"} and \
                 self.appbuilder.sm.has_access("can_show", "DashboardView"):
-            from app import stats_cache
-
             # Only with an area to show: a login without a scope keeps the plain home page.
-            if stats_cache.areas(self.appbuilder.session, scope.current()):
+            if caches.areas(self.appbuilder.session, scope.current()):
                 return redirect(url_for("DashboardView.index"))
         shortcuts = []
         if current_user.is_authenticated:
@@ -1559,6 +1135,7 @@ def register(appbuilder):
     appbuilder.add_view_no_menu(LookupView)
     appbuilder.add_view_no_menu(PersonalDataView)
     appbuilder.add_view_no_menu(CaseApi)
+    appbuilder.add_view_no_menu(ReferralApi)
     appbuilder.add_view_no_menu(DocumentView)
     appbuilder.add_view_no_menu(AttachmentView)
     appbuilder.add_view(RolePermissionsView, "RolePermissions", label=_l("Role permissions"),

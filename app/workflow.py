@@ -5,6 +5,7 @@
 actor's role, the case's place in the actor's scope and the current state, and writes a CaseEvent.
 """
 
+import dataclasses
 import datetime
 
 from flask_babel import gettext
@@ -13,7 +14,9 @@ from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import object_session
 
-from app import choices, models, scope
+from app import choices, dispatch, models, scope
+from app.display import format_date, format_datetime  # the timeline's one date format
+from app.http import key_of
 
 OPEN = ("registered", "accepted", "referred")
 # Accepted and not yet concluded: the case is being handled (its handling clock runs).
@@ -60,8 +63,15 @@ def _check_actor(actor, roles, dispute):
         raise WorkflowError(gettext("This case is outside your area of responsibility."))
 
 
-def _check_version(dispute, version):
-    """Refuse a step taken on an out-of-date copy of the case (someone else changed it)."""
+def check_editable(dispute):
+    """Refuse changing a finished case (its facts or its parties): it is frozen until reopened."""
+    if dispute.status in FINISHED:
+        raise WorkflowError(gettext("A concluded case can only be changed by reopening it."))
+
+
+def check_version(dispute, version):
+    """Refuse a step or an edit made on an out-of-date copy of the case (someone else changed
+    it); None (no version sent) is not checked."""
     try:
         stale = version is not None and int(version) != dispute.version
     except (TypeError, ValueError, OverflowError):
@@ -91,7 +101,7 @@ def _move(dispute, actor, action, note=None, at=None, version=None):
     """Check a status transition and apply it, with its event."""
     sources, target, label = TRANSITIONS[action]
     _check_actor(actor, CASE_ROLES, dispute)
-    _check_version(dispute, version)
+    check_version(dispute, version)
     if dispute.status not in sources:
         raise WorkflowError(gettext(
             "A case that is %(status)s cannot be %(step)s.",
@@ -100,14 +110,6 @@ def _move(dispute, actor, action, note=None, at=None, version=None):
     dispute.status = target
     _event(dispute, actor, action, before, target, note, at)
     return before
-
-
-def allowed_actions(dispute, actor):
-    """The case steps this actor may take on this case now (for the buttons on the case page)."""
-    if not _roles(actor) & CASE_ROLES:
-        return []
-    return [action for action, (sources, _target, _label) in TRANSITIONS.items()
-            if dispute.status in sources]
 
 
 def route_of(session, dispute):
@@ -400,7 +402,7 @@ def reopen(session, dispute, actor, reason, at=None, version=None):
 def extend(session, dispute, actor, days, approved_by, at=None, version=None):
     """Extend the handling deadline within the route's allowance, with the approver named."""
     _check_actor(actor, CASE_ROLES, dispute)
-    _check_version(dispute, version)
+    check_version(dispute, version)
     route = route_of(session, dispute)
     if dispute.status not in IN_HAND or dispute.handle_due is None:
         raise WorkflowError(gettext("Only a case in hand can have its deadline extended."))
@@ -436,8 +438,6 @@ def book_session(session, dispute, actor, scheduled_at, mode, expert=None, staff
         mode=mode, place=place, link=link, result="pending")
     dispute.sessions.append(booking)
     who = expert.name if expert is not None else getattr(staff, "name", "")
-    from app.display import format_datetime  # the timeline's one date format
-
     _event(dispute, actor, "book", dispute.status, dispute.status,
            f"{format_datetime(scheduled_at)} {who}".strip(), at)
     return booking
@@ -463,6 +463,8 @@ def record_session_result(session, booking, actor, result, agreement_text=None,
     performed, as the agreement document prints it)."""
     dispute = booking.dispute
     _check_actor(actor, CASE_ROLES, dispute)
+    if dispute.status not in IN_HAND:
+        raise WorkflowError(gettext("Session results are recorded for cases in hand."))
     if booking.result != "pending":
         raise WorkflowError(gettext("This session's result is already recorded."))
     if result not in ("agreed", "not_agreed"):
@@ -492,11 +494,100 @@ def follow_up(session, booking, actor, note, at=None):
     return booking
 
 
-CASE_STEPS = ("accept", "decline", "refer", "conclude", "feedback", "reopen")
-
-
 # Whole numbers typed into step forms stay within what the database stores and a person means.
 NUMBER_LIMIT = 100_000
+
+
+@dataclasses.dataclass(frozen=True)
+class Field:
+    """One value a step asks for: its name, how it is typed and read (kind), and its label.
+
+    Kinds: text, textarea, number (low..high, default), date, datetime, choice and radio (from
+    `choices`, or the offer's options), flag, units (stationed units, many), expert, route.
+    """
+
+    name: str
+    kind: str = "text"
+    label: object = ""
+    required: bool = False
+    default: object = None
+    low: int | None = None
+    high: int | None = NUMBER_LIMIT
+    choices: object = None
+    blank: object = None  # the label of a choice's empty option (None: no empty option)
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """A step of the closed loop: what it acts on, what it asks, when it is offered, what it does.
+
+    `subject` is "case", "referral" or "booking" (a mediation session of the case, named by the
+    form's `session` value); `available(target, actor)` says whether the actor is offered the
+    step on that target now; `run(session, target, actor, values, version)` takes it, raising
+    WorkflowError (or VersionConflict) when refused.
+    """
+
+    name: str
+    label: object
+    subject: str
+    fields: tuple
+    available: object
+    run: object
+    css: str = "default"
+    title: object = None  # (target) -> the form's heading, when it names the target
+    hint: object = None  # (target) -> a warning shown with the form, or None
+
+
+@dataclasses.dataclass
+class Offer:
+    """A step offered to a person on a target, with the options its fields choose from."""
+
+    step: Step
+    target: object
+    options: dict
+
+    @property
+    def title(self):
+        """The heading of the step's form."""
+        return self.step.title(self.target) if self.step.title else self.step.label
+
+    @property
+    def hint(self):
+        """A warning shown with the form, or None."""
+        return self.step.hint(self.target) if self.step.hint else None
+
+
+def _case_actor(actor):
+    """The actor is window staff (or the administrator): they take the case's steps."""
+    return bool(_roles(actor) & CASE_ROLES)
+
+
+def _unit_actor(actor, referral):
+    """The actor is a liaison of the referral's unit (or the administrator)."""
+    unit = scope.remembered_scope_of(actor).unit_id if _roles(actor) & UNIT_ROLES else -1
+    return unit is None or unit == referral.unit_id
+
+
+def _moves(action):
+    """`available` of a status transition: window staff, from the states it starts from."""
+    sources = TRANSITIONS[action][0]
+    return lambda case, actor: _case_actor(actor) and case.status in sources
+
+
+def _text(values, name):
+    """One submitted value as text ('' when absent)."""
+    value = values.get(name)
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return "" if value is None else str(value)
+
+
+def _many(values, name):
+    """Every value submitted under a name (a form's repeated field or a JSON list)."""
+    found = values.getlist(name) if hasattr(values, "getlist") else values.get(name)
+    if found is None:
+        return []
+    return found if isinstance(found, list) else [found]
 
 
 def whole_number(values, name, default, low=None, high=NUMBER_LIMIT):
@@ -515,36 +606,269 @@ def whole_number(values, name, default, low=None, high=NUMBER_LIMIT):
     return number
 
 
-def take(session, dispute, actor, step, values, version=None):
-    """Run a case step as submitted from the case page (a form) or the API (JSON values)."""
-    def many(name):
-        found = values.getlist(name) if hasattr(values, "getlist") else values.get(name) or []
-        return found if isinstance(found, list) else [found]
+def _date(text):
+    """A day typed as 2025-03-07 (None when blank)."""
+    if not text:
+        return None
+    try:
+        value = datetime.date.fromisoformat(text)
+    except ValueError:
+        raise WorkflowError(gettext("Enter a date as 2025-03-07.")) from None
+    if not datetime.date(2000, 1, 1) <= value <= datetime.date(2100, 12, 31):
+        raise WorkflowError(gettext("Enter a date between 2000 and 2100."))
+    return value
 
-    if step == "accept":
-        return accept(session, dispute, actor, values.get("note"), version=version)
-    if step == "decline":
-        return decline(session, dispute, actor, values.get("reason"), version=version)
-    if step == "refer":
-        keys = [int(k) for k in many("units") if str(k).isdigit()]
-        units = [u for u in (session.get(models.StationedUnit, k) for k in keys) if u is not None]
-        return refer(session, dispute, actor, units, values.get("instructions"),
-                     whole_number(values, "respond_hours", 24, 1, 24 * 365),
-                     whole_number(values, "answer_days", 10, 1, 365),
-                     in_turn=bool(values.get("in_turn")), version=version)
-    if step == "conclude":
-        route = values.get("route_on")
-        route = session.get(models.LegalRoute, int(route)) if str(route or "").isdigit() else None
-        return conclude(session, dispute, actor, values.get("outcome"),
-                        values.get("resolved_level") or None, values.get("note"), route,
-                        version=version)
-    if step == "feedback":
-        return record_feedback(session, dispute, actor,
-                               whole_number(values, "satisfaction", 0, 0, 9),
-                               values.get("channel"), values.get("note"), version=version)
-    if step == "reopen":
-        return reopen(session, dispute, actor, values.get("reason"), version=version)
-    raise ValueError(step)
+
+def _datetime(text):
+    """A moment typed as a date and time (a datetime-local field)."""
+    try:
+        value = datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M")
+    except ValueError:
+        raise WorkflowError(gettext("Enter a date and time.")) from None
+    if not 2000 <= value.year <= 2100:
+        raise WorkflowError(gettext("Enter a date between 2000 and 2100."))
+    return value
+
+
+def _row(session, model, value):
+    """The record a submitted key names, or None."""
+    key = key_of(value)
+    return session.get(model, key) if key is not None else None
+
+
+def _visible_expert(session, value):
+    """The expert chosen, if any; only experts the person may see can be booked (nor their
+    free times probed)."""
+    expert = _row(session, models.Expert, value)
+    if expert is not None and not scope.visible(models.Expert, expert.id):
+        raise WorkflowError(gettext("This expert is outside your area of responsibility."))
+    return expert
+
+
+def read(session, step, values):
+    """The step's values as the workflow takes them, read by each field's kind; refused with
+    a message when one cannot be read."""
+    found = {}
+    for field in step.fields:
+        text = _text(values, field.name)
+        if field.kind == "number":
+            found[field.name] = whole_number(values, field.name, field.default, field.low,
+                                             field.high)
+        elif field.kind == "date":
+            found[field.name] = _date(text)
+        elif field.kind == "datetime":
+            found[field.name] = _datetime(text)
+        elif field.kind == "flag":
+            found[field.name] = bool(values.get(field.name))
+        elif field.kind == "units":
+            keys = [key_of(k) for k in _many(values, field.name)]
+            found[field.name] = [unit for unit in (
+                session.get(models.StationedUnit, k) for k in keys if k is not None)
+                if unit is not None]
+        elif field.kind == "expert":
+            found[field.name] = _visible_expert(session, text)
+        elif field.kind == "route":
+            found[field.name] = _row(session, models.LegalRoute, text)
+        else:  # text, textarea, choice, radio: as typed (blank is None)
+            found[field.name] = text or None
+    return found
+
+
+def _booking_title(label, at):
+    """A booking step's heading: the step and the session's date."""
+    return lambda booking: f"{label}：{at(booking)}"
+
+
+def _dissatisfied(case):
+    """The reopen form's warning after a dissatisfied party."""
+    if case.feedback and case.feedback[-1].satisfaction == 1:
+        return gettext("The party was dissatisfied: consider reopening.")
+    return None
+
+
+_NOTE = Field("note", "text", _l("Note (optional)"))
+_RESULTS = [(code, choices.SESSION_RESULT.label(code)) for code in ("agreed", "not_agreed")]
+
+STEPS = (
+    Step("accept", _l("Accept"), "case", (_NOTE,), _moves("accept"),
+         lambda s, case, actor, v, version, at: accept(s, case, actor, v["note"], version=version, at=at)),
+    Step("decline", _l("Decline"), "case",
+         (Field("reason", "textarea", _l("Reason told to the parties"), required=True),),
+         _moves("decline"),
+         lambda s, case, actor, v, version, at: decline(s, case, actor, v["reason"],
+                                                    version=version, at=at), css="warning"),
+    Step("refer", _l("Refer"), "case", (
+        Field("units", "units", _l("Suggested units, best first, with the reasons:")),
+        Field("instructions", "textarea", _l("Instructions")),
+        Field("respond_hours", "number", _l("Report in within (hours)"), default=24, low=1,
+              high=24 * 365),
+        Field("answer_days", "number", _l("Answer within (days)"), default=10, low=1, high=365),
+        Field("in_turn", "flag", _l("One after another"))),
+        _moves("refer"),
+        lambda s, case, actor, v, version, at: refer(
+            s, case, actor, v["units"], v["instructions"], v["respond_hours"], v["answer_days"],
+            in_turn=v["in_turn"], version=version, at=at)),
+    Step("book", _l("Book a session"), "case", (
+        Field("expert", "expert", _l("Expert"), blank=_l("No expert (staff mediate)")),
+        Field("scheduled_at", "datetime", _l("Session time"), required=True),
+        Field("duration_minutes", "number", _l("Minutes"), default=60, low=5, high=24 * 60),
+        Field("mode", "choice", _l("Session mode"), choices=choices.SESSION_MODE),
+        Field("place", "text", _l("Place (in person)")),
+        Field("link", "text", _l("Link or platform (remote)"))),
+        lambda case, actor: _case_actor(actor) and case.status in IN_HAND,
+        lambda s, case, actor, v, version, at: book_session(
+            s, case, actor, v["scheduled_at"], v["mode"], expert=v["expert"],
+            staff=s.scalar(select(models.Staff).filter_by(user_id=getattr(actor, "id", None))),
+            duration_minutes=v["duration_minutes"], place=v["place"], link=v["link"], at=at)),
+    Step("result", _l("Record the session result"), "booking", (
+        Field("result", "choice", _l("Session result"), choices=_RESULTS),
+        Field("agreement_text", "textarea", _l("Agreement")),
+        Field("performance_method", "text", _l("How the agreement is performed")),
+        Field("performance_due", "date", _l("Performed by")),
+        Field("follow_up_on", "date", _l("Fulfilment follow-up on"))),
+        lambda booking, actor: (_case_actor(actor) and booking.result == "pending"
+                                and booking.dispute.status in IN_HAND),
+        lambda s, booking, actor, v, version, at: record_session_result(
+            s, booking, actor, v["result"], v["agreement_text"], v["follow_up_on"],
+            performance_method=v["performance_method"], performance_due=v["performance_due"], at=at),
+        title=_booking_title(_l("Record the session result"),
+                             lambda b: format_datetime(b.scheduled_at))),
+    Step("extend", _l("Extend deadline"), "case", (
+        Field("days", "number", _l("Days"), default=0, low=1, high=365),
+        Field("approved_by", "text", _l("Approved by"))),
+        lambda case, actor: (_case_actor(actor) and case.status in IN_HAND
+                             and case.handle_due is not None),
+        lambda s, case, actor, v, version, at: extend(s, case, actor, v["days"], v["approved_by"],
+                                                  version=version, at=at)),
+    Step("follow_up", _l("Fulfilment follow-up"), "booking",
+         (Field("note", "text", _l("How the agreement is being kept")),),
+         lambda booking, actor: (_case_actor(actor) and booking.follow_up_on is not None
+                                 and booking.followed_up_at is None),
+         lambda s, booking, actor, v, version, at: follow_up(s, booking, actor, v["note"], at=at),
+         title=_booking_title(_l("Fulfilment follow-up"), lambda b: format_date(b.follow_up_on))),
+    Step("conclude", _l("Conclude"), "case", (
+        Field("outcome", "choice", _l("Outcome"), choices=choices.OUTCOME),
+        Field("resolved_level", "choice", _l("Resolved at level"),
+              choices=choices.HANDLING_LEVEL, blank=""),
+        Field("route_on", "route", _l("Routed on to"), blank=""),
+        Field("note", "textarea", _l("Outcome details"))),
+        _moves("conclude"),
+        lambda s, case, actor, v, version, at: conclude(
+            s, case, actor, v["outcome"], v["resolved_level"], v["note"], v["route_on"],
+            version=version, at=at), css="success"),
+    Step("feedback", _l("Feedback"), "case", (
+        Field("satisfaction", "radio", _l("Satisfaction"), required=True,
+              choices=choices.SATISFACTION),
+        Field("channel", "choice", _l("Channel"), choices=choices.FEEDBACK_CHANNEL),
+        _NOTE),
+        _moves("feedback"),
+        lambda s, case, actor, v, version, at: record_feedback(
+            s, case, actor, whole_number(v, "satisfaction", 0, 0, 9), v["channel"], v["note"],
+            version=version, at=at), css="info"),
+    Step("reopen", _l("Reopen"), "case",
+         (Field("reason", "textarea", _l("Why the case is taken up again"), required=True),),
+         _moves("reopen"),
+         lambda s, case, actor, v, version, at: reopen(s, case, actor, v["reason"],
+                                                   version=version, at=at),
+         css="danger", hint=_dissatisfied),
+    Step("report_in", _l("Report in"), "referral", (),
+         lambda referral, actor: _unit_actor(actor, referral) and referral.status == "sent",
+         lambda s, referral, actor, v, version, at: report_in(s, referral, actor, at=at), css="primary"),
+    Step("answer", _l("Answer referral"), "referral",
+         (Field("result", "textarea", _l("What the unit did"), required=True),),
+         lambda referral, actor: _unit_actor(actor, referral) and referral.status == "reported",
+         lambda s, referral, actor, v, version, at: answer(s, referral, actor, v["result"], at=at),
+         css="success"),
+    Step("return", _l("Return referral"), "referral",
+         (Field("reason", "textarea", _l("Why it is outside the unit remit"), required=True),),
+         lambda referral, actor: (_unit_actor(actor, referral)
+                                  and referral.status in ("sent", "reported")),
+         lambda s, referral, actor, v, version, at: return_referral(s, referral, actor,
+                                                                v["reason"], at=at),
+         css="warning"),
+)
+STEP = {(step.subject == "referral", step.name): step for step in STEPS}
+CASE_STEPS = tuple(step.name for step in STEPS if step.subject != "referral")
+REFERRAL_STEPS = tuple(step.name for step in STEPS if step.subject == "referral")
+
+
+def _options(session, case, step):
+    """What the step's fields choose from on this case (suggestions best first)."""
+    options = {}
+    for field in step.fields:
+        if field.kind == "units":
+            options[field.name] = dispatch.suggest_units(session, case)
+        elif field.kind == "expert":
+            options[field.name] = dispatch.suggest_experts(session, case)
+        elif field.kind == "route":
+            options[field.name] = session.scalars(select(models.LegalRoute).order_by(
+                models.LegalRoute.sort_order)).all()
+        elif field.kind in ("choice", "radio"):
+            pairs = field.choices
+            options[field.name] = list(getattr(pairs, "pairs", pairs))
+    return options
+
+
+def _targets(step, subject):
+    """What a step of this kind acts on, for a case or a referral."""
+    if step.subject == "booking":
+        return [] if isinstance(subject, models.Referral) else list(subject.sessions)
+    return [subject] if (step.subject == "referral") == isinstance(subject,
+                                                                    models.Referral) else []
+
+
+def steps_for(session, subject, actor):
+    """The steps offered to this actor on a case (or a referral) now, in the loop's order,
+    each with its target and the options of its fields: what the pages and the API offer."""
+    case = subject.dispute if isinstance(subject, models.Referral) else subject
+    if case.id is not None and not scope.visible(models.Dispute, case.id,
+                                                 scope.remembered_scope_of(actor)):
+        return []  # outside the actor's scope: nothing is offered (the steps would refuse)
+    return [Offer(step, target, _options(session, case, step))
+            for step in STEPS for target in _targets(step, subject)
+            if step.available(target, actor)]
+
+
+def perform(session, subject, actor, name, values, version=None, at=None):
+    """Take the named step on a case (or a referral) with submitted values: the one handler of
+    the pages and the API. LookupError for a step that does not exist (or a booking the case
+    does not have); WorkflowError when refused. A step not offered now still runs its checks,
+    so that the refusal says precisely why."""
+    step = STEP.get((isinstance(subject, models.Referral), name))
+    if step is None:
+        raise LookupError(name)
+    target = subject
+    if step.subject == "booking":
+        key = key_of(_text(values, "session"))
+        target = next((b for b in subject.sessions if b.id == key), None)
+        if target is None:
+            raise LookupError(name)
+    return step.run(session, target, actor, read(session, step, values), version, at)
+
+
+def deadlines(case, referrals):
+    """The case's running deadlines, as (label, due, counting): accepting, concluding, and each
+    open referral's report-in or answer (of `referrals`, those the person sees); the time left
+    counts only while the case is open."""
+    counting = case.status in OPEN
+    found = []
+    if case.status == "registered":
+        found.append((gettext("Accept by"), case.accept_due, counting))
+    if case.handle_due:
+        found.append((gettext("Conclude by"), case.handle_due, counting))
+    for referral in referrals:
+        due = referral_deadline(referral)
+        if due is not None:
+            label = gettext("Report in by") if referral.status == "sent" else gettext("Answer by")
+            found.append((f"{referral.unit.department.name}：{label}", due, counting))
+    return found
+
+
+def referral_deadline(referral):
+    """The deadline an open referral works to (report in, then answer), or None."""
+    if referral.status == "sent":
+        return referral.respond_due
+    return referral.answer_due if referral.status == "reported" else None
 
 
 def _cases_of(session, numbers):
@@ -582,10 +906,11 @@ def find_repeat(session, dispute, months=12, at=None, within=None):
     return session.scalar(_inside(query, within))
 
 
-def note_parties(session, dispute, months=12, at=None, within=None):
-    """After parties change: link a repeat dispute (inside `within`); returns the earlier
-    case, if any."""
-    earlier = find_repeat(session, dispute, months, at, within)
+def parties_changed(session, dispute, months=12, at=None, within=None):
+    """After a case's parties are entered or changed: link it to an earlier case sharing a
+    party's ID number (inside `within`), in the same transaction; returns that case, if any."""
+    with session.no_autoflush:
+        earlier = find_repeat(session, dispute, months, at, within)
     if earlier is not None and dispute.repeat_of_id is None:
         dispute.repeat_of = earlier
     return earlier

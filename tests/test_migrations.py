@@ -1,22 +1,31 @@
 """The migrations build the schema the models describe."""
 
+import ast
+import os
+import subprocess
+import sys
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_appbuilder import Model
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from app.extensions import db
+
+
+def in_models(name, kind, parents):
+    """Whether the models describe a schema object (the text search indexes are made by their
+    migrations, outside the models)."""
+    return not ((kind == "table" and name.startswith("dispute_fts"))
+                or (kind == "index" and name == "ix_dispute_text_trgm"))
 
 
 def test_models_and_migrations_agree(app):
     """Autogenerate, run against the migrated database, finds nothing to add or change."""
     with db.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={
-            "compare_type": True,
-            # the FTS5 text index is created by its migration, outside the models
-            "include_name": lambda name, kind, parents: not (
-                (kind == "table" and name.startswith("dispute_fts"))
-                or (kind == "index" and name == "ix_dispute_text_trgm")),
-        })
+            "compare_type": True, "include_name": in_models})
         diff = compare_metadata(context, Model.metadata)
     assert diff == []
 
@@ -107,3 +116,59 @@ def test_upgrading_splits_records_by_month_and_fills_the_new_statistics(tmp_path
         assert conn.execute("SELECT cancelled_at FROM referral").fetchone()[0].startswith(
             "2025-03-10 12:00")
     # The rollups were emptied by the durations revision: `flask stats rebuild` refills them.
+
+
+MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          "migrations")
+
+
+def test_no_migration_imports_app_code():
+    """Migrations stand alone: a future model or statistics change cannot break an upgrade."""
+    found = []
+    for folder, _dirs, files in os.walk(MIGRATIONS):
+        for name in files:
+            if not name.endswith(".py"):
+                continue
+            with open(os.path.join(folder, name), encoding="utf-8") as source:
+                tree = ast.parse(source.read())
+            for node in ast.walk(tree):
+                modules = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                    [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+                found += [f"{name}: {m}" for m in modules
+                          if m.split(".")[0] in ("app", "seeds", "config")]
+    assert found == []
+
+
+def _scratch_database(url):
+    """An empty database on the test engine, beside the test database (None: not possible)."""
+    engine_url = make_url(url)
+    if engine_url.get_backend_name() == "sqlite":
+        return None
+    name = "zongzhi_upgrade_check"
+    admin = create_engine(engine_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    return engine_url.set(database=name).render_as_string(hide_password=False)
+
+
+def test_flask_db_upgrade_builds_an_empty_database(tmp_path):
+    """`flask db upgrade` on an empty database of the test engine, as a deployment runs it, and
+    the schema it builds is the models' (the test database itself is also built this way)."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    target = _scratch_database(url) if url else None
+    target = target or f"sqlite:///{tmp_path / 'empty.db'}"
+    root = os.path.dirname(MIGRATIONS)
+    done = subprocess.run([sys.executable, "-m", "flask", "--app", "run.py", "db", "upgrade"],
+                          cwd=root, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "DATABASE_URL": target})
+    assert done.returncode == 0, done.stderr[-2000:]
+    engine = create_engine(target)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={
+                "compare_type": True, "include_name": in_models})
+            assert compare_metadata(context, Model.metadata) == []
+    finally:
+        engine.dispose()

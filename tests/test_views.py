@@ -279,7 +279,7 @@ def test_a_session_is_booked_with_the_browsers_date_inputs(app, login_as):
     db.session.commit()
     page = client.get(f"/disputemodelview/show/{case.id}").get_data(as_text=True)
     assert 'type="datetime-local" name="scheduled_at"' in page
-    routes = re.search(r'name="route_on">(.*?)</select>', page).group(1)  # the conclude form
+    routes = re.search(r'name="route_on">(.*?)</select>', page, re.S).group(1)  # the conclude form
     assert "行政复议" in routes and "诉讼" in routes
     response = client.post(f"/disputemodelview/step/{case.id}/book", data={
         "scheduled_at": "2025-03-12T15:30", "duration_minutes": "45", "mode": "video",
@@ -416,7 +416,7 @@ def test_a_lost_generation_token_is_never_an_old_one(app):
     """A token the cache lost (a restart, an eviction) comes back as a new random one, so values
     cached under an earlier token are never read again."""
     from app.extensions import cache
-    from app.scope import access
+    from app.caches import access
 
     seen = []
     for _ in range(3):

@@ -98,27 +98,26 @@ class ClosedLoop(RuleBasedStateMachine):
         return self.clock
 
     def attempt(self, step, actor):
-        """Run a step; True when the workflow took it."""
+        """Run a step through the one handler the pages and the API use; True when the
+        workflow took it, which must be exactly when the step was offered to the actor."""
         court = unit("court")
-        calls = {
-            "accept": lambda at: workflow.accept(db.session, self.case, actor, at=at),
-            "decline": lambda at: workflow.decline(db.session, self.case, actor, "不属于受理范围",
-                                                   at=at),
-            "refer": lambda at: workflow.refer(db.session, self.case, actor, [court], "请办理",
-                                               at=at),
-            "conclude": lambda at: workflow.conclude(db.session, self.case, actor, "withdrawn",
-                                                     note="撤回", at=at),
-            "feedback": lambda at: workflow.record_feedback(db.session, self.case, actor, 1,
-                                                            "phone", at=at),
-            "reopen": lambda at: workflow.reopen(db.session, self.case, actor, "不满意", at=at),
-        }
+        values = {
+            "accept": {}, "decline": {"reason": "不属于受理范围"},
+            "refer": {"units": [court.id], "instructions": "请办理"},
+            "conclude": {"outcome": "withdrawn", "note": "撤回"},
+            "feedback": {"satisfaction": "1", "channel": "phone"},
+            "reopen": {"reason": "不满意"},
+        }[step]
+        offered = step in {o.step.name for o in workflow.steps_for(db.session, self.case, actor)}
         try:
-            calls[step](self.tick())
+            workflow.perform(db.session, self.case, actor, step, values, at=self.tick())
             db.session.commit()
-            return True
+            took = True
         except workflow.WorkflowError:
             db.session.rollback()
-            return False
+            took = False
+        assert took == offered, (self.case.status, step, "offered" if offered else "not offered")
+        return took
 
     @rule(step=st.sampled_from(STEPS), who=st.sampled_from(["bole", "korla", "court", "leader"]))
     def take(self, step, who):
@@ -298,7 +297,7 @@ def test_repeat_disputes_and_parallel_tracks(app, people):
     second = new_case(staff, route="petition")
     second.parties.append(models.Party(role="applicant", name="刘某英", id_number="652701198506120020"))
     db.session.commit()
-    assert workflow.note_parties(db.session, second) == first
+    assert workflow.parties_changed(db.session, second) == first
     assert second.repeat_of == first
     assert workflow.parallel_tracks(db.session, second) == [first]
 
@@ -471,3 +470,108 @@ def test_the_case_api_keeps_to_scope_and_rights(app, client, people):
                        json={"version": case.version}).status_code == 403
     db.session.expire_all()
     assert db.session.get(models.Dispute, case.id).status == "registered"
+
+
+def test_the_api_offers_the_steps_the_page_renders(app, client, people):
+    """GET …/steps lists exactly the step forms of the case page, with their fields; a liaison
+    sees and takes the unit's steps on a referral through the referral API."""
+    case = new_case(people["bole"], at=models.now())
+    client.post("/login/", data={"username": "bole", "password": PASSWORD})
+    listed = client.get(f"/api/v1/cases/{case.id}/steps").get_json()
+    html = client.get(f"/disputemodelview/show/{case.id}").get_data(as_text=True)
+    assert sorted(s["step"] for s in listed["steps"]) == sorted(
+        set(re.findall(r'id="step-(\w+)"', html))) == ["accept", "decline"]
+    decline = next(s for s in listed["steps"] if s["step"] == "decline")
+    assert [(f["name"], f["kind"], f["required"]) for f in decline["fields"]] == [
+        ("reason", "textarea", True)]
+    client.post(f"/api/v1/cases/{case.id}/steps/accept", json={"version": listed["version"]})
+    seen = client.get(f"/api/v1/cases/{case.id}/steps").get_json()
+    refer = next(s for s in seen["steps"] if s["step"] == "refer")
+    court = unit("court")
+    assert court.id in [o["value"] for o in refer["fields"][0]["options"]]
+    assert {s["step"] for s in seen["steps"]} == {"refer", "book", "extend", "conclude"}
+    answer = client.post(f"/api/v1/cases/{case.id}/steps/refer",
+                         json={"version": seen["version"], "units": [court.id],
+                               "instructions": "请办理"})
+    assert answer.status_code == 200 and answer.get_json()["status"] == "referred"
+    referral = db.session.scalar(select(models.Referral).filter_by(dispute_id=case.id))
+    assert client.get(f"/api/v1/referrals/{referral.id}/steps").get_json()["steps"] == []
+    client.post("/logout/")
+    client.post("/login/", data={"username": "court", "password": PASSWORD})
+    offered = client.get(f"/api/v1/referrals/{referral.id}/steps").get_json()["steps"]
+    assert [s["step"] for s in offered] == ["report_in", "return"]
+    assert client.post(f"/api/v1/referrals/{referral.id}/steps/answer",
+                       json={"result": "已办"}).status_code == 422
+    reported = client.post(f"/api/v1/referrals/{referral.id}/steps/report_in", json={})
+    assert reported.status_code == 200 and reported.get_json()["status"] == "reported"
+    assert client.post(f"/api/v1/referrals/{referral.id}/steps/fly", json={}).status_code == 404
+    client.post("/logout/")
+    client.post("/login/", data={"username": "korla", "password": PASSWORD})
+    assert client.get(f"/api/v1/referrals/{referral.id}").status_code == 404
+
+
+BOOKED = datetime.datetime(2026, 3, 2, 10, 0)
+VALID = {
+    "accept": {}, "decline": {"reason": "不属于受理范围"},
+    "refer": {"instructions": "请办理"}, "extend": {"days": "5", "approved_by": "主任"},
+    "book": {"scheduled_at": "2026-03-02T10:00", "mode": "in_person", "place": "调解室"},
+    "result": {"result": "agreed", "agreement_text": "双方达成协议",
+               "follow_up_on": "2026-04-01"},
+    "follow_up": {"note": "已履行"},
+    "conclude": {"outcome": "withdrawn", "note": "撤回"},
+    "feedback": {"satisfaction": "3", "channel": "phone"}, "reopen": {"reason": "不满意"},
+}
+
+
+def test_every_step_is_taken_exactly_when_it_is_offered(app, people):
+    """Walking a case through every state, each of the case's steps, sent valid values, is
+    taken if and only if the workflow offers it (bookings and follow-ups included)."""
+    clerk, court = people["bole"], unit("court")
+    case = new_case(clerk, at=T0)
+    path = ["accept", "book", "result", "refer", "extend", "conclude", "follow_up",
+            "feedback", "reopen", "conclude"]
+    checked = set()
+    for when, chosen in enumerate(path):
+        offered = {(o.step.name, o.target.id) for o in workflow.steps_for(db.session, case,
+                                                                             clerk)}
+        targets = [(name, None) for name in workflow.CASE_STEPS if name not in
+                   ("result", "follow_up")] + [(name, b.id) for name in ("result", "follow_up")
+                                               for b in case.sessions]
+        for name, booking in targets:
+            values = dict(VALID[name], **({"session": str(booking)} if booking else {}),
+                          **({"units": [free_unit(case).id]} if name == "refer" else {}))
+            key = (name, booking if booking else case.id)
+            try:
+                with db.session.begin_nested():
+                    workflow.perform(db.session, case, clerk, name, values,
+                                     at=T0 + datetime.timedelta(hours=when + 1))
+                    raise _Undo()
+            except _Undo:
+                took = True
+            except workflow.WorkflowError:
+                took = False
+            db.session.expire_all()
+            assert took == (key in offered), (case.status, name, booking)
+            checked.add((name, took))
+        values = dict(VALID[chosen], **({"units": [court.id]} if chosen == "refer" else {}))
+        if chosen in ("result", "follow_up"):
+            values["session"] = str(case.sessions[0].id)
+        if chosen == "conclude" and case.referrals and case.referrals[0].status == "sent":
+            workflow.perform(db.session, case.referrals[0], people["court"], "report_in", {},
+                             at=T0 + datetime.timedelta(hours=when, minutes=30))
+        workflow.perform(db.session, case, clerk, chosen, values,
+                         at=T0 + datetime.timedelta(hours=when + 1))
+        db.session.commit()
+    assert {name for name, took in checked if took} == set(workflow.CASE_STEPS)
+    assert {name for name, took in checked if not took} == set(workflow.CASE_STEPS)
+
+
+def free_unit(case):
+    """A unit of the case's centre that does not hold the case now."""
+    busy = {r.unit_id for r in case.referrals if r.status in ("queued", "sent", "reported")}
+    return next(u for u in db.session.scalars(select(models.StationedUnit).filter_by(
+        centre_id=case.centre_id).order_by(models.StationedUnit.id)) if u.id not in busy)
+
+
+class _Undo(Exception):
+    """Rolls a trial step's savepoint back."""

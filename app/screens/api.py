@@ -1,0 +1,225 @@
+"""JSON access to cases and referrals and their workflow steps, with the screens' rights, scope
+and masking: the steps offered are the workflow's, the same the pages render."""
+
+from flask import abort, jsonify, request, url_for
+from flask_appbuilder import BaseView, expose
+from flask_appbuilder.security.decorators import has_access_api
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
+
+from app import models, personal, scope, transactions, workflow
+from app.extensions import db
+
+
+def _iso(value):
+    """A moment as ISO text, or None."""
+    return value.isoformat() if value is not None else None
+
+
+def _option(field, option):
+    """One choice of a step's field as JSON: the value to send and what it is."""
+    if field.kind in ("units", "expert"):
+        item = option.item
+        return {"value": item.id, "label": getattr(item, "name", None) or str(item),
+                "score": option.score, "reasons": [str(r) for r in option.reasons]}
+    if field.kind == "route":
+        return {"value": option.id, "label": option.name}
+    return {"value": option[0], "label": str(option[1])}
+
+
+def offers_json(offers):
+    """The steps offered, as the API lists them: each with its target and its fields."""
+    return [{
+        "step": offer.step.name, "label": str(offer.title),
+        "target": {"kind": offer.step.subject, "id": offer.target.id},
+        "fields": [{
+            "name": field.name, "kind": field.kind, "label": str(field.label),
+            "required": field.required,
+            **({"default": field.default} if field.default is not None else {}),
+            **({"options": [_option(field, o) for o in offer.options[field.name]]}
+               if field.name in offer.options else {})} for field in offer.step.fields],
+    } for offer in offers]
+
+
+def _body():
+    """The JSON object sent, or None."""
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else None
+
+
+def take(subject, name, body, answer, version=None):
+    """Take a step through the workflow and answer with the subject's JSON (made before the
+    commit: nothing can fail after it); 404 for no such step, 409 stale, 422 refused, 503 not
+    saved."""
+    session = db.session
+    try:
+        with transactions.saving(session):
+            workflow.perform(session, subject, current_user, name, body, version)
+            session.flush()
+            answered = answer(subject)
+            session.commit()
+    except LookupError:
+        session.rollback()
+        return jsonify(code="not_found", message=str(_l("No such step."))), 404
+    except workflow.VersionConflict as error:
+        session.rollback()
+        return jsonify(code="stale_version", message=str(error)), 409
+    except workflow.WorkflowError as error:
+        session.rollback()
+        return jsonify(code="refused", message=str(error)), 422
+    except transactions.SaveFailed as error:
+        session.rollback()
+        return jsonify(code="not_saved", message=str(error)), 503
+    return jsonify(answered)
+
+
+class CaseApi(BaseView):
+    """A case, its documents and files, the steps offered on it, and taking one."""
+
+    route_base = "/api/v1/cases"
+    class_permission_name = "DisputeModelView"
+    method_permission_name = {"get": "show", "documents": "show", "attachments": "show",
+                              "steps": "show", "take_step": "step"}
+    base_permissions = ["can_show", "can_step"]
+
+    @staticmethod
+    def _case(pk):
+        """The case inside the caller's scope, or 404, with what its JSON shows."""
+        if not scope.visible(models.Dispute, pk):
+            abort(404)
+        return db.session.get(models.Dispute, pk, options=[
+            joinedload(models.Dispute.centre), joinedload(models.Dispute.category),
+            selectinload(models.Dispute.parties), selectinload(models.Dispute.events)])
+
+    @staticmethod
+    def _json(case):
+        """A case as JSON: personal data masked as on the screens."""
+        return {
+            "id": case.id, "case_no": case.case_no, "title": case.title, "status": case.status,
+            "version": case.version, "centre": case.centre.name, "category": case.category.name,
+            "registered_at": case.registered_at.isoformat(), "handle_due": _iso(case.handle_due),
+            "parties": [{"role": p.role, "name": p.name,
+                         "id_number": personal.mask("id", p.id_number),
+                         "phone": personal.mask("phone", p.phone)} for p in case.parties],
+            "events": [{"at": e.at.isoformat(), "action": e.action, "from": e.from_status,
+                        "to": e.to_status} for e in case.events],
+        }
+
+    @expose("/<int:pk>", methods=["GET"])
+    @has_access_api
+    def get(self, pk):
+        """One case."""
+        return jsonify(self._json(self._case(pk)))
+
+    @expose("/<int:pk>/documents", methods=["GET"])
+    @has_access_api
+    def documents(self, pk):
+        """The documents issued for a case, each with its download address."""
+        self._case(pk)
+        rows = db.session.scalars(select(models.CaseDocument).where(
+            models.CaseDocument.dispute_id == pk).order_by(models.CaseDocument.issued_at)).all()
+        return jsonify([{
+            "id": d.id, "kind": d.kind, "label": models.choices.DOCUMENT_KIND.label_text(d.kind),
+            "number": d.number, "version": d.version, "issued_at": d.issued_at.isoformat(),
+            "size": d.size, "sha256": d.sha256,
+            "download": url_for("DocumentView.download", pk=d.id)} for d in rows])
+
+    @expose("/<int:pk>/attachments", methods=["GET"])
+    @has_access_api
+    def attachments(self, pk):
+        """The files a case holds; an ID copy has no download address for a masked role."""
+        self._case(pk)
+        rows = db.session.scalars(select(models.Attachment).where(
+            models.Attachment.dispute_id == pk, models.Attachment.deleted_at.is_(None))
+            .order_by(models.Attachment.uploaded_at)).all()
+        unmasked = personal.can_view() or personal.can_reveal()
+        return jsonify([{
+            "id": a.id, "kind": a.kind, "file_name": a.file_name,
+            "content_type": a.content_type, "size": a.size, "sha256": a.sha256,
+            "uploaded_at": a.uploaded_at.isoformat(),
+            "download": url_for("AttachmentView.download", pk=a.id)
+            if a.kind != "id_copy" or unmasked else None} for a in rows])
+
+    @expose("/<int:pk>/steps", methods=["GET"])
+    @has_access_api
+    def steps(self, pk):
+        """The steps offered to the caller on the case now, with their fields: the case
+        page's step forms, as data."""
+        case = self._case(pk)
+        return jsonify(version=case.version,
+                       steps=offers_json(workflow.steps_for(db.session, case, current_user)))
+
+    @expose("/<int:pk>/steps/<step>", methods=["POST"])
+    @has_access_api
+    def take_step(self, pk, step):
+        """A workflow step; 409 when the version sent is out of date, 422 when refused."""
+        if step not in workflow.CASE_STEPS:
+            abort(404)
+        case = self._case(pk)
+        body = _body()
+        if body is None:
+            return jsonify(code="bad_request",
+                           message=str(_l("Send a JSON object with the case's version."))), 400
+        version = body.get("version")
+        if version is None:
+            return jsonify(code="version_required",
+                           message=str(_l("Send the version of the case you saw."))), 428
+        return take(case, step, body, self._json, version)
+
+
+class ReferralApi(BaseView):
+    """A referral, the unit's steps offered on it, and taking one."""
+
+    route_base = "/api/v1/referrals"
+    class_permission_name = "ReferralModelView"
+    method_permission_name = {"get": "show", "steps": "show", "take_step": "step"}
+    base_permissions = ["can_show", "can_step"]
+
+    @staticmethod
+    def _referral(pk):
+        """The referral inside the caller's scope, or 404."""
+        if not scope.visible(models.Referral, pk):
+            abort(404)
+        return db.session.get(models.Referral, pk)
+
+    @staticmethod
+    def _json(referral):
+        """A referral as JSON."""
+        return {
+            "id": referral.id, "case": referral.dispute_id,
+            "case_no": referral.dispute.case_no, "unit": str(referral.unit),
+            "status": referral.status, "position": referral.position,
+            "instructions": referral.instructions, "sent_at": _iso(referral.sent_at),
+            "respond_due": _iso(referral.respond_due), "answer_due": _iso(referral.answer_due),
+            "reported_at": _iso(referral.reported_at), "answered_at": _iso(referral.answered_at),
+            "result": referral.result, "returned_at": _iso(referral.returned_at),
+            "return_reason": referral.return_reason,
+        }
+
+    @expose("/<int:pk>", methods=["GET"])
+    @has_access_api
+    def get(self, pk):
+        """One referral."""
+        return jsonify(self._json(self._referral(pk)))
+
+    @expose("/<int:pk>/steps", methods=["GET"])
+    @has_access_api
+    def steps(self, pk):
+        """The unit's steps offered to the caller on the referral now."""
+        referral = self._referral(pk)
+        return jsonify(steps=offers_json(workflow.steps_for(db.session, referral,
+                                                            current_user)))
+
+    @expose("/<int:pk>/steps/<step>", methods=["POST"])
+    @has_access_api
+    def take_step(self, pk, step):
+        """A unit's step on the referral; 422 when refused."""
+        if step not in workflow.REFERRAL_STEPS:
+            abort(404)
+        referral = self._referral(pk)
+        body = _body()
+        if body is None:
+            return jsonify(code="bad_request", message=str(_l("Send a JSON object."))), 400
+        return take(referral, step, body, self._json)

@@ -381,3 +381,40 @@ def test_excel_out_and_a_previewed_import_in(live_server, page, tmp_path):
     assert "浏览器导入的历史借款纠纷" in page.content()
     assert "浏览器导入的历史邻里纠纷" in page.content()
     assert page.outside_requests == [] and page.console_errors == []
+
+
+def test_the_step_forms_are_drawn_from_the_offered_steps(live_server, page):
+    """A case in hand shows the forms of exactly the steps the workflow offers, drawn from their
+    fields; a refused one comes back with what was typed; a liaison's referral page shows the
+    unit's steps. Screenshots are kept."""
+    from playwright.sync_api import expect
+
+    from app import workflow
+
+    db.session.rollback()
+    case = db.session.scalar(select(models.Dispute).where(
+        models.Dispute.status == "accepted").order_by(models.Dispute.id))
+    clerk = case.events[0].actor  # who registered it: its centre's window clerk
+    offered = [o.step.name for o in workflow.steps_for(db.session, case, clerk)]
+    login(page, live_server, clerk.username)
+    page.goto(f"{live_server}/disputemodelview/show/{case.id}")
+    drawn = page.eval_on_selector_all(".zz-step", "els => els.map(e => e.id.slice(5))")
+    assert drawn == offered and {"refer", "book", "conclude"} <= set(drawn)
+    expect(page.locator("#step-refer")).to_contain_text("报到时限")
+    page.fill("#step-extend input[name=days]", "365")  # more than the route allows
+    page.fill("#step-extend input[name=approved_by]", "中心主任")
+    page.locator("#step-extend button[type=submit]").click()
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=os.path.join(ARTIFACTS, "case-steps.png"), full_page=True)
+    expect(page.locator(".alert-danger").first).to_be_visible()
+    assert page.input_value("#step-extend input[name=approved_by]") == "中心主任"
+    page.screenshot(path=os.path.join(ARTIFACTS, "case-steps.png"), full_page=True)
+    referral = db.session.scalar(select(models.Referral).where(
+        models.Referral.status == "sent").order_by(models.Referral.id))
+    liaison = next(u for u in db.session.scalars(select(models.UserScope).where(
+        models.UserScope.unit_id == referral.unit_id)))
+    login(page, live_server, liaison.user.username)
+    page.goto(f"{live_server}/referralmodelview/show/{referral.id}")
+    drawn = page.eval_on_selector_all(".zz-step", "els => els.map(e => e.id.slice(5))")
+    assert drawn == ["report_in", "return"]
+    page.screenshot(path=os.path.join(ARTIFACTS, "referral-steps.png"), full_page=True)

@@ -8,7 +8,7 @@ from flask_appbuilder.security.sqla.models import Role
 from flask_login import current_user
 from sqlalchemy import insert, inspect
 
-from app import models
+from app import models, transactions
 from app.extensions import db
 
 log = logging.getLogger(__name__)
@@ -75,8 +75,6 @@ def _write(rows):
 def _holding_sqlite_write_lock():
     """True while this request's transaction holds SQLite's one write lock (it began
     IMMEDIATE, or it wrote): a second connection cannot write until it ends."""
-    from app import transactions
-
     if not has_request_context() or db.engine.dialect.name != "sqlite":
         return False
     session = db.session()
@@ -90,7 +88,6 @@ def write_pending(error=None):
     rows = request.environ.pop(PENDING, None)
     if not rows:
         return
-    from app import transactions
 
     transactions.end_read_only(error)
     session = db.session()

@@ -49,16 +49,19 @@ COUNTED = (models.Dispute, models.Referral, models.Feedback, models.ServiceRecor
 
 def _centres_of(session, item):
     """The centres a changed row of the case tree belongs to (before and after a move), or
-    None when it cannot tell."""
+    None when it cannot tell; read from what the session holds, without loading anything."""
+    state = inspect(item)
     if isinstance(item, models.Dispute):
-        history = inspect(item).attrs.centre_id.history
+        history = state.attrs.centre_id.history
         found = {*history.added, *history.unchanged, *history.deleted}
-        if item.centre is not None:
-            found.add(item.centre.id)
+        centre = state.dict.get("centre")
+        if centre is not None:
+            found.add(centre.id)
         found.discard(None)
         return found or None
-    case = item.dispute if item.dispute is not None else (
-        session.get(models.Dispute, item.dispute_id) if item.dispute_id else None)
+    case = state.dict.get("dispute")
+    if case is None and item.dispute_id is not None:
+        case = session.get(models.Dispute, item.dispute_id)  # the identity map, as a rule
     return _centres_of(session, case) if case is not None else None
 
 

@@ -1,15 +1,20 @@
 """Flask commands: seed the database and keep the translation catalogue compiled."""
 
+import datetime
 import os
 import subprocess
 import sys
+import time
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
+from app import (accounts, accounts_scope, audit, generations, importing, models, reports, rollup,
+                 scope, stats)
 from app.extensions import db
+from seeds import demo, synthetic
 
 seed = AppGroup("seed", help="Load data into the database.")
 roles = AppGroup("roles", help="Keep the declared roles and their permissions in the database.")
@@ -44,8 +49,6 @@ users = AppGroup("users", help="Create logins and set their roles and scope (管
 def _scope_value(text):
     """A scope from the command line: a region code (650000, 652700, 652701…) or a unit as
     <county code>:<department code> (652701:court); "" for none."""
-    from app import models
-
     if not text:
         return ""
     code, _sep, department = text.partition(":")
@@ -64,8 +67,6 @@ def _scope_value(text):
 
 def _set_scope(user, text):
     """Give a login its scope, refusing what the form refuses."""
-    from app import accounts_scope
-
     try:
         accounts_scope.assign(db.session, user, _scope_value(text),
                               {role.name for role in user.roles})
@@ -82,8 +83,6 @@ def _set_scope(user, text):
 @click.option("--password", required=True, help="A first password; it must be changed at first sign-in.")
 def users_create(username, role_names, scope_text, name, email, password):
     """Create a login with its roles and scope, in one transaction."""
-    from app import accounts
-
     sm = current_app.appbuilder.sm
     if sm.find_user(username=username) is not None:
         raise click.ClickException(f"{username} exists already; use `flask users scope`")
@@ -118,10 +117,6 @@ def users_scope(username, scope_text):
 
 def _rollup_range(centre, first, last):
     """Centre ids and [start, end) months from the command's options."""
-    import datetime
-
-    from app import models, stats
-
     centre_ids = None
     if centre:
         found = db.session.scalars(select(models.Centre.id).where(
@@ -158,8 +153,6 @@ def _with_range(command):
 @_with_range
 def stats_rebuild(centre, first, last):
     """Recompute the monthly rollups from the case rows (all, or a centre and months)."""
-    from app import generations, rollup
-
     centre_ids, start, end = _rollup_range(centre, first, last)
     rows = rollup.rebuild(db.session, centre_ids, start, end)
     db.session.commit()
@@ -172,8 +165,6 @@ def stats_rebuild(centre, first, last):
 @click.option("--quiet", "-q", is_flag=True, help="Print only the number of differences.")
 def stats_check(centre, first, last, quiet):
     """Compare every rollup row with a full recomputation; exit status 1 on any difference."""
-    from app import rollup
-
     centre_ids, start, end = _rollup_range(centre, first, last)
     differences = rollup.check(db.session, centre_ids, start, end)
     db.session.rollback()
@@ -189,9 +180,6 @@ def stats_check(centre, first, last, quiet):
 @click.option("--cases", default=None, type=int, help="How many generated demo cases.")
 def seed_demo(cases):
     """Load the article's world, one login per role and a few hundred demo cases."""
-    from app import models
-    from seeds import demo
-
     sm = current_app.appbuilder.sm
     sync_roles()
     demo.load(db.session, sm, cases if cases is not None else demo.DEMO_CASES,
@@ -208,24 +196,16 @@ def seed_demo(cases):
 @click.option("--seed", "seed_value", default=1, show_default=True, help="Random seed.")
 def seed_synthetic(centres, disputes, seed_value):
     """Add synthetic centres and disputes for measuring speed (not for people to read)."""
-    import time
-
-    from app import models
-    from seeds import synthetic
-
     started = time.perf_counter()
     with click.progressbar(length=disputes, label="disputes") as bar:
         made = synthetic.generate(db.session, centres, disputes, seed_value, progress=bar.update)
-    from seeds import demo
 
     demo.load_petitions(db.session)  # monthly petition counts for every centre
-    from app import rollup
 
     rollup.rebuild(db.session)  # the bulk insert bypassed the session's rollup upkeep
     # Case numbers given in bulk: each centre's counter starts again after its highest number.
     db.session.execute(models.CaseCounter.__table__.delete())
     db.session.commit()
-    from app import generations
 
     generations.renew_all()  # and the cached counts and figures
     click.echo(f"{made} disputes in {time.perf_counter() - started:.0f} s")
@@ -274,8 +254,6 @@ def compile_catalogues(folder):
               help="Append the case register (台账) of the period.")
 def report_command(scope_text, period_text, out, with_register):
     """Write the PDF statistics of an area and a period."""
-    from app import reports, stats
-
     area = stats.area_by_code(db.session, scope_text)
     if area is None:
         raise click.BadParameter(f"no region, county or centre called {scope_text!r}",
@@ -303,8 +281,6 @@ def import_command(kind, path, dry_run):
     """Import a spreadsheet (xlsx or CSV) as the import screen does, for the whole region:
     every row is checked first, and the file is written in one transaction only if no row has
     an error."""
-    from app import audit, importing, scope
-
     chosen = importing.KINDS[kind]
     with open(path, "rb") as handle:
         data = handle.read()

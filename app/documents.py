@@ -19,6 +19,7 @@ from markupsafe import Markup
 from sqlalchemy import select, update
 
 from app import choices, models, personal, reports, storage, workflow
+from app.extensions import db
 
 
 class DocumentError(ValueError):
@@ -71,8 +72,6 @@ def available(case, kind, subject=None):
 
 def _issued(case):
     """The documents already issued for a case (newest version of each number)."""
-    from app.extensions import db
-
     rows = db.session.scalars(select(models.CaseDocument).where(
         models.CaseDocument.dispute_id == case.id).order_by(models.CaseDocument.issued_at)).all()
     latest = {}
@@ -131,8 +130,6 @@ def _previous(session, case, kind, subject):
 
 def _other_routes(case):
     """The legal routes a declined party may take instead (the route map, without mediation)."""
-    from app.extensions import db
-
     return db.session.scalars(select(models.LegalRoute).where(
         models.LegalRoute.code != "mediation").order_by(models.LegalRoute.sort_order)).all()
 
@@ -251,8 +248,6 @@ def default_body(kind):
 
 def body_for(centre, kind):
     """The wording in force for a centre: its own, else the region's, else the shipped one."""
-    from app.extensions import db
-
     template = models.DocumentTemplate
     for owner in (centre.id, None):
         found = db.session.scalar(select(template.body).where(

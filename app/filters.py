@@ -4,8 +4,9 @@ from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, false
 
-from app import caches, models, scope, search, stats
+from app import caches, choices, models, scope, search, stats
 from app.extensions import db
+from app.models import key_of
 
 
 class FilterInPeriod(BaseFilter):
@@ -63,8 +64,6 @@ class FilterConcludedIn(BaseFilter):
 
     def describe(self, value):
         """The period (and the level resolved at) in words."""
-        from app import choices
-
         parts = self._parts(value)
         if parts is None:
             return str(value)
@@ -110,8 +109,6 @@ class FilterReached(BaseFilter):
 
     def describe(self, value):
         """The funnel step in words."""
-        from app import choices
-
         return f"{self.name}{choices.DISPUTE_STATUS.label(value)}"
 
 
@@ -133,8 +130,6 @@ class FilterOverdue(BaseFilter):
 
 def _region(value):
     """The region a filter value names, or None."""
-    from app.http import key_of
-
     key = key_of(value)
     return db.session.get(models.Region, key) if key is not None else None
 

@@ -11,9 +11,10 @@ lost it (a restart, an eviction), so no token ever comes back and brings old val
 The tokens themselves are declared in app.caches.
 """
 
+import time
 import uuid
 
-from flask import has_request_context, request
+from flask import current_app, has_request_context, request
 from sqlalchemy import inspect
 
 from app.extensions import cache
@@ -22,14 +23,34 @@ _WATCHED = {}
 WHOLE = "*"
 
 
+# Values this worker read from the shared cache, by key: (value, until when). A key names the
+# tokens its value was made under, so a copy is never stale while its key is asked for; it is
+# kept no longer than the shared entry's lifetime. Bounded: emptied when full.
+_LOCAL = {}
+LOCAL_SIZE = 4096
+
+
 def remember(key, make, timeout=None):
     """The value cached under a key, made and stored when missing (for `timeout` seconds, or
-    the cache's default)."""
+    the cache's default), read from this worker's copy while it is fresh."""
+    now = time.monotonic()
+    local = _LOCAL.get(key)
+    if local is not None and local[1] > now:
+        return local[0]
     found = cache.get(key)
     if found is None:
         found = make()
         cache.set(key, found, timeout=timeout)
+    if len(_LOCAL) >= LOCAL_SIZE:
+        _LOCAL.clear()
+    lifetime = timeout if timeout is not None else current_app.config["CACHE_DEFAULT_TIMEOUT"]
+    _LOCAL[key] = (found, now + (lifetime or 300))
     return found
+
+
+def forget_local():
+    """Drop this worker's copies (after the shared cache was emptied)."""
+    _LOCAL.clear()
 
 
 class Generation:
@@ -126,10 +147,16 @@ def _note_changes(session, flush_context, instances):
 
 
 def _after_commit(session):
-    """Replace the tokens of what was committed."""
+    """Replace the tokens of what was committed (in one round trip to the shared cache)."""
+    fresh = {}
     for name, parts in session.info.pop("generations.dirty", {}).items():
         for part in parts:
-            _WATCHED[name].invalidate(part)
+            fresh[_WATCHED[name]._key(part)] = uuid.uuid4().hex
+    if not fresh:
+        return
+    cache.set_many(fresh, timeout=0)
+    if has_request_context():
+        request.environ.setdefault("zongzhi.generations", {}).update(fresh)
 
 
 def _after_rollback(session):

@@ -4,10 +4,14 @@ import logging
 import secrets
 
 from flask import abort, current_app, jsonify, message_flashed, render_template, request
+from flask_appbuilder.const import FLAMSG_ERR_SEC_ACCESS_DENIED
 from flask_babel import gettext
+from flask_login import current_user
+from sqlalchemy import insert, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, SecurityError
 
+from app import audit, models, transactions
 from app.extensions import db
 
 log = logging.getLogger(__name__)
@@ -73,8 +77,6 @@ def database_error(error):
     log.exception("database error on %s %s", request.method, request.path)
     db.session.rollback()
     if _wants_json():
-        from app import transactions
-
         return jsonify(code="database_error", message=transactions.explain(error)), 503
     return _error_page(500)
 
@@ -92,10 +94,6 @@ def server_error(error):
 
 def _record_denial(status):
     """Note a refused request of a signed-in user in the audit trail."""
-    from flask_login import current_user
-
-    from app import audit
-
     if getattr(current_user, "is_authenticated", False) and \
             not request.path.startswith(("/static", "/favicon.ico")):
         audit.record("access_denied", outcome="denied",
@@ -123,11 +121,6 @@ def forbidden(error):
 
 def _denied_flash(sender, message, category):
     """Flask-AppBuilder refuses a missing right with a flash: record it as a denied access."""
-    from flask_appbuilder.const import FLAMSG_ERR_SEC_ACCESS_DENIED
-    from flask_login import current_user
-
-    from app import audit
-
     if str(message) == str(FLAMSG_ERR_SEC_ACCESS_DENIED) and request:
         audit.record("access_denied", outcome="denied",
                      detail={"path": request.path, "method": request.method,
@@ -138,10 +131,6 @@ def health():
     """For load balancers: 200 when this worker's database takes reads and writes, 503 when it
     does not. The heartbeat row is written in a transaction that is rolled back (a read-only
     database refuses it); with ?deep=1 the write is committed, so a full disk shows too."""
-    from sqlalchemy import insert, text, update
-
-    from app import models
-
     deep = request.args.get("deep") in ("1", "true", "yes")
     beat = update(models.Heartbeat.__table__).where(models.Heartbeat.id == 1).values(
         at=models.now())
@@ -161,24 +150,11 @@ def health():
     return jsonify(status="ok", database="ok", checked="commit" if deep else "write")
 
 
-LARGEST_KEY = 2**31 - 1
-
-
-def key_of(value):
-    """A record key from text a person or a URL sent, or None when it cannot be one (not a
-    whole number, or beyond what a key column holds)."""
-    try:
-        key = int(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return key if 0 < key <= LARGEST_KEY else None
-
-
 def _keys_in_range(endpoint, values):
     """A record key in a URL beyond what the database stores is a record that does not exist
     (asked of PostgreSQL, 99999999999999999999999 is an error, not "none")."""
     for value in (values or {}).values():
-        if isinstance(value, int) and not 0 <= value <= LARGEST_KEY:
+        if isinstance(value, int) and not 0 <= value <= models.LARGEST_KEY:
             abort(404)
         if isinstance(value, str) and value.isdigit() and len(value) > 10:
             abort(404)

@@ -14,16 +14,20 @@ import datetime
 import decimal
 import io
 import re
+import secrets
 from dataclasses import dataclass, field
 
 import openpyxl
 import xlsxwriter
+from flask import current_app
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_appbuilder.security.sqla.models import User
 from sqlalchemy import or_, select
+from werkzeug.security import generate_password_hash
 
-from app import choices, exports, models, personal, scope, workflow
+from app import attachments, choices, exports, models, personal, scope, workflow
+from app.exporting import Computed
 
 
 class Invalid(ValueError):
@@ -528,8 +532,6 @@ LOGIN_NAME = re.compile(r"[A-Za-z0-9_.@-]{3,64}")
 
 def _initial_password():
     """A one-time password that meets the policy (changed at the first sign-in)."""
-    import secrets
-
     alphabet = "ABCDEFGHJKMNPQRSTUVWXYZabcdefghjkmnpqrstuvwxyz23456789"
     return "Zz#" + "".join(secrets.choice(alphabet) for _ in range(12)) + "7a"
 
@@ -613,9 +615,6 @@ class StaffKind(Kind):
         """A new login for a staff member, in the import's transaction: the role, the scope of
         the centre (or the unit, for a liaison), a one-time password changed at first sign-in
         (shown once on the result page)."""
-        from flask import current_app
-        from werkzeug.security import generate_password_hash
-
         sm = current_app.appbuilder.sm
         password = _initial_password()
         method = current_app.config.get("FAB_PASSWORD_HASH_METHOD") or "scrypt"
@@ -804,8 +803,6 @@ class CaseKind(Kind):
 def export_columns(code):
     """A list's export columns as the kind's import file has them, so that a file exported
     and imported again changes nothing."""
-    from app.exporting import Computed
-
     kind = KINDS[code]
     return [Computed(f.name, f.header, lambda item, kind=kind, name=f.name:
                      kind.shown(item, name)) for f in kind.fields]
@@ -854,8 +851,6 @@ def _read_table(name, data, kind, max_rows):
     """read_table's work."""
     lower = name.lower()
     if lower.endswith(".xlsx"):
-        from app import attachments
-
         try:
             attachments._check_zip(io.BytesIO(data))
         except attachments.Refused as problem:

@@ -2,6 +2,7 @@
 
 import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -35,8 +36,6 @@ def _referrals(session, where, user_scope):
 
 def for_user(session, user, now=None):
     """[(title, kind, rows)] for the user's roles: the boxes on their home page."""
-    from flask_babel import lazy_gettext as _l
-
     now = now or models.now()
     today = now.date()
     user_scope = scope.scope_of(user)

@@ -3,6 +3,7 @@
 import datetime
 
 from flask_appbuilder import Model
+from flask_babel import gettext
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -26,6 +27,19 @@ from sqlalchemy import (
 from sqlalchemy.orm import relationship
 
 from app import choices, clock
+
+# The largest key an integer key column holds on every engine.
+LARGEST_KEY = 2**31 - 1
+
+
+def key_of(value):
+    """A record key from text a person or a URL sent, or None when it cannot be one (not a
+    whole number, or beyond what a key column holds)."""
+    try:
+        key = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return key if 0 < key <= LARGEST_KEY else None
 
 
 def choice_checks(table, choice_columns):
@@ -123,8 +137,6 @@ def _region_path(mapper, connection, target):
     """Keep the materialised path in step with the parent, for the region and its whole
     subtree; only the root (level "region") may be without a parent, and no region may move
     under itself."""
-    from flask_babel import gettext
-
     parent_path = ""
     parent_id = target.parent.id if target.parent is not None else target.parent_id
     if parent_id is None and target.level != "region":
@@ -149,8 +161,6 @@ def _region_path(mapper, connection, target):
 @event.listens_for(Region, "before_delete")
 def _region_is_a_leaf(mapper, connection, target):
     """A region with divisions or a centre under it cannot be deleted."""
-    from flask_babel import gettext
-
     below = connection.execute(select(func.count()).select_from(Region)
                                .where(Region.parent_id == target.id)).scalar()
     centres = connection.execute(select(func.count()).select_from(Centre.__table__)
@@ -826,8 +836,6 @@ class ServiceRecord(Model):
 
     def period_problem(self):
         """Why the record's period is refused (words), or None."""
-        from flask_babel import gettext
-
         if self.period_start is None or self.period_end is None:
             return None
         if self.period_end < self.period_start:

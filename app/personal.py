@@ -4,7 +4,7 @@ import datetime
 import re
 import unicodedata
 
-from flask import has_request_context, url_for
+from flask import current_app, has_request_context, url_for
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 from wtforms import StringField
@@ -115,7 +115,6 @@ def _has(permission):
     """True when the signed-in user's roles grant a personal-data permission."""
     if not has_request_context():
         return False
-    from flask import current_app
 
     return current_app.appbuilder.sm.has_access(permission, VIEW_NAME)
 

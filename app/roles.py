@@ -2,6 +2,8 @@
 
 import re
 
+from flask_babel import lazy_gettext as _l
+
 CASES = "(Dispute|Party|Referral|MediationSession|Feedback)ModelView"
 SETUP = "(Centre|StationedUnit|RotaSlot|Staff|Expert)ModelView"
 REFERENCE = "(Region|Department|DepartmentFunction|Category|LegalRoute|Language)ModelView"
@@ -98,8 +100,6 @@ ROLES = {
 
 def _labels():
     """Chinese (catalogue) names of the roles and of the rights a view may grant."""
-    from flask_babel import lazy_gettext as _l
-
     roles = {
         "admin": (_l("System administrator"),
                   _l("Users, roles, settings and all data; not the audit trail.")),

@@ -16,7 +16,7 @@ from flask_appbuilder.urltools import (get_filter_args, get_order_args, get_page
 from flask_babel import gettext
 from markupsafe import Markup
 
-from app import duties, models, scope, transactions, workflow
+from app import audit, display, duties, models, scope, transactions, workflow
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,6 @@ REFUSAL = "zongzhi.refusal"
 
 def _shown(item, name, value):
     """A value as the record page would show it (labels for codes)."""
-    from app import display
-
     options = getattr(type(item), "choice_columns", {}).get(name)
     if options is not None and value not in (None, ""):
         return str(options.label(value))
@@ -77,8 +75,6 @@ class GuardedActions:
 
     def _visible_or_404(self, pks):
         """The rows for the keys, all inside the scope, or a 404 that changes nothing."""
-        from app import audit
-
         items = [self.datamodel.get(pk, self._base_filters) for pk in pks]
         if not items or any(item is None for item in items):
             audit.record("access_denied", self.datamodel.obj.__tablename__, ",".join(map(str, pks)),

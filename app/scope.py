@@ -5,8 +5,9 @@ from dataclasses import dataclass
 from flask import has_request_context, request
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.sqla.models import Role, User, assoc_user_role
+from flask_babel import gettext
 from flask_login import current_user
-from sqlalchemy import and_, exists, false, literal, or_, select
+from sqlalchemy import and_, exists, false, inspect, literal, or_, select
 from sqlalchemy.orm import aliased
 
 from app import models
@@ -219,10 +220,10 @@ def visible(model, pk, scope=None, write=False):
     rest of the request (a step asks for its case twice: the view, then the workflow)."""
     if pk is None:
         return False
-    seen = request.environ.setdefault("zongzhi.visible", set()) \
+    known = request.environ.setdefault("zongzhi.visible", set()) \
         if has_request_context() else set()
     asked = (model, str(pk), scope if scope is not None else current(), write)
-    if asked in seen:
+    if asked in known:
         return True
     where = condition(model, scope, write=write)
     query = select(model.id).where(model.id == pk)
@@ -232,8 +233,16 @@ def visible(model, pk, scope=None, write=False):
     with db.session.no_autoflush:
         found = db.session.scalar(select(exists(query))) is True
     if found:
-        seen.add(asked)
+        known.add(asked)
     return found
+
+
+def seen(model, pk, write=False):
+    """Note for the rest of the request that the row lies inside the current scope (the caller
+    has just read it through condition())."""
+    if has_request_context():
+        request.environ.setdefault("zongzhi.visible", set()).add(
+            (model, str(pk), current(), write))
 
 
 # What a written row hangs on: the record whose place decides where the row belongs.
@@ -260,8 +269,6 @@ def _key(item, column):
 
 def _old_key(item, column):
     """The foreign key the row has in the database now (None for a new row)."""
-    from sqlalchemy import inspect
-
     state = inspect(item)
     if state.key is None:
         return None
@@ -273,8 +280,6 @@ def _old_key(item, column):
 
 def ensure_writable(item, scope=None):
     """Refuse a row whose owner lies outside the scope (so a write cannot move data out)."""
-    from flask_babel import gettext
-
     scope = current() if scope is None else scope
     model = type(item)
     if model not in OWNERS:

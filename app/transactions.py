@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.extensions import db
+from app.workflow import VersionConflict
 
 log = logging.getLogger(__name__)
 WROTE = "transactions.wrote"
@@ -64,8 +65,6 @@ def saving(session=None):
     """Around a change and its commit: a stale version (found at any flush, autoflush
     included) becomes workflow.VersionConflict, any other database failure SaveFailed; the
     transaction is rolled back and the failure logged in full."""
-    from app.workflow import VersionConflict  # the workflow owns the error; it imports us not
-
     session = session or db.session
     try:
         yield session

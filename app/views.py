@@ -20,11 +20,11 @@ from wtforms import DateField, DateTimeLocalField, HiddenField, SelectField, Str
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
 from app import (audit, caches, display, exporting, exports, filters, importing, inbox, models,
-                 personal, scope, stats, workflow)
+                 personal, reports, scope, stats, workflow)
 from app.datamodel import PLAIN_ROWS, ZongzhiInterface, eager_options
 from app.exporting import ExportMixin
 from app.fragments import CachedSearchWidget
-from app.http import key_of
+from app.models import key_of
 from app.saving import GuardedActions, SavingMixin
 from app.screens import cases
 from app.screens.api import CaseApi, ReferralApi
@@ -34,6 +34,7 @@ from app.screens.documents import DocumentView
 from app.screens.imports import ImportView
 from app.labels import LABELS
 from app.lookup import LookupView
+from app.roles import readable_permissions
 from app.widgets import LeanListWidget, LeanShowWidget, RemoteSelectField
 from flask_appbuilder.security.sqla.models import User
 
@@ -880,8 +881,6 @@ class RolePermissionsView(BaseView):
     @has_access
     def overview(self):
         """Each role with the screens it may open and what it may do there."""
-        from app.roles import readable_permissions
-
         labels = {view.__name__: label for view, _name, label, _icon, _cat in MENU}
         labels.update(self.SECURITY_LABELS)
         return self.render_template("zongzhi/role_permissions.html",
@@ -971,8 +970,6 @@ class DashboardView(BaseView):
     @has_access
     def pdf(self):
         """The statistics of the area and period as a PDF download."""
-        from app import reports
-
         session, area, period, _areas = self._choice()
         if request.environ["zongzhi.bad_period"]:  # never a PDF of another period than asked
             return redirect(url_for("DashboardView.index", area=area.region_id))
@@ -992,8 +989,6 @@ class DashboardView(BaseView):
 
 def period_presets(today):
     """Quick choices for the period picker: this and last month, quarter and year."""
-    from app import stats
-
     month = stats.Period.month_of(today)
     quarter = stats.Period.parse(f"{today.year}-Q{(today.month + 2) // 3}")
     year = stats.Period.parse(str(today.year))

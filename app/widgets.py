@@ -12,6 +12,7 @@ from wtforms.validators import ValidationError
 
 from app import exporting, pagination, scope
 from app.extensions import db
+from app.models import key_of
 
 
 class RemoteSelectWidget:
@@ -57,8 +58,6 @@ class RemoteSelectField(SelectFieldBase):
 
     def _rows(self, pks):
         """The rows for the given keys, in one query."""
-        from app.http import key_of
-
         keys = [key for key in map(key_of, pks) if key is not None]
         if not keys:
             return []

@@ -16,7 +16,7 @@ from sqlalchemy.orm import object_session
 
 from app import choices, dispatch, models, scope
 from app.display import format_date, format_datetime  # the timeline's one date format
-from app.http import key_of
+from app.models import key_of
 
 OPEN = ("registered", "accepted", "referred")
 # Accepted and not yet concluded: the case is being handled (its handling clock runs).

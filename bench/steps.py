@@ -182,6 +182,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=40)
     parser.add_argument("--gunicorn", action="store_true")
     parser.add_argument("--per-client", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
     args = parser.parse_args()
     url = bench.database_url(args.engine, args.disputes)
     bench.ensure_data(url, args.disputes, args.centres)
@@ -195,8 +196,8 @@ def main():
           f"p90 {_quantile(accepted, 0.9):.1f} ms, min {min(accepted):.1f} ms, "
           f"{statistics.median(statements):.0f} SQL statements")
     if args.gunicorn:
-        rate, errors, drift = under_gunicorn(app, url, args.per_client)
-        print(f"\ngunicorn, 4 workers, 8 clients accepting cases of one centre: {rate:.0f} steps/s, "
+        rate, errors, drift = under_gunicorn(app, url, args.per_client, workers=args.workers)
+        print(f"\ngunicorn, {args.workers} workers, 8 clients accepting cases of one centre: {rate:.0f} steps/s, "
               f"{errors} errors, rollup differences afterwards: {drift}")
     print(f"\nmachine speed: {bench.machine_speed():.2f} s for the reference loop (lower is faster)")
 

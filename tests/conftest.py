@@ -7,7 +7,7 @@ import tempfile
 import pytest
 from sqlalchemy import event, text
 
-from app import create_app
+from app import create_app, generations
 from app.cli import sync_roles
 from app.extensions import db
 
@@ -94,6 +94,7 @@ def fresh_db(app):
     with app.app_context():
         _empty_tables()
         cache.clear()  # the tables were emptied behind the generations' backs
+        generations.forget_local()
         yield
         db.session.rollback()
         db.session.remove()

@@ -3,6 +3,7 @@ see an image's thumbnail, delete it softly; everything within the user's scope, 
 for roles that see personal data unmasked."""
 
 import logging
+from urllib.parse import quote
 
 from flask import Response, abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
@@ -136,8 +137,6 @@ class AttachmentView(BaseView):
 
 def _disposition(name):
     """Content-Disposition for a download, with the UTF-8 name (RFC 5987)."""
-    from urllib.parse import quote
-
     ascii_name = name.encode("ascii", "ignore").decode() or "file"
     ascii_name = ascii_name.replace('"', "")
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"

@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from app import audit, documents, models, reports, scope, storage
 from app.extensions import db
-from app.http import key_of
+from app.models import key_of
 
 log = logging.getLogger(__name__)
 ATTEMPTS = 4

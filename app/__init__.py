@@ -177,7 +177,7 @@ def register_template_helpers(app):
     from app import display, security
 
     security.init_app(app)
-    app.jinja_env.globals["url_for"] = _url_for_with_static_memo()
+    app.jinja_env.globals["static_url"] = _static_url()
     app.jinja_env.filters["display"] = display.display_value
     app.jinja_env.filters["cn_date"] = display.format_date
     app.jinja_env.filters["cn_datetime"] = display.format_datetime
@@ -204,21 +204,19 @@ def register_template_helpers(app):
         return {"zz_locale": str(get_locale() or "zh")}
 
 
-def _url_for_with_static_memo():
-    """Templates' url_for, remembering the URLs of static files: a page links twenty of them,
-    and each costs a walk through the routing map that always gives the same answer."""
+def _static_url():
+    """static_url(endpoint, filename) for templates: url_for of a static file, remembered per
+    script root (a page links twenty of them, each a walk through the routing map that always
+    gives the same answer); the base layout uses it for every stylesheet and script."""
     import functools
 
-    from flask import has_request_context, request, url_for
+    from flask import request, url_for
 
     @functools.lru_cache(maxsize=512)
-    def static_url(script_root, endpoint, filename):
+    def remembered(script_root, endpoint, filename):
         return url_for(endpoint, filename=filename)
 
-    def template_url_for(endpoint, **values):
-        if endpoint in ("static", "appbuilder.static") and list(values) == ["filename"] \
-                and has_request_context():
-            return static_url(request.script_root, endpoint, values["filename"])
-        return url_for(endpoint, **values)
+    def static_url(endpoint, filename):
+        return remembered(request.script_root, endpoint, filename)
 
-    return template_url_for
+    return static_url

@@ -106,16 +106,20 @@ class RemoteSelectField(SelectFieldBase):
 
 
 class LeanListWidget(ListWidget):
-    """The list table with per-page work done once and the rows written in Python: a template
-    loop per row and cell costs several times more."""
+    """Flask-AppBuilder's list table with the per-page work done once (permissions, URLs,
+    labels) and each cell written once per distinct value of its column; the table itself is
+    the template zongzhi/widgets/list.html."""
 
     template = "zongzhi/widgets/list.html"
-    BUTTONS = (("can_show", "show", "fa-search", lazy_gettext("Show record")),
-               ("can_edit", "edit", "fa-edit", lazy_gettext("Edit record")),
-               ("can_delete", "delete", "fa-trash", lazy_gettext("Delete record")))
+    BUTTONS = (("can_show", "show", "fa-search", lazy_gettext("Show record"), lazy_gettext("Show")),
+               ("can_edit", "edit", "fa-edit", lazy_gettext("Edit record"), lazy_gettext("Edit")),
+               ("can_delete", "delete", "fa-trash", lazy_gettext("Delete record"),
+                lazy_gettext("Delete")))
+    # A column whose value names the record: its cell links to the record's page.
+    LINKED = ("case_no",)
 
     def __call__(self, **kwargs):
-        """The table, with its permissions, links and rows worked out once per page."""
+        """The table, with its permissions, links and headings worked out once per page."""
         args = {**self.template_args, **kwargs}
         name = args["modelview_name"]
         helpers = current_app.jinja_env.filters
@@ -124,81 +128,52 @@ class LeanListWidget(ListWidget):
         actions = helpers["get_actions_on_list"](args.get("actions") or {}, name)
         suffix = helpers["set_link_filters"]("", args["filters"])
         buttons = []
-        for permission, endpoint, icon, title in self.BUTTONS:
-            url = helpers["safe_url_for"](f"{name}.{endpoint}", pk=0) \
-                if allowed[permission] else None
+        for permission, endpoint, icon, title, label in self.BUTTONS:
+            url = url_for(f"{name}.{endpoint}", pk=KEY_MARK) if allowed[permission] else None
             if url:
-                buttons.append((endpoint, url[:-1], icon, escape(str(title))))
+                buttons.append({"endpoint": endpoint, "url": url[:-len(str(KEY_MARK))],
+                                "icon": icon, "title": str(title), "label": str(label)})
+        show = next((b["url"] for b in buttons if b["endpoint"] == "show"), None)
         formatters = args.get("formatters_columns") or {}
-        columns = [(column, _cell_writer(formatters.get(column)))
-                   for column in args["include_columns"]]
-        show = next((url for endpoint, url, _icon, _title in buttons if endpoint == "show"),
-                    None)
-        rows = [self._row(escape(pk), item, columns, bool(actions), buttons, escape(suffix),
-                          show)
-                for pk, item in zip(args["pks"], args["value_columns"])]
+        columns = [(column, _cell_writer(formatters.get(column)),
+                    bool(show) and column in self.LINKED) for column in args["include_columns"]]
         add = helpers["safe_url_for"](f"{name}.add") if allowed["can_add"] else None
-        header = pagination.list_header(name, args.get("page"), args["page_size"],
-                                        args["count"], add and add + suffix, actions,
-                                        exporting.export_links(name))
-        return super().__call__(**kwargs, rows=Markup("\n".join(rows)), header=header,
-                                actions=actions, buttons=bool(buttons),
-                                heads=Markup("".join(self._heads(args))))
-
-    # A column whose value names the record: its cell links to the record's page.
-    LINKED = ("case_no",)
-
-    @staticmethod
-    def _row(key, item, columns, tick, buttons, suffix, show=None):
-        """One row: its tick box, its show, edit and delete buttons, its cells (a case number
-        links to the case)."""
-        row = ["<tr>"]
-        if tick:
-            row.append(f'<td><input id="{key}" class="action_check" name="rowid" '
-                       f'value="{key}" type="checkbox"></td>')
-        if buttons:
-            row.append('<td><div class="btn-group btn-group-xs" style="display: flex;">')
-            for endpoint, url, icon, title in buttons:
-                if endpoint == "delete":
-                    row.append(f'<a href="#" data-url="{url}{key}" class="btn btn-sm '
-                               f'btn-default zz-delete" title="{title}">')
-                else:
-                    row.append(f'<a href="{url}{key}{suffix}" class="btn btn-sm btn-default" '
-                               f'title="{title}">')
-                row.append(f'<i class="fa {icon}"></i></a>')
-            row.append("</div></td>")
-        for column, write in columns:
-            cell = write(item[column])
-            if show and column in LeanListWidget.LINKED and cell != "<td></td>":
-                cell = f'<td><a href="{show}{key}{suffix}">{cell[4:-5]}</a></td>'
-            row.append(cell)
-        row.append("</tr>")
-        return "".join(row)
+        header = pagination.list_bar(name, args.get("page"), args["page_size"], args["count"],
+                                     add and add + suffix, actions, exporting.export_links(name))
+        return super().__call__(**kwargs, header=header, actions=actions, buttons=buttons,
+                                columns=columns, show=show, suffix=suffix,
+                                rows=zip(args["pks"], args["value_columns"]),
+                                heads=list(self._heads(args)))
 
     @staticmethod
     def _heads(args):
-        """The column headings; those an index can order by link to that order."""
+        """The column headings as (label, order link or None, icon): those an index can order
+        by link to that order."""
         name, labels = args["modelview_name"], args["label_columns"]
         current = request.args.get(f"_oc_{name}")
         direction = request.args.get(f"_od_{name}")
         for column in args["include_columns"]:
-            label = escape(labels.get(column))
+            label = labels.get(column)
             if column not in args["order_columns"]:
-                yield f"<th>{label}</th>"
+                yield label, None, None
                 continue
             icon = ("fa-arrows-v" if current != column
                     else "fa-chevron-up" if direction == "asc" else "fa-chevron-down")
-            href = escape(pagination.link_order(column, name))
-            yield f'<th><a href="{href}">{label} <i class="fa {icon} pull-right"></i></a></th>'
+            yield label, pagination.link_order(column, name), icon
+
+
+# The key the record buttons' URLs are built with once per page, then cut off (each row's own
+# key goes in its place): a number no record has, as the routes take whole numbers.
+KEY_MARK = 987654321
 
 
 def _cell_writer(formatter):
-    """A table cell for a value, written once per distinct value of the page's column (a list
-    repeats its centres, categories and codes row after row)."""
+    """A table cell's text for a value (escaped), written once per distinct value of the page's
+    column (a list repeats its centres, categories and codes row after row)."""
     written = {}
 
     def cell(value):
-        return f"<td>{escape(_formatted(formatter, value))}</td>"
+        return escape(_formatted(formatter, value))
 
     def write(value):
         try:
@@ -218,37 +193,15 @@ def _formatted(formatter, value):
 
 
 class LeanShowWidget(ShowWidget):
-    """Flask-AppBuilder's record page with its fields written in Python, as its template draws
-    them (a macro call, a list search and a lazy translation per field cost more)."""
+    """Flask-AppBuilder's record page with each field's value formatted once, in Python; the
+    fields and fieldsets are drawn by the template zongzhi/widgets/show.html."""
 
     template = "zongzhi/widgets/show.html"
 
     def __call__(self, **kwargs):
         """The record's fields, grouped as the view's fieldsets say (or in one table)."""
         args = {**self.template_args, **kwargs}
-        values = dict(zip(args["include_columns"], args["value_columns"]))
-        formatters, labels = args.get("formatters_columns") or {}, args["label_columns"]
-
-        def table(columns):
-            rows = "".join(
-                f'<tr><th class="col-lg-2 col-md-2 col-sm-2">{escape(labels.get(column))}</th>'
-                '<td><span style="white-space: pre-line">'
-                f"{escape(_formatted(formatters.get(column), values[column]))}</span></td></tr>"
-                for column in columns)
-            return ('<div class="table-responsive"><table class="table table-bordered">'
-                    f"{rows}</table></div>")
-
-        if not args.get("fieldsets"):
-            return super().__call__(**kwargs, fields=Markup(table(args["include_columns"])))
-        groups = []
-        for number, (title, spec) in enumerate(args["fieldsets"], 1):
-            expanded = spec.get("expanded")
-            shown = "collapse in" if expanded is None or expanded else "collapse"
-            groups.append(
-                f'<div class="panel-group" id="{number}"><div class="panel panel-default">'
-                f'<div class="panel-heading"><h4 class="panel-title"><a class="accordion-toggle" '
-                f'data-toggle="collapse" data-parent="#{number}" href="#{number}_href">'
-                f'{escape(title)}<span class="caret"></span></a></h4></div>'
-                f'<div id="{number}_href" class="panel-collapse {shown}"><div class="panel-body">'
-                f'{table(spec.get("fields", []))}</div></div></div></div>')
-        return super().__call__(**kwargs, fields=Markup("".join(groups)))
+        formatters = args.get("formatters_columns") or {}
+        shown = {column: _formatted(formatters.get(column), value)
+                 for column, value in zip(args["include_columns"], args["value_columns"])}
+        return super().__call__(**kwargs, shown=shown)

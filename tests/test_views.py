@@ -1,6 +1,7 @@
 """Every screen, walked as a user would: Chinese, blank for missing values, no errors, no N+1."""
 
 import datetime
+import os
 import re
 
 import pytest
@@ -810,3 +811,62 @@ def test_record_pages_have_an_edit_button_where_editing_is_allowed(app):
     client.post("/login/", data={"username": "centre_admin", "password": demo.DEMO_PASSWORD})
     centre = db.session.scalar(select(models.Centre.id).where(models.Centre.short_name == "博乐市"))
     assert "zz-edit" in client.get(f"/centremodelview/show/{centre}").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("url,view_name", [
+    ("/disputemodelview/list/?_flt_0_status=concluded", "DisputeModelView"),
+    ("/partymodelview/list/", "PartyModelView"), ("/categorymodelview/list/", "CategoryModelView")])
+def test_the_list_table_keeps_what_flask_appbuilder_draws(app, login_as, monkeypatch, url,
+                                                          view_name):
+    """Our list table against Flask-AppBuilder's own list widget on the same page: the same
+    headings, the same cells row for row, the same record links, and each row button with its
+    screen-reader label and tooltip."""
+    from flask_appbuilder.widgets import ListWidget
+
+    from app.views import _view
+
+    demo.load(db.session, app.appbuilder.sm, cases=30)
+    client = login_as("admin")
+    table = re.compile(r'<table class="table table-bordered table-hover[^"]*">(.*?)</table>', re.S)
+
+    def read(html):
+        body = table.search(html).group(1)
+        heads = [re.sub(r"<[^>]+>|\s+", "", h) for h in re.findall(r"<th[^>]*>(.*?)</th>", body,
+                                                                    re.S)]
+        rows = []
+        for row in re.findall(r"<tr>(.*?)</tr>", body.split("</thead>")[1], re.S):
+            cells = re.findall(r"<td>(.*?)</td>", row, re.S)
+            rows.append({
+                "cells": [re.sub(r"<[^>]+>|\s+", "", c) for c in cells if "btn-group" not in c
+                          and "action_check" not in c],
+                "links": sorted(set(re.findall(r'href="(/[^"]+/(?:show|edit)/[^"]+)"', row))),
+                "buttons": sorted(set(re.findall(
+                    r'title="([^"]+)"[^>]*>\s*<span class="sr-only">([^<]+)</span>', row)))})
+        return heads, rows
+
+    view = _view(view_name)
+    ours = read(client.get(url).get_data(as_text=True))
+    monkeypatch.setattr(view, "list_widget", ListWidget)
+    theirs = read(client.get(url).get_data(as_text=True))
+    assert ours[0] == theirs[0] and len(ours[1]) == len(theirs[1]) > 0
+    for mine, fab in zip(ours[1], theirs[1]):
+        assert mine["cells"] == fab["cells"] and mine["links"] == fab["links"]
+        assert mine["buttons"] == fab["buttons"] and len(mine["buttons"]) >= 2
+
+
+def test_the_base_layout_links_every_file_flask_appbuilder_links(app, login_as):
+    """Our base layout's stylesheet and script blocks link each file Flask-AppBuilder's
+    init.html links (in its order), and every one of them is served."""
+    import flask_appbuilder
+
+    source = os.path.join(os.path.dirname(flask_appbuilder.__file__), "templates", "appbuilder",
+                          "init.html")
+    with open(source, encoding="utf-8") as template:
+        theirs = [name for name in re.findall(r"filename='([^']+)'", template.read())
+                  if not name.startswith("css/themes/")]
+    client = login_as("admin")
+    html = client.get("/disputemodelview/list/").get_data(as_text=True)
+    ours = re.findall(r'(?:href|src)="/static/appbuilder/([^"]+)"', html)
+    assert ours == theirs
+    for name in ours:
+        assert client.get(f"/static/appbuilder/{name}").status_code == 200

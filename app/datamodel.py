@@ -15,7 +15,7 @@ from flask_login import current_user
 from sqlalchemy import asc, desc, func, inspect
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
-from app import caches, personal
+from app import caches, fab_compat, personal
 from app import filters as filters_module
 
 
@@ -53,7 +53,7 @@ class LenientFilters(Filters):
 
     def add_filter_index(self, column_name, filter_instance_index, value):
         """Apply the filter the URL names, if there is one by that number."""
-        available = self._all_filters.get(column_name, [])
+        available = fab_compat.offered_filters(self).get(column_name, [])
         if 0 <= filter_instance_index < len(available):
             super().add_filter_index(column_name, filter_instance_index, value)
 
@@ -61,17 +61,14 @@ class LenientFilters(Filters):
         """A filter set offering the same filters with none active. Flask-AppBuilder builds a
         new one on every list request, converting every column of the model again (hundreds
         of filter objects); the offered filters never change, so they are shared."""
-        blank = object.__new__(type(self))
-        blank.__dict__.update(self.__dict__)
-        blank.clear_filters()
-        return blank
+        return fab_compat.blank_like(self)
 
     def fresh(self):
         """A filter set like this one with none active, whose offered filters may be changed
         (a view narrows what some columns offer) without changing this one's."""
         fresh = self._blank()
-        fresh._search_filters = dict(self._search_filters)
-        fresh._all_filters = dict(self._all_filters)
+        fab_compat.set_offered(fresh, dict(fab_compat.offered_filters(self)),
+                               dict(fab_compat.searchable_filters(self)))
         return fresh
 
     def get_joined_filters(self, filters):
@@ -141,7 +138,7 @@ class ZongzhiInterface(SQLAInterface):
         """Personal columns are shown masked (or in full to those allowed), everywhere."""
         if col in getattr(self.obj, "personal_columns", {}):
             return personal.shown(item, col)
-        return super()._get_attr_value(item, col)
+        return fab_compat.attr_value(item, col)
 
     def get_values(self, lst, list_columns):
         """Flask-AppBuilder's values of the list's cells, each column's way of reading worked
@@ -186,8 +183,7 @@ class ZongzhiInterface(SQLAInterface):
             cap = self.search_count_cap
 
         def count():
-            inner = self._apply_inner_all(query, filters, select_columns=select_columns,
-                                          aliases_mapping={})
+            inner = fab_compat.apply_inner_all(self, query, filters, select_columns)
             # Keys only, stopping at the cap: SELECT count(*) FROM (SELECT id … LIMIT cap+1).
             keys = inner.with_entities(self.obj.id).order_by(None).limit(cap + 1).subquery()
             return self.session.query(func.count()).select_from(keys).scalar()

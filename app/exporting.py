@@ -31,7 +31,7 @@ from flask_login import current_user
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import aliased
 
-from app import audit, choices, display, exports, models, personal, scope
+from app import audit, choices, display, exports, fab_compat, models, personal, scope
 from app.extensions import db
 
 FORMATS = ("xlsx", "csv")
@@ -221,11 +221,11 @@ def _personal(item, column, kind):
 def ordered_keys(view, limit):
     """The keys of the rows the list shows, in its order, up to `limit` (+1 to tell a cap)."""
     datamodel = view.datamodel
-    get_filter_args(view._filters)
+    get_filter_args(fab_compat.view_filters(view))
     order_column, order_direction = get_order_args().get(type(view).__name__, ("", ""))
     if not order_column and view.base_order:
         order_column, order_direction = view.base_order
-    joined = view._filters.get_joined_filters(view._base_filters)
+    joined = fab_compat.view_filters(view).get_joined_filters(fab_compat.base_filters(view))
     query = SQLAInterface.apply_all(datamodel, datamodel.session.query(datamodel.obj.id),
                                     joined, order_column, order_direction)
     return [key for (key,) in query.limit(limit + 1)]

@@ -15,7 +15,7 @@ from flask_wtf.csrf import generate_csrf
 from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup, escape
 
-from app import caches
+from app import caches, fab_compat
 from app.generations import remember
 from app.http import csp_nonce
 from app.widgets import RemoteSelectField
@@ -54,8 +54,8 @@ class CachedSearchWidget(SearchWidget):
         nonce = csp_nonce()
 
         def render():
-            html = super(SearchWidget, self).__call__(**kwargs, **self._parts(),
-                                                      active_filters=self.ACTIVE)
+            html = fab_compat.render_template_widget(self, **kwargs, **self._parts(),
+                                                     active_filters=self.ACTIVE)
             return str(html), nonce
 
         html, rendered_with = remember(

@@ -16,7 +16,7 @@ from flask_appbuilder.urltools import (get_filter_args, get_order_args, get_page
 from flask_babel import gettext
 from markupsafe import Markup
 
-from app import audit, display, duties, models, scope, transactions, workflow
+from app import audit, display, duties, fab_compat, models, scope, transactions, workflow
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class GuardedActions:
 
     def _visible_or_404(self, pks):
         """The rows for the keys, all inside the scope, or a 404 that changes nothing."""
-        items = [self.datamodel.get(pk, self._base_filters) for pk in pks]
+        items = [self.datamodel.get(pk, fab_compat.base_filters(self)) for pk in pks]
         if not items or any(item is None for item in items):
             audit.record("access_denied", self.datamodel.obj.__tablename__, ",".join(map(str, pks)),
                          outcome="denied", detail={"action": request.endpoint})
@@ -153,8 +153,8 @@ class SavingMixin:
     def _add(self):
         """Flask-AppBuilder's add, except that a refused or failed save keeps the form with
         every value typed and says why."""
-        get_filter_args(self._filters, disallow_if_not_in_search=False)
-        exclude_cols = self._filters.get_relation_cols()
+        get_filter_args(fab_compat.view_filters(self), disallow_if_not_in_search=False)
+        exclude_cols = fab_compat.view_filters(self).get_relation_cols()
         form = self.add_form.refresh()
         if request.method == "POST":
             self._fill_form_exclude_cols(exclude_cols, form)
@@ -200,7 +200,7 @@ class SavingMixin:
         for key in exclude_cols:
             field = getattr(form, key, None)
             if field is not None and field.data is not None:
-                field.raw_data = [str(self._filters.get_filter_value(key))]
+                field.raw_data = [str(fab_compat.view_filters(self).get_filter_value(key))]
 
     def add_messages(self, item):
         """What a successful add says, worked out before the commit."""
@@ -214,16 +214,16 @@ class SavingMixin:
         """Flask-AppBuilder's edit, except that a refused or failed save keeps the form with
         every value typed and says why."""
         pages, page_sizes, orders = get_page_args(), get_page_size_args(), get_order_args()
-        get_filter_args(self._filters, disallow_if_not_in_search=False)
-        exclude_cols = self._filters.get_relation_cols()
-        item = self.datamodel.get(pk, self._base_filters)
+        get_filter_args(fab_compat.view_filters(self), disallow_if_not_in_search=False)
+        exclude_cols = fab_compat.view_filters(self).get_relation_cols()
+        item = self.datamodel.get(pk, fab_compat.base_filters(self))
         if not item:
             abort(404)
         pk = self.datamodel.get_pk_value(item)
         if request.method == "POST":
             form = self.edit_form.refresh(request.form)
             self._fill_form_exclude_cols(exclude_cols, form)
-            form._id = pk
+            fab_compat.mark_form_for_edit(form, pk)
             if form.validate():
                 self.process_form(form, False)
 
@@ -235,7 +235,7 @@ class SavingMixin:
                     self._after_commit(self.post_update, item)
                     return None
                 self.datamodel.session.expire_all()
-                item = self.datamodel.get(pk, self._base_filters)
+                item = self.datamodel.get(pk, fab_compat.base_filters(self))
                 if item is None:
                     abort(404)
                 if isinstance(request.environ.get(REFUSAL), workflow.VersionConflict):
@@ -244,7 +244,7 @@ class SavingMixin:
             form = self.edit_form.refresh(obj=item)
             self.prefill_form(form, pk)
         widgets = self._get_edit_widget(form=form, exclude_cols=exclude_cols)
-        widgets = self._get_related_views_widgets(item, filters={}, orders=orders, pages=pages,
+        widgets = fab_compat.related_views_widgets(self, item, filters={}, orders=orders, pages=pages,
                                                   page_sizes=page_sizes, widgets=widgets)
         if request.method != "POST":
             self.update_redirect()
@@ -252,7 +252,7 @@ class SavingMixin:
 
     def _delete(self, pk):
         """Flask-AppBuilder's delete, with refusals and failures said in plain words."""
-        item = self.datamodel.get(pk, self._base_filters)
+        item = self.datamodel.get(pk, fab_compat.base_filters(self))
         if not item:
             abort(404)
 

@@ -23,7 +23,7 @@ from flask_babel import gettext, lazy_gettext
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Optional, ValidationError
 
-from app import accounts, accounts_scope, display, models, roles, scope, workflow
+from app import accounts, accounts_scope, display, fab_compat, models, roles, scope, workflow
 from app.saving import GuardedActions, SavingMixin
 
 
@@ -276,11 +276,11 @@ class ZongzhiUserDBModelView(GuardedActions, SavingMixin, UserDBModelView):
     @has_access
     def userinfo(self):
         """One's own account, whatever the list shows (it is not filtered by scope)."""
-        saved, self._base_filters = self._base_filters, self.datamodel.get_filters([])
+        saved = fab_compat.set_base_filters(self, self.datamodel.get_filters([]))
         try:
             return super().userinfo()
         finally:
-            self._base_filters = saved
+            fab_compat.set_base_filters(self, saved)
 
     def pre_add(self, item):
         """Hash the password (Flask-AppBuilder), then give the login its scope."""
@@ -327,7 +327,7 @@ class ZongzhiRoleModelView(GuardedActions, SavingMixin, RoleModelView):
     @has_access
     def show(self, pk):
         """A role's page is its part of the role overview."""
-        item = self.datamodel.get(pk, self._base_filters)
+        item = self.datamodel.get(pk, fab_compat.base_filters(self))
         if item is None:
             abort(404)
         return redirect(url_for("RolePermissionsView.overview", _anchor=f"role-{item.name}"))
@@ -405,5 +405,5 @@ def init_app(app):
 def _builtin_role_allows(manager, role_name, permission_name, view_name):
     """Whether a declared role's patterns allow a permission on a view (Flask-AppBuilder's
     match, which reads only the role's name)."""
-    return SecurityManager._has_access_builtin_roles(manager, SimpleNamespace(name=role_name),
-                                                     permission_name, view_name)
+    return fab_compat.builtin_role_allows(manager, SimpleNamespace(name=role_name),
+                                          permission_name, view_name)

@@ -8,19 +8,19 @@ import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import (Response, abort, current_app, flash, jsonify, redirect, render_template,
-                   request, session, url_for)
+                   request, url_for)
 from flask_appbuilder import BaseView, IndexView, ModelView, expose
 from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.security.decorators import has_access, has_access_api
-from flask_appbuilder.urltools import Stack, get_filter_args
+from flask_appbuilder.urltools import get_filter_args
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import Date, DateTime, Integer, inspect, select
 from wtforms import DateField, DateTimeLocalField, HiddenField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
-from app import (audit, caches, display, exporting, exports, filters, importing, inbox, models,
-                 personal, reports, scope, stats, workflow)
+from app import (audit, caches, display, exporting, exports, fab_compat, filters, importing,
+                 inbox, models, personal, reports, scope, stats, workflow)
 from app.datamodel import PLAIN_ROWS, ZongzhiInterface, eager_options
 from app.exporting import ExportMixin
 from app.fragments import CachedSearchWidget
@@ -170,7 +170,7 @@ class ZongzhiModelView(GuardedActions, ExportMixin, SavingMixin, ModelView):
         personal_columns = getattr(model, "personal_columns", {})
         relations = inspect(model).relationships
         said = []
-        for flt, value in self._filters.get_filters_values():
+        for flt, value in fab_compat.view_filters(self).get_filters_values():
             values = value if isinstance(value, list) else [value]
             column = flt.column_name
             label = str(getattr(flt, "label", None) or self.label_columns.get(column, column))
@@ -217,16 +217,15 @@ class ZongzhiModelView(GuardedActions, ExportMixin, SavingMixin, ModelView):
         values of searches on personal data: the session cookie is signed, not encrypted, so an
         ID number searched for would sit readable in it."""
         url = _without_personal_filters(request.url, self.datamodel.obj)
-        history = session.get("page_history") or []
+        history = fab_compat.page_history()
         if not history or history[-1] != url:
-            page_history = Stack(history)
-            page_history.push(url)
-            session["page_history"] = page_history.to_json()
+            fab_compat.push_page_history(url)
 
     def _set_filters(self, column, change):
         """Change the filters a column offers, in the search form and in URLs alike
         (Flask-AppBuilder reads URL filters from every column, not only the searchable ones)."""
-        for offered in (self._filters.get_search_filters(), self._filters._all_filters):
+        filters = fab_compat.view_filters(self)
+        for offered in (filters.get_search_filters(), fab_compat.offered_filters(filters)):
             if column in offered:
                 offered[column] = change(offered[column])
 
@@ -484,9 +483,10 @@ class ExpertModelView(ZongzhiModelView):
 
     def prefill_add_form(self, form):
         """An expert added from a centre's page serves that centre's county by default."""
-        if "centre" not in self._filters.get_relation_cols() or "region" not in form:
+        filters = fab_compat.view_filters(self)
+        if "centre" not in filters.get_relation_cols() or "region" not in form:
             return
-        value = self._filters.get_filter_value("centre")
+        value = filters.get_filter_value("centre")
         key = key_of(value[0] if isinstance(value, list) and value else value)
         centre = self.datamodel.session.get(models.Centre, key) if key is not None else None
         if centre is not None and scope.visible(models.Centre, centre.id):
@@ -841,8 +841,9 @@ class AuditLogModelView(ReadOnlyModelView):
     @has_access
     def export(self):
         """The records the current filters select, as a CSV file Excel opens in Chinese."""
-        get_filter_args(self._filters)
-        joined = self._filters.get_joined_filters(self._base_filters)
+        filters = fab_compat.view_filters(self)
+        get_filter_args(filters)
+        joined = filters.get_joined_filters(fab_compat.base_filters(self))
         _count, rows = self.datamodel.query(joined, "at", "desc", page=0,
                                             page_size=self.EXPORT_LIMIT)
         out = io.StringIO()
@@ -999,7 +1000,7 @@ def period_presets(today):
 
 def _filter_url(view, args, **base):
     """A list URL of a view with filters, each given as (column, filter class name, value)."""
-    filters = view._filters._all_filters
+    filters = fab_compat.offered_filters(fab_compat.view_filters(view))
     query = dict(base)
     for column, kind, value in args:
         index = next(i for i, f in enumerate(filters[column]) if type(f).__name__ == kind)

@@ -14,7 +14,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app import documents, inbox, models, personal, scope, transactions, workflow
+from app import documents, fab_compat, inbox, models, personal, scope, transactions, workflow
 from app.datamodel import eager_options
 
 # The case's lists of related rows, by model, that the case page shows.
@@ -110,8 +110,8 @@ class CasePage:
         case = self._case_for_page(pk)
         widgets = self._get_show_widget(pk, case)
         self.update_redirect()
-        widgets = self._get_related_views_widgets(
-            case, orders=get_order_args(), pages=get_page_args(), page_sizes=get_page_size_args(),
+        widgets = fab_compat.related_views_widgets(
+            self, case, orders=get_order_args(), pages=get_page_args(), page_sizes=get_page_size_args(),
             widgets=widgets)
         unit = scope.current().unit_id
         # A unit liaison sees their own unit's referrals and deadlines, not the others'.
@@ -140,7 +140,7 @@ class CasePage:
             "typed": typed_for(request.path.replace("/show/", "/step/")),
         }
         return self.render_template(self.show_template, pk=pk, title=self.show_title,
-                                    widgets=widgets, related_views=self._related_views, **context)
+                                    widgets=widgets, related_views=fab_compat.related_views(self), **context)
 
     @expose("/step/<int:pk>/<step>", methods=["POST"])
     @has_access
@@ -204,7 +204,8 @@ class CasePage:
             abort(404)
         Dispute = models.Dispute
         query = self.datamodel.session.query(Dispute).filter(Dispute.id == pk)
-        case = self._base_filters.apply_all(query.options(*self._case_page_loads())).first()
+        case = fab_compat.base_filters(self).apply_all(
+            query.options(*self._case_page_loads())).first()
         if case is None:
             abort(404)
         return case
@@ -237,7 +238,8 @@ class CasePage:
 
     def _related_view_of(self, model):
         """The related list view of a child model of the case."""
-        return next(view for view in self._related_views if view.datamodel.obj is model)
+        return next(view for view in fab_compat.related_views(self)
+                    if view.datamodel.obj is model)
 
 
 class ReferralPage:
@@ -248,11 +250,11 @@ class ReferralPage:
     @has_access
     def show(self, pk):
         """The referral, with the unit's next step."""
-        widgets = self._show(pk)
-        item = self.datamodel.get(pk, self._base_filters)
+        widgets = fab_compat.show_widgets(self, pk)
+        item = self.datamodel.get(pk, fab_compat.base_filters(self))
         return self.render_template(
             self.show_template, pk=pk, title=self.show_title, widgets=widgets,
-            related_views=self._related_views, referral=item, time_left=inbox.time_left,
+            related_views=fab_compat.related_views(self), referral=item, time_left=inbox.time_left,
             deadline=workflow.referral_deadline(item),
             offers=workflow.steps_for(self.datamodel.session, item, current_user))
 

@@ -120,11 +120,11 @@ def centre_of(user_scope):
 
 def count_token(model):
     """The tokens a list count of this model for the signed-in login is keyed by."""
+    rows = ""
     if issubclass(model, CASE_TREE):
         centre = centre_of(scope.current()) if has_request_context() else None
         rows = cases.current(centre if centre is not None else "*")
-    else:
-        rows = reference.current()
+    # Every count is also keyed by the rest of the domain (a filter may join it) and access.
     return f"{rows}:{reference.current()}:{access.current()}"
 
 

@@ -194,7 +194,8 @@ class ZongzhiInterface(SQLAInterface):
 
     def _count_key(self, filters, cap):
         """The cache key of a count: the tokens of the rows counted (of the login's centre, when
-        its scope is one centre's) and of who sees what, the user and the filters; None (not cached) when a filter reads the clock or holds an unusual value."""
+        its scope is one centre's) and of who sees what, the user and the filters; None (not
+        cached) when a filter reads the clock or holds an unusual value."""
         if not has_request_context():
             return None
         parts = []

@@ -18,7 +18,8 @@ from flask_appbuilder.widgets import RenderTemplateWidget
 # FAB's private view methods our views override: (class, name) -> the parameters, in order.
 HOOKS = {
     (BaseCRUDView, "_get_list_widget"): ("self", "filters", "actions", "order_column",
-                                         "order_direction", "page", "page_size", "widgets", "kwargs"),
+                                         "order_direction", "page", "page_size", "widgets",
+                                         "kwargs"),
     (BaseCRUDView, "_get_show_widget"): ("self", "pk", "item", "widgets", "actions",
                                          "show_fieldsets"),
     (BaseCRUDView, "_get_related_view_widget"): ("self", "item", "related_view", "order_column",

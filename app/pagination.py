@@ -76,10 +76,11 @@ def list_bar(view_name, page, page_size, count, add_url, actions, exports=None):
     for the template zongzhi/widgets/list_bar.html: every link worked out once."""
     page = page or 0
     pages = -(-int(count) // page_size)
+    several = pages > 1  # one page: no pager and no page sizes to offer
     return {
-        "pages": _pager(view_name, page, pages) if pages > 1 else [],
+        "pages": _pager(view_name, page, pages) if several else [],
         "sizes": [(link_page_size(size, view_name), size, size == page_size)
-                  for size in range(25, 125, 25) if page * size <= count],
+                  for size in range(25, 125, 25) if several and page * size <= count],
         "add": add_url, "actions": list((actions or {}).values()), "exports": exports or [],
         "back": url_for("UtilView.back"), "count": count,
     }

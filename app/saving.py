@@ -244,8 +244,9 @@ class SavingMixin:
             form = self.edit_form.refresh(obj=item)
             self.prefill_form(form, pk)
         widgets = self._get_edit_widget(form=form, exclude_cols=exclude_cols)
-        widgets = fab_compat.related_views_widgets(self, item, filters={}, orders=orders, pages=pages,
-                                                  page_sizes=page_sizes, widgets=widgets)
+        widgets = fab_compat.related_views_widgets(self, item, filters={}, orders=orders,
+                                                   pages=pages, page_sizes=page_sizes,
+                                                   widgets=widgets)
         if request.method != "POST":
             self.update_redirect()
         return widgets

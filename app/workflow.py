@@ -691,7 +691,8 @@ _RESULTS = [(code, choices.SESSION_RESULT.label(code)) for code in ("agreed", "n
 
 STEPS = (
     Step("accept", _l("Accept"), "case", (_NOTE,), _moves("accept"),
-         lambda s, case, actor, v, version, at: accept(s, case, actor, v["note"], version=version, at=at)),
+         lambda s, case, actor, v, version, at: accept(s, case, actor, v["note"],
+                                                       version=version, at=at)),
     Step("decline", _l("Decline"), "case",
          (Field("reason", "textarea", _l("Reason told to the parties"), required=True),),
          _moves("decline"),
@@ -730,7 +731,8 @@ STEPS = (
                                 and booking.dispute.status in IN_HAND),
         lambda s, booking, actor, v, version, at: record_session_result(
             s, booking, actor, v["result"], v["agreement_text"], v["follow_up_on"],
-            performance_method=v["performance_method"], performance_due=v["performance_due"], at=at),
+            performance_method=v["performance_method"], performance_due=v["performance_due"],
+            at=at),
         title=_booking_title(_l("Record the session result"),
                              lambda b: format_datetime(b.scheduled_at))),
     Step("extend", _l("Extend deadline"), "case", (
@@ -773,7 +775,8 @@ STEPS = (
          css="danger", hint=_dissatisfied),
     Step("report_in", _l("Report in"), "referral", (),
          lambda referral, actor: _unit_actor(actor, referral) and referral.status == "sent",
-         lambda s, referral, actor, v, version, at: report_in(s, referral, actor, at=at), css="primary"),
+         lambda s, referral, actor, v, version, at: report_in(s, referral, actor, at=at),
+         css="primary"),
     Step("answer", _l("Answer referral"), "referral",
          (Field("result", "textarea", _l("What the unit did"), required=True),),
          lambda referral, actor: _unit_actor(actor, referral) and referral.status == "reported",

@@ -197,8 +197,8 @@ def main():
           f"{statistics.median(statements):.0f} SQL statements")
     if args.gunicorn:
         rate, errors, drift = under_gunicorn(app, url, args.per_client, workers=args.workers)
-        print(f"\ngunicorn, {args.workers} workers, 8 clients accepting cases of one centre: {rate:.0f} steps/s, "
-              f"{errors} errors, rollup differences afterwards: {drift}")
+        print(f"\ngunicorn, {args.workers} workers, 8 clients accepting cases of one centre: "
+              f"{rate:.0f} steps/s, {errors} errors, rollup differences afterwards: {drift}")
     print(f"\nmachine speed: {bench.machine_speed():.2f} s for the reference loop (lower is faster)")
 
 

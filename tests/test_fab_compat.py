@@ -22,7 +22,8 @@ def _source(*parts):
         return found.read()
 
 
-@pytest.mark.parametrize("owner,name", list(fab_compat.HOOKS), ids=lambda v: getattr(v, "__name__", v))
+@pytest.mark.parametrize("owner,name", list(fab_compat.HOOKS),
+                         ids=lambda v: getattr(v, "__name__", v))
 def test_each_overridden_hook_keeps_its_name_and_parameters(owner, name):
     """The private view methods our views override exist with the parameters we call."""
     hook = inspect.getattr_static(owner, name)

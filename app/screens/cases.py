@@ -111,8 +111,8 @@ class CasePage:
         widgets = self._get_show_widget(pk, case)
         self.update_redirect()
         widgets = fab_compat.related_views_widgets(
-            self, case, orders=get_order_args(), pages=get_page_args(), page_sizes=get_page_size_args(),
-            widgets=widgets)
+            self, case, orders=get_order_args(), pages=get_page_args(),
+            page_sizes=get_page_size_args(), widgets=widgets)
         unit = scope.current().unit_id
         # A unit liaison sees their own unit's referrals and deadlines, not the others'.
         referrals = [r for r in case.referrals if unit is None or r.unit_id == unit]
@@ -140,13 +140,15 @@ class CasePage:
             "typed": typed_for(request.path.replace("/show/", "/step/")),
         }
         return self.render_template(self.show_template, pk=pk, title=self.show_title,
-                                    widgets=widgets, related_views=fab_compat.related_views(self), **context)
+                                    widgets=widgets, related_views=fab_compat.related_views(self),
+                                    **context)
 
     @expose("/step/<int:pk>/<step>", methods=["POST"])
     @has_access
     def step(self, pk, step):
         """One step of the closed loop, taken from the case page."""
         case = self._visible_or_404([pk])[0]
+        scope.seen(models.Dispute, pk)  # read through the scope filter: the step need not ask
         database = self.datamodel.session
         return run_step(database, lambda: workflow.perform(
             database, case, current_user, step, request.form, request.form.get("version")),
@@ -183,7 +185,8 @@ class CasePage:
         model = related_view.datamodel.obj
         rows = getattr(item, CASE_LISTS[model], None) if model in CASE_LISTS else None
         order = related_view.base_order
-        if (rows is None or order_column or page or len(rows) > (page_size or related_view.page_size)
+        if (rows is None or order_column or page
+                or len(rows) > (page_size or related_view.page_size)
                 or not scope.all_seen_with_case(model)
                 # Without an order, or with blanks in it (engines place blanks differently),
                 # the order is the query's to give.
@@ -208,6 +211,7 @@ class CasePage:
             query.options(*self._case_page_loads())).first()
         if case is None:
             abort(404)
+        scope.seen(models.Dispute, pk)  # read through the scope filter: the steps need not ask
         return case
 
     @functools.cache

@@ -7,11 +7,10 @@ import math
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from flask import (Response, abort, current_app, flash, jsonify, redirect, render_template,
-                   request, url_for)
-from flask_appbuilder import BaseView, IndexView, ModelView, expose
+from flask import Response, request, url_for
+from flask_appbuilder import ModelView, expose
 from flask_appbuilder.models.sqla.filters import FilterEqual
-from flask_appbuilder.security.decorators import has_access, has_access_api
+from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.urltools import get_filter_args
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -19,22 +18,23 @@ from sqlalchemy import Date, DateTime, Integer, inspect, select
 from wtforms import DateField, DateTimeLocalField, HiddenField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
-from app import (audit, caches, display, exporting, exports, fab_compat, filters, importing,
-                 inbox, models, personal, reports, scope, stats, workflow)
+from app import (audit, display, exporting, exports, fab_compat, filters, importing, models,
+                 personal, scope, workflow)
 from app.datamodel import PLAIN_ROWS, ZongzhiInterface, eager_options
 from app.exporting import ExportMixin
 from app.fragments import CachedSearchWidget
 from app.models import key_of
 from app.saving import GuardedActions, SavingMixin
-from app.screens import cases
+from app.screens import accounts, cases, home
 from app.screens.api import CaseApi, ReferralApi
 from app.screens.attachments import AttachmentView
+from app.screens.accounts import PersonalDataView
+from app.screens.dashboard import DashboardView
 from app.screens.document_templates import DocumentTemplateView
 from app.screens.documents import DocumentView
 from app.screens.imports import ImportView
 from app.labels import LABELS
 from app.lookup import LookupView
-from app.roles import readable_permissions
 from app.widgets import LeanListWidget, LeanShowWidget, RemoteSelectField
 from flask_appbuilder.security.sqla.models import User
 
@@ -797,30 +797,6 @@ class CentreModelView(ZongzhiModelView):
     base_order = ("name", "asc")
 
 
-class PersonalDataView(BaseView):
-    """Reveals one masked personal value to a user allowed to, and records that it did."""
-
-    route_base = "/personal"
-    class_permission_name = personal.VIEW_NAME
-    method_permission_name = {"reveal": "reveal"}
-    base_permissions = [personal.CAN_REVEAL, personal.CAN_VIEW]
-    MODELS = {model.__tablename__: model for model in (models.Party, models.Staff, models.Expert)}
-
-    @expose("/reveal/<model>/<int:pk>/<column>", methods=["POST"])
-    @has_access_api
-    def reveal(self, model, pk, column):
-        """The full value, for a row inside the scope; audited."""
-        model_class = self.MODELS.get(model)
-        if model_class is None or column not in model_class.personal_columns:
-            abort(404)
-        if not scope.visible(model_class, pk):
-            audit.record("access_denied", model, pk, outcome="denied", detail={"reveal": column})
-            abort(404)
-        row = self.appbuilder.session.get(model_class, pk)
-        audit.record("reveal", model, pk, detail={"column": column})
-        return jsonify(value=getattr(row, column) or "")
-
-
 class AuditLogModelView(ReadOnlyModelView):
     """The audit trail: read and exported by the auditor, changed by nobody."""
 
@@ -855,231 +831,6 @@ class AuditLogModelView(ReadOnlyModelView):
         audit.record("export", "audit_log", detail={"rows": len(rows), "filters": request.args})
         return Response("\ufeff" + out.getvalue(), mimetype="text/csv; charset=utf-8",
                         headers={"Content-Disposition": "attachment; filename=audit-log.csv"})
-
-
-class RolePermissionsView(BaseView):
-    """What each declared role may do, screen by screen, in plain Chinese."""
-
-    route_base = "/rolepermissions"
-    default_view = "overview"
-    base_permissions = ["can_overview"]
-    SECURITY_LABELS = {
-        "UserDBModelView": _l("Users"), "RoleModelView": _l("Roles"),
-        "UserGroupModelView": _l("User groups"), "PermissionModelView": _l("Permissions"),
-        "ViewMenuModelView": _l("Views and menus"),
-        "PermissionViewModelView": _l("Permissions on views and menus"),
-        "UserInfoEditView": _l("Own account"), "ResetMyPasswordView": _l("Own password"),
-        "ResetPasswordView": _l("Reset a password"), "MenuApi": _l("Menu"),
-        "PersonalData": _l("Personal data"), "RolePermissionsView": _l("Role permissions"),
-        "DashboardView": _l("Dashboard"),
-        "ImportView": _l("Data import"),
-        "DocumentView": _l("Documents"),
-        "AttachmentView": _l("Case files"),
-        "DocumentTemplateView": _l("Document templates"),
-    }
-
-    @expose("/")
-    @has_access
-    def overview(self):
-        """Each role with the screens it may open and what it may do there."""
-        labels = {view.__name__: label for view, _name, label, _icon, _cat in MENU}
-        labels.update(self.SECURITY_LABELS)
-        return self.render_template("zongzhi/role_permissions.html",
-                                    roles=readable_permissions(self.appbuilder, labels))
-
-
-class DashboardView(BaseView):
-    """Leaders' dashboard: KPI tiles and charts for an area and period, drill-down, PDF."""
-
-    route_base = "/dashboard"
-    default_view = "index"
-    base_permissions = ["can_show", "can_download"]
-    method_permission_name = {"index": "show", "chart": "show", "definitions": "show",
-                              "pdf": "download"}
-    CHARTS = {
-        "trend": _l("Monthly trend"), "category": _l("By category"), "source": _l("By source"),
-        "level": _l("By level resolved at (cases resolved in the period)"),
-        "centre": _l("By centre"), "funnel": _l("Status funnel, as of now"),
-        "overdue": _l("Overdue referrals by unit, now"),
-    }
-
-    def _choice(self):
-        """The area and period asked for, within the user's scope; flashes a bad period."""
-        session = self.appbuilder.session
-        areas = caches.areas(session, scope.current())
-        area = stats.area_for(session, scope.current(), request.args.get("area"), areas)
-        if area is None:
-            abort(404)
-        text = request.args.get("period")
-        # The last complete month: figures that no longer move, a whole month to compare
-        # (this month is one click away among the quick choices).
-        period = stats.Period.month_of(models.today()).previous()
-        request.environ["zongzhi.bad_period"] = False
-        if text:
-            try:
-                period = stats.Period.parse(text)
-            except stats.BadPeriod as error:
-                flash(str(error), "danger")
-                request.environ["zongzhi.bad_period"] = True
-        return session, area, period, areas
-
-    def _page(self, only=None):
-        """The dashboard, or one of its charts: the body is rendered once per data generation
-        and values of the clock's figures, and cached; only the page around it (menu, user,
-        tokens) is rendered per request."""
-        session, area, period, areas = self._choice()
-        clock = stats.clock_figures(session, area, period)
-        body = caches.stats_value(
-            "dashboard-body", lambda: self._body(session, area, period, areas, only, clock),
-            area.region_id, period.code, models.today(), only,
-            ",".join(str(a.region_id) for a in areas), caches.digest(clock))
-        return self.render_template("zongzhi/dashboard.html", body=body, only=only)
-
-    def _body(self, session, area, period, areas, only, clock):
-        """The dashboard's content: pickers, tiles, charts' data, tables."""
-        data = caches.report(session, area, period, clock=clock)
-        payload = {**data, "links": drill_links(data, area, period), "only": only,
-                   "titles": {**{k: str(v) for k, v in self.CHARTS.items()},
-                              "registered": str(stats.FIGURE_BY_CODE["registered"].name),
-                              "concluded": str(stats.FIGURE_BY_CODE["concluded"].name)}}
-        return render_template(
-            "zongzhi/dashboard_body.html", data=data, payload=payload, area=area,
-            period=period, areas=areas, only=only, chart_title=self.CHARTS.get(only),
-            figures=stats.FIGURE_BY_CODE, presets=period_presets(models.today()))
-
-    @expose("/")
-    @has_access
-    def index(self):
-        """KPI tiles with their change, and every chart."""
-        return self._page()
-
-    @expose("/chart/<name>")
-    @has_access
-    def chart(self, name):
-        """One chart on its own page (the chart entries of the menu)."""
-        if name not in self.CHARTS:
-            abort(404)
-        return self._page(only=name)
-
-    @expose("/definitions")
-    @has_access
-    def definitions(self):
-        """指标说明: every figure defined in plain words, from the definitions the code uses."""
-        return self.render_template("zongzhi/definitions.html", figures=stats.FIGURES)
-
-    @expose("/pdf")
-    @has_access
-    def pdf(self):
-        """The statistics of the area and period as a PDF download."""
-        session, area, period, _areas = self._choice()
-        if request.environ["zongzhi.bad_period"]:  # never a PDF of another period than asked
-            return redirect(url_for("DashboardView.index", area=area.region_id))
-        try:
-            content = reports.statistics_pdf(session, area, period, user=current_user,
-                                             register=request.args.get("register") == "1",
-                                             data=caches.report(session, area, period))
-        except reports.ReportTooLarge as error:
-            flash(str(error), "danger")
-            return redirect(url_for("DashboardView.index", area=area.region_id,
-                                    period=period.code))
-        audit.record("export", "report", detail={"area": area.name, "period": period.code})
-        name = f"statistics-{area.region_id}-{period.code}.pdf"
-        return Response(content, mimetype="application/pdf",
-                        headers={"Content-Disposition": f"attachment; filename={name}"})
-
-
-def period_presets(today):
-    """Quick choices for the period picker: this and last month, quarter and year."""
-    month = stats.Period.month_of(today)
-    quarter = stats.Period.parse(f"{today.year}-Q{(today.month + 2) // 3}")
-    year = stats.Period.parse(str(today.year))
-    return [(_l("This month"), month.code), (_l("Last month"), month.previous().code),
-            (_l("This quarter"), quarter.code), (_l("Last quarter"), quarter.previous().code),
-            (_l("This year"), year.code), (_l("Last year"), year.previous().code)]
-
-
-def _filter_url(view, args, **base):
-    """A list URL of a view with filters, each given as (column, filter class name, value)."""
-    filters = fab_compat.offered_filters(fab_compat.view_filters(view))
-    query = dict(base)
-    for column, kind, value in args:
-        index = next(i for i, f in enumerate(filters[column]) if type(f).__name__ == kind)
-        query[f"_flt_{index}_{column}"] = value
-    return url_for(f"{type(view).__name__}.list", **query)
-
-
-def drill_links(data, area, period):
-    """For each chart item, the list of the cases (or referrals) it counts."""
-    cases = _view("DisputeModelView")
-    referrals = _view("ReferralModelView")
-    common = [("centre", "FilterInArea", area.region_id),
-              ("registered_at", "FilterInPeriod", period.code)]
-
-    def cases_with(*extra, base=common):
-        return _filter_url(cases, [*base, *extra])
-
-    links = {
-        "category": {str(i["code"]): cases_with(("category", "FilterRelationOneToManyEqual",
-                                                 i["code"])) for i in data["by_category"]},
-        "source": {str(i["code"]): cases_with(("source", "FilterEqual", i["code"]))
-                   for i in data["by_source"]},
-        # Resolved cases by the level they were resolved at, concluded in the period.
-        "level": {str(i["code"]): _filter_url(cases, [
-            common[0], ("concluded_at", "FilterConcludedIn", f"{period.code}|{i['code']}")])
-            for i in data["by_level"] if i["code"]},
-        "centre": {str(i["code"]): cases_with(("centre", "FilterRelationOneToManyEqual",
-                                               i["code"]), base=common[1:])
-                   for i in data["by_centre"]},
-        "funnel": {i["code"]: cases_with(("status", "FilterReached", i["code"]))
-                   for i in data["funnel"]},
-        "overdue": {str(i["code"]): _filter_url(referrals, [
-            ("unit", "FilterRelationOneToManyEqual", i["code"]),
-            ("status", "FilterOverdue", "1")]) for i in data["overdue"]["by_unit"]},
-        "trend": {},
-    }
-    for point in data["trend"]:
-        links["trend"][point["month"]] = {
-            "registered": _filter_url(cases, [common[0], ("registered_at", "FilterInPeriod",
-                                                          point["month"])]),
-            "concluded": _filter_url(cases, [common[0], ("concluded_at", "FilterConcludedIn",
-                                                         point["month"])]),
-        }
-    return links
-
-
-def _view(name):
-    """A registered view by class name."""
-    return next(v for v in current_app.appbuilder.baseviews if type(v).__name__ == name)
-
-
-class HomeView(IndexView):
-    """The landing page: where each role starts its day."""
-
-    index_template = "zongzhi/index.html"
-
-    @expose("/")
-    def index(self):
-        """Leaders and centre administrators land on the dashboard; others on their inbox."""
-        if current_user.is_authenticated and request.args.get("inbox") is None and \
-                {r.name for r in current_user.roles} & {"leader", "centre_admin"} and \
-                self.appbuilder.sm.has_access("can_show", "DashboardView"):
-            # Only with an area to show: a login without a scope keeps the plain home page.
-            if caches.areas(self.appbuilder.session, scope.current()):
-                return redirect(url_for("DashboardView.index"))
-        shortcuts = []
-        if current_user.is_authenticated:
-            sm = self.appbuilder.sm
-            for view, name, label, icon, category in MENU:
-                # Only what the role's menu shows (a list may be open for lookups alone).
-                if sm.has_access("can_list", view.__name__) and \
-                        sm.has_access("menu_access", name) and \
-                        sm.has_access("menu_access", category):
-                    shortcuts.append({"url": url_for(f"{view.__name__}.list"), "label": label,
-                                      "icon": icon})
-        boxes = inbox.for_user(self.appbuilder.session, current_user) \
-            if current_user.is_authenticated else []
-        return self.render_template(self.index_template, appbuilder=self.appbuilder,
-                                    shortcuts=shortcuts, boxes=boxes)
 
 
 MENU = [
@@ -1117,6 +868,18 @@ CATEGORIES = {
     "Audit": (_l("Security audit"), "fa-shield"),
     "DataExchange": (_l("Data import"), "fa-upload"),
 }
+
+
+class HomeView(home.HomeView):
+    """The landing page, its shortcuts the menu's lists."""
+
+    menu = MENU
+
+
+class RolePermissionsView(accounts.RolePermissionsView):
+    """What each role may do, described by the menu's screens."""
+
+    menu = MENU
 
 
 # What the audit trail calls each table: the noun of its screen.

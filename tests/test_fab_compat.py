@@ -48,7 +48,7 @@ def test_our_overrides_are_of_listed_hooks_only(app):
 
 def test_the_view_attributes_are_what_we_read(app):
     """A view's filters, base filters and related views, and a filter set's offered filters."""
-    from app.views import _view
+    from app.screens.dashboard import _view
 
     view = _view("DisputeModelView")
     filters = fab_compat.view_filters(view)
@@ -68,7 +68,7 @@ def test_the_query_and_value_helpers_answer(app, world):
     """FAB's inner list query, its dotted-value reader and its declared-role match."""
     from types import SimpleNamespace
 
-    from app.views import _view
+    from app.screens.dashboard import _view
 
     view = _view("CentreModelView")
     query = fab_compat.apply_inner_all(view.datamodel, db.session.query(models.Centre),

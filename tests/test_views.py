@@ -521,7 +521,7 @@ def test_list_counts_are_cached_until_the_next_write(app, login_as, statements):
     case.source = "window"
     db.session.commit()
     assert count_statements() == (truth + 1, 1)
-    from app.views import _filter_url, _view
+    from app.screens.dashboard import _filter_url, _view
 
     db.session.execute(update(models.Referral).values(  # every referral overdue now
         status="sent", respond_due=models.Referral.sent_at))
@@ -612,7 +612,7 @@ def test_lists_read_as_plain_rows_show_what_objects_show(app, login_as, monkeypa
                                                           url):
     """A list whose columns are plain (the cases, the feedback) is read as rows of those
     columns, not as objects, and shows the same table, page for page."""
-    from app.views import _view
+    from app.screens.dashboard import _view
 
     demo.load(db.session, app.appbuilder.sm, cases=60)
     client = login_as("admin")
@@ -634,7 +634,7 @@ def test_record_pages_show_what_flask_appbuilder_shows(app, login_as, monkeypatc
     category) equal Flask-AppBuilder's show widget, field for field."""
     from flask_appbuilder.widgets import ShowWidget
 
-    from app.views import _view
+    from app.screens.dashboard import _view
 
     demo.load(db.session, app.appbuilder.sm, cases=5)
     model = models.Dispute if view_name == "DisputeModelView" else models.Category
@@ -823,7 +823,7 @@ def test_the_list_table_keeps_what_flask_appbuilder_draws(app, login_as, monkeyp
     screen-reader label and tooltip."""
     from flask_appbuilder.widgets import ListWidget
 
-    from app.views import _view
+    from app.screens.dashboard import _view
 
     demo.load(db.session, app.appbuilder.sm, cases=30)
     client = login_as("admin")

@@ -1005,3 +1005,24 @@ class DispatchRule(Model):
 
     def __str__(self):
         return self.name
+
+
+class OutboxEvent(Model):
+    """A case event for other systems, written in the event's own transaction; its `seq` is
+    given after commit, in commit order, by the publisher (app/outbox.py), so a subscriber
+    reading by cursor never skips an event committed late."""
+
+    __tablename__ = "outbox_event"
+    id = Column(Integer, primary_key=True)
+    event_id = Column(Integer, ForeignKey("case_event.id", ondelete="CASCADE"), nullable=False,
+                      unique=True)
+    seq = Column(BigInteger, unique=True)
+    event = relationship("CaseEvent")
+
+
+class OutboxCursor(Model):
+    """The last sequence number the publisher gave, taken with an atomic UPDATE."""
+
+    __tablename__ = "outbox_cursor"
+    name = Column(String(20), primary_key=True)
+    last = Column(BigInteger, nullable=False, default=0)

@@ -1,15 +1,19 @@
 """JSON access to cases and referrals and their workflow steps, with the screens' rights, scope
 and masking: the steps offered are the workflow's, the same the pages render."""
 
+import base64
+import binascii
+import datetime
+
 from flask import abort, jsonify, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access_api
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from app import models, personal, scope, transactions, workflow
+from app import models, outbox, personal, scope, transactions, workflow
 from app.extensions import db
 
 
@@ -75,14 +79,122 @@ def take(subject, name, body, answer, version=None):
     return jsonify(answered)
 
 
+MAX_PAGE = 100
+
+
+class BadArgument(ValueError):
+    """A query argument that cannot be used; its message says which and why."""
+
+
+def _bad(error):
+    """The JSON answer to a bad query argument."""
+    return jsonify(code="bad_request", message=str(error)), 400
+
+
+def _limit(default=25):
+    """The page size asked for (1 to MAX_PAGE)."""
+    text = request.args.get("limit", str(default))
+    if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE:
+        raise BadArgument(_l("limit must be a whole number from 1 to %(most)s.", most=MAX_PAGE))
+    return int(text)
+
+
+def _number(name):
+    """A whole-number query argument, or None."""
+    text = request.args.get(name)
+    if text is None or text == "":
+        return None
+    if not text.isdigit():
+        raise BadArgument(_l("%(name)s must be a whole number.", name=name))
+    return int(text)
+
+
+def _day(name):
+    """A date query argument (YYYY-MM-DD), or None."""
+    text = request.args.get(name)
+    if not text:
+        return None
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        raise BadArgument(_l("%(name)s must be a date written YYYY-MM-DD.", name=name)) from None
+
+
+def _cursor_text(moment, key):
+    """An opaque cursor for the row after which the next page starts."""
+    return base64.urlsafe_b64encode(f"{moment.isoformat()}|{key}".encode()).decode().rstrip("=")
+
+
+def _cursor(text):
+    """(moment, key) of a cursor this API gave, or None for the first page."""
+    if not text:
+        return None
+    try:
+        moment, key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode() \
+            .split("|")
+        return datetime.datetime.fromisoformat(moment), int(key)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise BadArgument(_l("after must be a cursor this API gave.")) from None
+
+
 class CaseApi(BaseView):
-    """A case, its documents and files, the steps offered on it, and taking one."""
+    """Cases: the list with filters and keyset pages, a case, its documents and files, the
+    steps offered on it, and taking one."""
 
     route_base = "/api/v1/cases"
     class_permission_name = "DisputeModelView"
-    method_permission_name = {"get": "show", "documents": "show", "attachments": "show",
-                              "steps": "show", "take_step": "step"}
-    base_permissions = ["can_show", "can_step"]
+    method_permission_name = {"index": "list", "get": "show", "documents": "show",
+                              "attachments": "show", "steps": "show", "take_step": "step"}
+    base_permissions = ["can_list", "can_show", "can_step"]
+
+    @expose("", methods=["GET"])
+    @has_access_api
+    def index(self):
+        """Cases inside the caller's scope, newest registered first, a page at a time: filter by
+        status, centre, category and registration dates; follow `next` for the next page."""
+        case = models.Dispute
+        try:
+            limit = _limit()
+            after = _cursor(request.args.get("after"))
+            status = request.args.get("status") or None
+            if status is not None and status not in models.choices.DISPUTE_STATUS.codes:
+                raise BadArgument(_l("status must be one of %(codes)s.",
+                                     codes=", ".join(models.choices.DISPUTE_STATUS.codes)))
+            centre, category = _number("centre"), _number("category")
+            since, until = _day("registered_from"), _day("registered_to")
+        except BadArgument as error:
+            return _bad(error)
+        query = select(case.id, case.case_no, case.title, case.status, case.version,
+                       case.centre_id, case.category_id, case.source, case.level,
+                       case.registered_at, case.concluded_at)
+        conditions = [scope.condition(case)]
+        if status is not None:
+            conditions.append(case.status == status)
+        if centre is not None:
+            conditions.append(case.centre_id == centre)
+        if category is not None:
+            conditions.append(case.category_id == category)
+        if since is not None:
+            conditions.append(case.registered_at >= datetime.datetime.combine(
+                since, datetime.time()))
+        if until is not None:
+            conditions.append(case.registered_at < datetime.datetime.combine(
+                until + datetime.timedelta(days=1), datetime.time()))
+        if after is not None:
+            moment, key = after
+            conditions.append(or_(case.registered_at < moment,
+                                  and_(case.registered_at == moment, case.id < key)))
+        conditions = [c for c in conditions if c is not None]
+        rows = db.session.execute(query.where(*conditions).order_by(
+            case.registered_at.desc(), case.id.desc()).limit(limit)).all()
+        items = [{"id": r.id, "case_no": r.case_no, "title": r.title, "status": r.status,
+                  "version": r.version, "centre": r.centre_id, "category": r.category_id,
+                  "source": r.source, "level": r.level,
+                  "registered_at": r.registered_at.isoformat(),
+                  "concluded_at": _iso(r.concluded_at)} for r in rows]
+        following = _cursor_text(rows[-1].registered_at, rows[-1].id) \
+            if len(rows) == limit else None
+        return jsonify(items=items, next=following)
 
     @staticmethod
     def _case(pk):
@@ -229,3 +341,27 @@ class ReferralApi(BaseView):
         if body is None:
             return jsonify(code="bad_request", message=str(_l("Send a JSON object."))), 400
         return take(referral, step, body, self._json)
+
+
+class EventFeedApi(BaseView):
+    """The feed of case events for other systems: everything committed, in order, read by
+    cursor, so a subscriber that was down reads on from where it stopped and misses nothing."""
+
+    route_base = "/api/v1/events"
+    class_permission_name = "CaseEventModelView"
+    method_permission_name = {"index": "list"}
+    base_permissions = ["can_list"]
+
+    @expose("", methods=["GET"])
+    @has_access_api
+    def index(self):
+        """Events after `after` (a `seq`, 0 for the start), oldest first, within the caller's
+        scope; `next` is the `after` of the following page."""
+        try:
+            after = _number("after") or 0
+            limit = _limit(100)
+        except BadArgument as error:
+            return _bad(error)
+        outbox.publish(db.session)
+        rows, following = outbox.feed(db.session, after, limit, scope.condition(models.Dispute))
+        return jsonify(events=rows, next=following)

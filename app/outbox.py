@@ -1,0 +1,79 @@
+"""The outbox: every case event is written, in the event's own transaction, for other systems
+to follow. After commit the publisher gives each its place in the feed (`seq`, in the order
+the publisher finds them committed), so a subscriber reading the feed by cursor never skips
+an event whose transaction committed after a later-numbered one."""
+
+import logging
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from app import models
+
+log = logging.getLogger(__name__)
+
+CURSOR = "events"
+BATCH = 1000
+
+
+def _before_flush(session, flush_context, instances):
+    """Each new case event gets its outbox row, flushed with it."""
+    for obj in list(session.new):
+        if isinstance(obj, models.CaseEvent):
+            session.add(models.OutboxEvent(event=obj))
+
+
+def _publish_once(session, batch):
+    """One publishing transaction; the number of events given a place."""
+    cursor = models.OutboxCursor
+    # The write first: it takes the cursor's lock (SQLite's write lock) before anything is read.
+    if not session.execute(update(cursor).where(cursor.name == CURSOR)
+                           .values(last=cursor.last)).rowcount:
+        session.execute(insert(cursor).values(name=CURSOR, last=0))
+    last = session.scalar(select(cursor.last).where(cursor.name == CURSOR).with_for_update())
+    ids = session.scalars(select(models.OutboxEvent.id).where(models.OutboxEvent.seq.is_(None))
+                          .order_by(models.OutboxEvent.id).limit(batch)).all()
+    for number, key in enumerate(ids, start=last + 1):
+        session.execute(update(models.OutboxEvent).where(models.OutboxEvent.id == key)
+                        .values(seq=number))
+    if ids:
+        session.execute(update(cursor).where(cursor.name == CURSOR)
+                        .values(last=last + len(ids)))
+    session.commit()
+    return len(ids)
+
+
+def publish(session, batch=BATCH, attempts=3):
+    """Give every committed, unpublished event its place; a busy database is tried again, and
+    what cannot be published now is published by the next call (the feed stays in order)."""
+    session.commit()  # a fresh transaction: its reads see everything committed before the lock
+    done = 0
+    for _attempt in range(attempts):
+        try:
+            while True:
+                found = _publish_once(session, batch)
+                done += found
+                if found < batch:
+                    return done
+        except (OperationalError, IntegrityError):
+            session.rollback()
+            log.warning("outbox not published this time", exc_info=True)
+    return done
+
+
+def feed(session, after, limit, where=None):
+    """Published events after a place in the feed, oldest first, within a scope condition on
+    their disputes: (rows, the place to read on from)."""
+    event, dispute = models.CaseEvent, models.Dispute
+    query = (select(models.OutboxEvent.seq, event.id, event.at, event.action, event.from_status,
+                    event.to_status, dispute.id, dispute.case_no, dispute.centre_id)
+             .join(event, event.id == models.OutboxEvent.event_id)
+             .join(dispute, dispute.id == event.dispute_id)
+             .where(models.OutboxEvent.seq > after)
+             .order_by(models.OutboxEvent.seq).limit(limit))
+    if where is not None:
+        query = query.where(where)
+    rows = [{"seq": seq, "event": key, "at": at.isoformat(), "action": action,
+             "from": old, "to": new, "case": case, "case_no": case_no, "centre": centre}
+            for seq, key, at, action, old, new, case, case_no, centre in session.execute(query)]
+    return rows, rows[-1]["seq"] if rows else after

@@ -134,6 +134,10 @@ def register_views(app):
 
     register(app.appbuilder)
     _switch_off_token_sign_in(app)
+    from app import clients
+
+    clients.init_app(app, [view for view in app.appbuilder.baseviews
+                           if (view.route_base or "").startswith("/api/v1/")])
 
 
 def _switch_off_token_sign_in(app):

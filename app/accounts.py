@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from werkzeug.security import check_password_hash
 from wtforms.validators import ValidationError
 
-from app import audit, models
+from app import audit, clients, models
 from app.extensions import db
 
 log = logging.getLogger(__name__)
@@ -185,8 +185,10 @@ def _refuse(message):
 
 
 def check_session():
-    """Before each request: the session must be live, recent and its user active."""
-    if not current_user.is_authenticated:
+    """Before each request: the session must be live, recent and its user active (an API
+    client's request has no session: app.clients checked its token)."""
+    if clients.current() is not None or \
+            not current_user.is_authenticated:
         return None
     sid = session.get(SESSION_KEY)
     loaded_sid, row = request.environ.get(LOADED_SESSION, (None, None))

@@ -2,6 +2,7 @@
 
 import datetime
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -11,7 +12,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from app import (accounts, accounts_scope, audit, generations, importing, models, reports, rollup,
+from app import (accounts, accounts_scope, audit, clients, generations, importing, models, reports, rollup,
                  scope, stats)
 from app.extensions import db
 from seeds import demo, synthetic
@@ -113,6 +114,67 @@ def users_scope(username, scope_text):
     _set_scope(user, scope_text)
     db.session.commit()
     click.echo(f"{username}: scope {scope_text}")
+
+
+api_clients = AppGroup("clients", help="Other systems' API clients: create, rotate, revoke.")
+
+
+@api_clients.command("create")
+@click.argument("name")
+@click.option("--role", "role_names", multiple=True, required=True, help="A role (repeatable): the client's rights.")
+@click.option("--scope", "scope_text", default="", help="Region code, or <county code>:<department code>.")
+@click.option("--days", type=int, default=365, help="Days until the token expires (0: never).")
+@click.option("--rate", type=click.IntRange(1), default=120, help="Requests a minute.")
+def clients_create(name, role_names, scope_text, days, rate):
+    """Create a client with its own login (roles, scope) and print its token, once."""
+    sm = current_app.appbuilder.sm
+    username = f"api-{name}"
+    if sm.find_user(username=username) is not None or db.session.scalar(
+            select(models.ApiClient).filter_by(name=name)) is not None:
+        raise click.ClickException(f"a client called {name} exists already")
+    roles = [sm.find_role(r) for r in role_names]
+    if None in roles:
+        raise click.BadParameter("unknown role", param_hint="--role")
+    # A login no one signs in with: its password is random and never shown.
+    user = sm.add_user(username, name, "API", f"{username}@api.invalid", roles,
+                       password=secrets.token_urlsafe(32))
+    if not user:
+        raise click.ClickException("the client's login could not be created")
+    _set_scope(user, scope_text)
+    client = models.ApiClient(name=name, key=clients.new_key(), user_id=user.id,
+                              rate_per_minute=rate, expires_at=clients.expiry(days))
+    token = clients.issue(client)
+    db.session.add(client)
+    db.session.commit()
+    click.echo(token)
+
+
+@api_clients.command("rotate")
+@click.argument("name")
+def clients_rotate(name):
+    """Give a client a new token (the old one stops working) and print it, once."""
+    client = _client(name)
+    token = clients.issue(client)
+    db.session.commit()
+    click.echo(token)
+
+
+@api_clients.command("revoke")
+@click.argument("name")
+def clients_revoke(name):
+    """Refuse a client from its next request on."""
+    client = _client(name)
+    client.revoked_at = models.now()
+    db.session.commit()
+    click.echo(f"{name}: revoked")
+
+
+def _client(name):
+    """A client by name, or a clear refusal."""
+    client = db.session.scalar(select(models.ApiClient).filter_by(name=name))
+    if client is None:
+        raise click.ClickException(f"no client called {name}")
+    return client
 
 
 def _rollup_range(centre, first, last):
@@ -323,5 +385,6 @@ def register(app):
     app.cli.add_command(translate)
     app.cli.add_command(stats_group)
     app.cli.add_command(users)
+    app.cli.add_command(api_clients)
     app.cli.add_command(report_command)
     app.cli.add_command(import_command)

@@ -1026,3 +1026,40 @@ class OutboxCursor(Model):
     __tablename__ = "outbox_cursor"
     name = Column(String(20), primary_key=True)
     last = Column(BigInteger, nullable=False, default=0)
+
+
+class ApiClient(Model):
+    """Another system calling the API (an upper-level platform, a hotline): it acts as a login
+    of its own, whose roles are its rights and whose scope is its area; its secret is kept only
+    as a hash, and a revoked or expired client is refused on its next request."""
+
+    __tablename__ = "api_client"
+    id = Column(Integer, primary_key=True)
+    name = Column(String(80), nullable=False, unique=True)
+    # The public half of the token (zz.<key>.<secret>), to find the client by.
+    key = Column(String(24), nullable=False, unique=True)
+    secret_hash = Column(String(64), nullable=False)  # SHA-256 of the secret
+    user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), nullable=False,
+                     unique=True)
+    rate_per_minute = Column(Integer, nullable=False, default=120)
+    expires_at = Column(DateTime)
+    revoked_at = Column(DateTime)
+    created_at = Column(DateTime, nullable=False, default=now)
+    user = relationship("User", foreign_keys=[user_id])
+    __table_args__ = (CheckConstraint("rate_per_minute > 0", name="ck_api_client_rate"),)
+
+    def __str__(self):
+        return self.name
+
+
+class ApiCall(Model):
+    """One request an API client made: which client, what, when and how it was answered."""
+
+    __tablename__ = "api_call"
+    id = Column(Integer, primary_key=True)
+    at = Column(DateTime, nullable=False, default=now, index=True)
+    client_id = Column(Integer, ForeignKey("api_client.id", ondelete="CASCADE"), nullable=False,
+                       index=True)
+    method = Column(String(8), nullable=False)
+    path = Column(String(200), nullable=False)
+    status = Column(Integer, nullable=False)

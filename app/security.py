@@ -23,7 +23,8 @@ from flask_babel import gettext, lazy_gettext
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Optional, ValidationError
 
-from app import accounts, accounts_scope, display, fab_compat, models, roles, scope, workflow
+from app import (accounts, accounts_scope, clients, display, fab_compat, models, roles, scope,
+                 workflow)
 from app.saving import GuardedActions, SavingMixin
 
 
@@ -365,7 +366,10 @@ class ZongzhiSecurityManager(SecurityManager):
 
     def load_user(self, pk):
         """The signed-in user, and in the same query the login session its cookie names, which
-        the session check then finds loaded (every request needs both)."""
+        the session check then finds loaded (every request needs both); a request with an API
+        token is its client's, whatever cookie it also carries."""
+        if clients.current() is not None:
+            return clients.user_of_request()
         sid = session.get(accounts.SESSION_KEY)
         if not sid:
             return super().load_user(pk)

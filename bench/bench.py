@@ -100,6 +100,14 @@ def scenarios(app):
     with app.app_context():
         case_id = db.session.scalar(select(func.max(models.Dispute.id)))
         title_word = "借款逾期"  # in about one title in eight
+        # The cursor of the 1000th newest case: the API's 41st page of 25.
+        deep = db.session.execute(select(models.Dispute.registered_at, models.Dispute.id)
+                                  .order_by(models.Dispute.registered_at.desc(),
+                                            models.Dispute.id.desc())
+                                  .offset(999).limit(1)).first()
+        from app.screens.api import _cursor_text
+
+        cursor = _cursor_text(*deep)
     return [
         ("list", "/disputemodelview/list/"),
         ("page 100", "/disputemodelview/list/?page_DisputeModelView=99"),
@@ -109,6 +117,10 @@ def scenarios(app):
         ("search rare", "/disputemodelview/list/?_flt_0_title="
          + urllib.parse.quote(f"纠纷{case_id - 7}号")),
         ("case page", f"/disputemodelview/show/{case_id}"),
+        ("api list", "/api/v1/cases?limit=25"),
+        ("api page 41", f"/api/v1/cases?limit=25&after={cursor}"),
+        ("api filtered", "/api/v1/cases?limit=25&status=referred"),
+        ("api case", f"/api/v1/cases/{case_id}"),
     ]
 
 

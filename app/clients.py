@@ -1,0 +1,159 @@
+"""API clients: other systems calling the API with a token (`Authorization: Bearer
+zz.<key>.<secret>`) instead of a browser session. A client acts as its own login, so its
+roles are its rights and its scope its area, with the screens' checks; its secret is stored
+as a SHA-256 hash (it is random and long, so a slow password hash would only cost time); an
+expired or revoked client is refused on its next request; each client has its own rate limit,
+counted in Redis when REDIS_URL is set; every call is recorded with the client's name.
+
+Token requests carry no cookie a page could make a browser send, so they are not asked for a
+CSRF token; the API's browser-session requests still are."""
+
+import datetime
+import hashlib
+import hmac
+import logging
+import secrets
+import time
+
+from flask import current_app, jsonify, request
+from flask_babel import gettext
+from limits import RateLimitItemPerMinute, storage, strategies
+from sqlalchemy import insert, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import joinedload
+
+from app import models
+from app.extensions import db
+
+log = logging.getLogger(__name__)
+
+CLIENT = "zongzhi.api_client"  # the request's client, in the WSGI environment
+CALLER = "zongzhi.api_caller"  # the client whose token it was, accepted or refused
+PREFIX = "zz"
+
+
+def _hash(secret):
+    """What is stored of a secret."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def issue(client):
+    """A new secret for a client, replacing any earlier one: the token, shown once."""
+    secret = secrets.token_urlsafe(32)
+    client.secret_hash = _hash(secret)
+    return f"{PREFIX}.{client.key}.{secret}"
+
+
+def new_key():
+    """The public half of a token."""
+    return secrets.token_hex(8)
+
+
+def _token():
+    """The bearer token sent, or None when the request has none."""
+    header = request.headers.get("Authorization", "")
+    scheme, _sep, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else None
+
+
+def _refuse(code, message, status=401):
+    """A JSON refusal."""
+    return jsonify(code=code, message=message), status
+
+
+def _limiter(app):
+    """The shared rate-limit counter of the app."""
+    found = app.extensions.get("zongzhi.client_limits")
+    if found is None:
+        found = strategies.FixedWindowRateLimiter(
+            storage.storage_from_string(app.config["RATELIMIT_STORAGE_URI"]))
+        app.extensions["zongzhi.client_limits"] = found
+    return found
+
+
+def authenticate():
+    """Before every other check: a request with a bearer token is its client's, or refused."""
+    token = _token()
+    if token is None:
+        return None
+    prefix, _sep, rest = token.partition(".")
+    key, _sep, secret = rest.partition(".")
+    if prefix != PREFIX or not key or not secret:
+        return _refuse("invalid_token", gettext("The API token is not valid."))
+    client = db.session.scalar(select(models.ApiClient).where(models.ApiClient.key == key)
+                               .options(joinedload(models.ApiClient.user)))
+    if client is None or not hmac.compare_digest(client.secret_hash, _hash(secret)):
+        return _refuse("invalid_token", gettext("The API token is not valid."))
+    request.environ[CALLER] = client
+    now = models.now()
+    if client.revoked_at is not None:
+        return _refuse("revoked", gettext("This API client has been revoked."))
+    if client.expires_at is not None and client.expires_at <= now:
+        return _refuse("expired", gettext("This API client's token has expired."))
+    if not client.user.is_active:
+        return _refuse("revoked", gettext("This API client has been revoked."))
+    limit = RateLimitItemPerMinute(client.rate_per_minute)
+    if not _limiter(current_app).hit(limit, "api-client", str(client.id)):
+        reset = _limiter(current_app).get_window_stats(limit, "api-client", str(client.id))[0]
+        answer, status = _refuse("rate_limited", gettext(
+            "Too many requests from this API client; try again in a minute."), 429)
+        answer.headers["Retry-After"] = str(max(1, int(reset - time.time())))
+        return answer, status
+    request.environ[CLIENT] = client
+    return None
+
+
+def current():
+    """The API client of this request, or None."""
+    return request.environ.get(CLIENT)
+
+
+def user_of_request():
+    """The login of the request's client (Flask-Login's request loader), or None."""
+    client = current()
+    return client.user if client is not None else None
+
+
+def protect_api_sessions():
+    """The API's browser-session writes still need their CSRF token (token requests do not)."""
+    if current() is not None or not request.path.startswith("/api/"):
+        return
+    if not current_app.config.get("WTF_CSRF_ENABLED", True) or \
+            request.method not in current_app.config.get(
+                "WTF_CSRF_METHODS", {"POST", "PUT", "PATCH", "DELETE"}):
+        return
+    current_app.extensions["csrf"].protect()
+
+
+def record_call(response):
+    """After a client's request: the call, with its answer, in the calls' log (never failing
+    the response: the request's own work is already committed)."""
+    client = request.environ.get(CALLER)
+    if client is None:
+        return response
+    try:
+        db.session.rollback()  # whatever the request left open is not ours to commit
+        db.session.execute(insert(models.ApiCall).values(
+            at=models.now(), client_id=client.id, method=request.method,
+            path=request.full_path.rstrip("?")[:200], status=response.status_code))
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.warning("API call of %s not recorded", client.name, exc_info=True)
+    return response
+
+
+def init_app(app, api_views):
+    """Token sign-in first of all checks, the API's CSRF rule, the calls' log."""
+    app.before_request_funcs.setdefault(None, []).insert(0, authenticate)
+    csrf = app.extensions["csrf"]
+    for view in api_views:
+        csrf.exempt(view.blueprint)  # checked by protect_api_sessions instead
+    app.before_request(protect_api_sessions)
+    app.after_request(record_call)
+    app.appbuilder.sm.lm.request_loader(lambda _request: user_of_request())
+
+
+def expiry(days):
+    """The moment a client made now expires, for a number of days (None: never)."""
+    return models.now() + datetime.timedelta(days=days) if days else None

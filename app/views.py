@@ -26,7 +26,7 @@ from app.fragments import CachedSearchWidget
 from app.models import key_of
 from app.saving import GuardedActions, SavingMixin
 from app.screens import accounts, cases, home
-from app.screens.api import CaseApi, EventFeedApi, ReferralApi
+from app.screens.api import ApiDocsView, CaseApi, EventFeedApi, ReferralApi
 from app.screens.attachments import AttachmentView
 from app.screens.accounts import PersonalDataView
 from app.screens.dashboard import DashboardView
@@ -896,6 +896,7 @@ def register(appbuilder):
     appbuilder.add_view_no_menu(CaseApi)
     appbuilder.add_view_no_menu(ReferralApi)
     appbuilder.add_view_no_menu(EventFeedApi)
+    appbuilder.add_view_no_menu(ApiDocsView)
     appbuilder.add_view_no_menu(DocumentView)
     appbuilder.add_view_no_menu(AttachmentView)
     appbuilder.add_view(RolePermissionsView, "RolePermissions", label=_l("Role permissions"),

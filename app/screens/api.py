@@ -5,16 +5,18 @@ import base64
 import binascii
 import datetime
 
-from flask import abort, jsonify, request, url_for
+from flask import abort, current_app, jsonify, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access_api
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
+from flask_login import current_user, login_required
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app import models, outbox, personal, scope, transactions, workflow
 from app.extensions import db
+from app import openapi
+from app.openapi import Doc, query
 
 
 def _iso(value):
@@ -146,6 +148,21 @@ class CaseApi(BaseView):
     method_permission_name = {"index": "list", "get": "show", "documents": "show",
                               "attachments": "show", "steps": "show", "take_step": "step"}
     base_permissions = ["can_list", "can_show", "can_step"]
+    openapi = {
+        "index": Doc("CasePage", [
+            query("status", description="A status code (registered, accepted, …)"),
+            query("centre", "integer", "A centre's id"),
+            query("category", "integer", "A category's id"),
+            query("registered_from", description="First day, YYYY-MM-DD", format="date"),
+            query("registered_to", description="Last day, YYYY-MM-DD", format="date"),
+            query("after", description="The `next` of the page before"),
+            query("limit", "integer", "Cases a page", minimum=1, maximum=MAX_PAGE)],
+            errors=(400, 401, 403)),
+        "get": Doc("Case"), "documents": Doc("Files"), "attachments": Doc("Files"),
+        "steps": Doc("Steps"),
+        "take_step": Doc("Case", body="StepBody",
+                         errors=(400, 401, 403, 404, 409, 422, 428, 503)),
+    }
 
     @expose("", methods=["GET"])
     @has_access_api
@@ -294,6 +311,9 @@ class ReferralApi(BaseView):
     class_permission_name = "ReferralModelView"
     method_permission_name = {"get": "show", "steps": "show", "take_step": "step"}
     base_permissions = ["can_show", "can_step"]
+    openapi = {"get": Doc("Referral"), "steps": Doc("Steps"),
+               "take_step": Doc("Referral", body="StepBody",
+                                errors=(400, 401, 403, 404, 422, 503))}
 
     @staticmethod
     def _referral(pk):
@@ -351,6 +371,10 @@ class EventFeedApi(BaseView):
     class_permission_name = "CaseEventModelView"
     method_permission_name = {"index": "list"}
     base_permissions = ["can_list"]
+    openapi = {"index": Doc("EventPage", [
+        query("after", "integer", "The `next` of the page before (0: the start)", minimum=0),
+        query("limit", "integer", "Events a page", minimum=1, maximum=MAX_PAGE)],
+        errors=(400, 401, 403))}
 
     @expose("", methods=["GET"])
     @has_access_api
@@ -365,3 +389,24 @@ class EventFeedApi(BaseView):
         outbox.publish(db.session)
         rows, following = outbox.feed(db.session, after, limit, scope.condition(models.Dispute))
         return jsonify(events=rows, next=following)
+
+
+class ApiDocsView(BaseView):
+    """The API's OpenAPI document and Swagger UI (from our own static files), for any signed-in
+    login or API client."""
+
+    route_base = "/api/v1"
+    base_permissions = []
+
+    @expose("/openapi.json", methods=["GET"])
+    @login_required
+    def document(self):
+        """The OpenAPI 3.1 document."""
+        return jsonify(openapi.document(current_app))
+
+    @expose("/docs", methods=["GET"])
+    @login_required
+    def docs(self):
+        """Swagger UI over the document."""
+        return self.render_template("zongzhi/swagger.html",
+                                    openapi_uri=url_for("ApiDocsView.document"))

@@ -418,3 +418,17 @@ def test_the_step_forms_are_drawn_from_the_offered_steps(live_server, page):
     drawn = page.eval_on_selector_all(".zz-step", "els => els.map(e => e.id.slice(5))")
     assert drawn == ["report_in", "return"]
     page.screenshot(path=os.path.join(ARTIFACTS, "referral-steps.png"), full_page=True)
+
+
+def test_swagger_ui_draws_the_api_offline(live_server, page):
+    """The API documentation page draws every operation from our own files, with no request
+    outside and no script error (the Content-Security-Policy holds)."""
+    login(page, live_server, "staff")
+    page.goto(f"{live_server}/api/v1/docs")
+    page.wait_for_selector(".opblock-summary-path", timeout=15000)
+    paths = page.locator(".opblock-summary-path").all_inner_texts()
+    assert "/api/v1/cases" in paths and "/api/v1/events" in paths
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    page.screenshot(path=os.path.join(ARTIFACTS, "api-docs.png"), full_page=True)
+    assert page.outside_requests == []
+    assert page.console_errors == []

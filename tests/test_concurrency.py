@@ -329,3 +329,70 @@ def test_documents_and_files_at_once_through_gunicorn(app, server, clerks):
     assert len({d.number for d in issued}) == 9  # the shared case: one number, two versions
     assert sorted(d.version for d in issued if d.dispute_id == shared) == [1, 2]
     assert db.session.scalar(select(func.count(models.Attachment.id))) == 2
+
+
+def test_api_clients_and_the_feed_at_once_through_gunicorn(app, server, clerks):
+    """Eight systems with tokens step cases at once while a ninth follows the event feed: no
+    5xx, no CSRF asked of a token, every event in the feed exactly once and in one unbroken
+    numbering, every call recorded with its client."""
+    cases, _centre_id, _category_id = _premade(24)
+    tokens = []
+    for n in range(8):
+        result = app.test_cli_runner().invoke(args=[
+            "clients", "create", f"system{n}", "--role", "staff", "--scope", "652701",
+            "--rate", "1000"])
+        assert result.exit_code == 0, result.output
+        tokens.append(result.output.strip().splitlines()[-1])
+    reader = app.test_cli_runner().invoke(args=[
+        "clients", "create", "region", "--role", "leader", "--scope", "652701",
+        "--rate", "1000"]).output.strip()
+    statuses, seen, done = [], [], threading.Event()
+    start = threading.Barrier(9)
+
+    def work(index):
+        http = requests.Session()
+        http.headers["Authorization"] = f"Bearer {tokens[index]}"
+        start.wait()
+        for pk, version in cases[index::8]:
+            answer = http.post(f"{server}/api/v1/cases/{pk}/steps/accept",
+                               json={"version": version}, timeout=120)
+            statuses.append(answer.status_code)
+            assert answer.status_code == 200, answer.text[:300]
+
+    def follow():
+        http = requests.Session()
+        http.headers["Authorization"] = f"Bearer {reader}"
+        after = 0
+        start.wait()
+        while True:
+            finished = done.is_set()
+            body = http.get(f"{server}/api/v1/events", params={"after": after, "limit": 7},
+                            timeout=120)
+            statuses.append(body.status_code)
+            assert body.status_code == 200, body.text[:300]
+            page = body.json()
+            seen.extend(page["events"])
+            after = page["next"]
+            if finished and not page["events"]:
+                return
+
+    with ThreadPoolExecutor(9) as pool:
+        following = pool.submit(follow)
+        for future in [pool.submit(work, i) for i in range(8)]:
+            future.result()
+        done.set()
+        following.result()
+
+    assert [s for s in statuses if s >= 500] == []
+    db.session.rollback()
+    accepts = set(db.session.scalars(select(models.CaseEvent.id).where(
+        models.CaseEvent.action == "accept")))
+    assert len(accepts) == 24
+    read = [e["event"] for e in seen]
+    assert len(read) == len(set(read))  # nothing twice
+    assert accepts <= set(read)  # nothing lost
+    assert [e["seq"] for e in seen] == list(range(1, len(seen) + 1))
+    calls = dict(db.session.execute(select(models.ApiClient.name, func.count(models.ApiCall.id))
+                                    .join(models.ApiCall).group_by(models.ApiClient.name)).all())
+    assert all(calls[f"system{n}"] == 3 for n in range(8))
+    assert rollup.check(db.session) == []

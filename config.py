@@ -173,6 +173,7 @@ class TestConfig(Config):
     """Settings for the test suite: its own database, no CSRF tokens to juggle."""
 
     TESTING = True
+    QUEUE_WEBHOOKS = False  # the tests deliver by calling app.webhooks themselves
     WTF_CSRF_ENABLED = False
     AUTH_RATE_LIMITED = False
     RATELIMIT_ENABLED = False

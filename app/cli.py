@@ -12,8 +12,8 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from app import (accounts, accounts_scope, audit, clients, generations, importing, models, reports, rollup,
-                 scope, stats)
+from app import (accounts, accounts_scope, audit, clients, generations, importing, models, outbox,
+                 reports, rollup, scope, stats, webhooks)
 from app.extensions import db
 from seeds import demo, synthetic
 
@@ -167,6 +167,37 @@ def clients_revoke(name):
     client.revoked_at = models.now()
     db.session.commit()
     click.echo(f"{name}: revoked")
+
+
+hooks = AppGroup("webhooks", help="Where API clients are sent case events.")
+
+
+@hooks.command("subscribe")
+@click.argument("client_name")
+@click.argument("url")
+@click.option("--action", "actions", multiple=True, help="An event action (repeatable; default: all).")
+def webhooks_subscribe(client_name, url, actions):
+    """Send a client's URL the case events of its scope, from now on; print the signing secret."""
+    if not url.startswith(("http://", "https://")):
+        raise click.BadParameter("an http:// or https:// address", param_hint="URL")
+    unknown = set(actions) - set(models.choices.EVENT_ACTION.codes)
+    if unknown:
+        raise click.BadParameter(f"unknown actions {sorted(unknown)}", param_hint="--action")
+    client = _client(client_name)
+    outbox.publish(db.session)
+    start = db.session.scalar(select(models.OutboxCursor.last)) or 0
+    secret = secrets.token_hex(32)
+    db.session.add(models.WebhookSubscription(client=client, url=url, secret=secret,
+                                              actions=",".join(actions) or None,
+                                              last_seq=start))
+    db.session.commit()
+    click.echo(secret)
+
+
+@hooks.command("deliver")
+def webhooks_deliver():
+    """Send every due webhook now (the worker does this after each commit and every minute)."""
+    click.echo(f"{webhooks.deliver_due(db.session)} events sent")
 
 
 def _client(name):
@@ -386,5 +417,6 @@ def register(app):
     app.cli.add_command(stats_group)
     app.cli.add_command(users)
     app.cli.add_command(api_clients)
+    app.cli.add_command(hooks)
     app.cli.add_command(report_command)
     app.cli.add_command(import_command)

@@ -1063,3 +1063,25 @@ class ApiCall(Model):
     method = Column(String(8), nullable=False)
     path = Column(String(200), nullable=False)
     status = Column(Integer, nullable=False)
+
+
+class WebhookSubscription(Model):
+    """An API client's address that is sent the case events of its scope, in feed order, one at
+    a time: a receiver that fails holds its own queue (retried with growing waits) and nobody
+    else's; `last_seq` is the last event it acknowledged."""
+
+    __tablename__ = "webhook_subscription"
+    id = Column(Integer, primary_key=True)
+    client_id = Column(Integer, ForeignKey("api_client.id", ondelete="CASCADE"), nullable=False,
+                       index=True)
+    url = Column(String(500), nullable=False)
+    secret = Column(String(64), nullable=False)  # the HMAC key: it must be kept to sign
+    actions = Column(String(500))  # comma-separated event actions; empty: every event
+    active = Column(Boolean, nullable=False, default=True)
+    last_seq = Column(BigInteger, nullable=False, default=0)
+    failures = Column(Integer, nullable=False, default=0)
+    retry_at = Column(DateTime)
+    last_error = Column(String(300))
+    last_delivered_at = Column(DateTime)
+    created_at = Column(DateTime, nullable=False, default=now)
+    client = relationship("ApiClient")

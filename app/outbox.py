@@ -5,6 +5,7 @@ an event whose transaction committed after a later-numbered one."""
 
 import logging
 
+from flask import current_app, has_app_context
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -21,6 +22,21 @@ def _before_flush(session, flush_context, instances):
     for obj in list(session.new):
         if isinstance(obj, models.CaseEvent):
             session.add(models.OutboxEvent(event=obj))
+            session.info["zz_outbox"] = True
+
+
+def _after_commit(session):
+    """Events committed: queue their delivery to the webhooks (app.jobs)."""
+    if session.info.pop("zz_outbox", False) and has_app_context() and \
+            current_app.config.get("QUEUE_WEBHOOKS", True):
+        from app import jobs  # not at the top: importing it opens the queue's file or Redis
+
+        jobs.events_committed()
+
+
+def _after_rollback(session):
+    """Nothing was committed."""
+    session.info.pop("zz_outbox", None)
 
 
 def _publish_once(session, batch):

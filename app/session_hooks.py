@@ -14,7 +14,8 @@ What a write triggers, in the order it happens:
 - before the commit: ``rollup`` adds the difference the transaction made to the rollups (one
   upsert per table), so figures and data commit together.
 - after the commit: ``transactions`` forgets the transaction; ``generations`` replaces the
-  generation tokens of the changed models, emptying the caches that count them.
+  generation tokens of the changed models, emptying the caches that count them; ``outbox``
+  queues the delivery of committed case events to the webhooks (app.jobs).
 - after a rollback: ``transactions`` and ``generations`` forget what they noted; when any
   transaction ends, ``rollup`` drops its notes.
 
@@ -40,8 +41,10 @@ HOOKS = (
     (Session, "before_commit", rollup._before_commit),
     (Session, "after_commit", transactions._forget),
     (Session, "after_commit", generations._after_commit),
+    (Session, "after_commit", outbox._after_commit),
     (Session, "after_rollback", transactions._forget),
     (Session, "after_rollback", generations._after_rollback),
+    (Session, "after_rollback", outbox._after_rollback),
     (Session, "after_transaction_end", rollup._forget),
 )
 

@@ -9,8 +9,12 @@ flask roles sync
 flask seed demo
 # The rollups are derived data: recount them when an upgrade left them behind.
 flask stats check --quiet >/dev/null || flask stats rebuild
+# The job queue's worker (webhook deliveries), beside the web app; it stops with it.
+huey_consumer app.jobs.huey --workers 1 --delay 0.1 --max-delay 1 --logfile instance/jobs.log &
+JOBS=$!
+trap 'kill $JOBS 2>/dev/null' EXIT
 echo
 echo "Zongzhi is running at http://127.0.0.1:${PORT}/"
 echo "Demo logins (password Zongzhi#2025demo): admin, centre_admin, staff, liaison, leader, auditor"
 echo
-exec gunicorn --config gunicorn.conf.py --bind "127.0.0.1:${PORT}" run:app
+gunicorn --config gunicorn.conf.py --bind "127.0.0.1:${PORT}" run:app

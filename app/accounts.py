@@ -187,8 +187,7 @@ def _refuse(message):
 def check_session():
     """Before each request: the session must be live, recent and its user active (an API
     client's request has no session: app.clients checked its token)."""
-    if clients.current() is not None or \
-            not current_user.is_authenticated:
+    if clients.current() is not None or not current_user.is_authenticated:
         return None
     sid = session.get(SESSION_KEY)
     loaded_sid, row = request.environ.get(LOADED_SESSION, (None, None))

@@ -185,7 +185,7 @@ def webhooks_subscribe(client_name, url, actions):
         raise click.BadParameter(f"unknown actions {sorted(unknown)}", param_hint="--action")
     client = _client(client_name)
     outbox.publish(db.session)
-    start = db.session.scalar(select(models.OutboxCursor.last)) or 0
+    start = outbox.position(db.session)
     secret = secrets.token_hex(32)
     db.session.add(models.WebhookSubscription(client=client, url=url, secret=secret,
                                               actions=",".join(actions) or None,

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 CLIENT = "zongzhi.api_client"  # the request's client, in the WSGI environment
 CALLER = "zongzhi.api_caller"  # the client whose token it was, accepted or refused
 PREFIX = "zz"
+LIMITS = "zongzhi.client_limits"  # the app's rate-limit counter, in app.extensions
 
 
 def _hash(secret):
@@ -61,16 +62,6 @@ def _refuse(code, message, status=401):
     return jsonify(code=code, message=message), status
 
 
-def _limiter(app):
-    """The shared rate-limit counter of the app."""
-    found = app.extensions.get("zongzhi.client_limits")
-    if found is None:
-        found = strategies.FixedWindowRateLimiter(
-            storage.storage_from_string(app.config["RATELIMIT_STORAGE_URI"]))
-        app.extensions["zongzhi.client_limits"] = found
-    return found
-
-
 def authenticate():
     """Before every other check: a request with a bearer token is its client's, or refused."""
     token = _token()
@@ -93,8 +84,9 @@ def authenticate():
     if not client.user.is_active:
         return _refuse("revoked", gettext("This API client has been revoked."))
     limit = RateLimitItemPerMinute(client.rate_per_minute)
-    if not _limiter(current_app).hit(limit, "api-client", str(client.id)):
-        reset = _limiter(current_app).get_window_stats(limit, "api-client", str(client.id))[0]
+    limiter = current_app.extensions[LIMITS]
+    if not limiter.hit(limit, "api-client", str(client.id)):
+        reset = limiter.get_window_stats(limit, "api-client", str(client.id))[0]
         answer, status = _refuse("rate_limited", gettext(
             "Too many requests from this API client; try again in a minute."), 429)
         answer.headers["Retry-After"] = str(max(1, int(reset - time.time())))
@@ -118,9 +110,8 @@ def protect_api_sessions():
     """The API's browser-session writes still need their CSRF token (token requests do not)."""
     if current() is not None or not request.path.startswith("/api/"):
         return
-    if not current_app.config.get("WTF_CSRF_ENABLED", True) or \
-            request.method not in current_app.config.get(
-                "WTF_CSRF_METHODS", {"POST", "PUT", "PATCH", "DELETE"}):
+    config = current_app.config  # Flask-WTF's settings (CSRFProtect set their defaults)
+    if not config["WTF_CSRF_ENABLED"] or request.method not in config["WTF_CSRF_METHODS"]:
         return
     current_app.extensions["csrf"].protect()
 
@@ -145,6 +136,8 @@ def record_call(response):
 
 def init_app(app, api_views):
     """Token sign-in first of all checks, the API's CSRF rule, the calls' log."""
+    app.extensions[LIMITS] = strategies.FixedWindowRateLimiter(
+        storage.storage_from_string(app.config["RATELIMIT_STORAGE_URI"]))
     app.before_request_funcs.setdefault(None, []).insert(0, authenticate)
     csrf = app.extensions["csrf"]
     for view in api_views:

@@ -12,6 +12,8 @@ import os
 
 from huey import RedisHuey, SqliteHuey, crontab
 
+from config import INSTANCE_DIR
+
 log = logging.getLogger(__name__)
 
 
@@ -20,10 +22,8 @@ def _make():
     url = os.environ.get("REDIS_URL")
     if url:
         return RedisHuey("zongzhi", url=url)
-    folder = os.environ.get("ZONGZHI_INSTANCE") or os.path.join(
-        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "instance")
-    os.makedirs(folder, exist_ok=True)
-    return SqliteHuey("zongzhi", filename=os.path.join(folder, "jobs.db"))
+    os.makedirs(INSTANCE_DIR, exist_ok=True)
+    return SqliteHuey("zongzhi", filename=os.path.join(INSTANCE_DIR, "jobs.db"))
 
 
 huey = _make()

@@ -100,7 +100,15 @@ def _path(rule):
 
 
 def document(app):
-    """The OpenAPI document of every documented /api/v1/ route."""
+    """The OpenAPI document of every documented /api/v1/ route, built once per app (the
+    routes and declarations do not change while it runs)."""
+    if "zongzhi.openapi" not in app.extensions:
+        app.extensions["zongzhi.openapi"] = _build(app)
+    return app.extensions["zongzhi.openapi"]
+
+
+def _build(app):
+    """The document, from the URL map and the views' declarations."""
     spec = APISpec(title="Zongzhi API", version="1", openapi_version="3.1.0", info={
         "description": "Cases, referrals and the event feed of the comprehensive governance "
                        "centres, with the screens' scope, rights and masking. Other systems "
@@ -111,10 +119,11 @@ def document(app):
                                                 "name": "session"})
     for name, schema in SCHEMAS.items():
         spec.components.schema(name, schema)
+    views = {type(view).__name__: view for view in app.appbuilder.baseviews}
     paths = {}
     for rule in app.url_map.iter_rules():
         view_name, _dot, method_name = rule.endpoint.partition(".")
-        view = next((v for v in app.appbuilder.baseviews if type(v).__name__ == view_name), None)
+        view = views.get(view_name)
         doc = getattr(view, "openapi", {}).get(method_name) if view is not None else None
         if doc is None or not rule.rule.startswith("/api/v1/"):
             continue

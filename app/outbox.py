@@ -6,7 +6,7 @@ an event whose transaction committed after a later-numbered one."""
 import logging
 
 from flask import current_app, has_app_context
-from sqlalchemy import insert, select, update
+from sqlalchemy import exists, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app import models
@@ -49,10 +49,9 @@ def _publish_once(session, batch):
     last = session.scalar(select(cursor.last).where(cursor.name == CURSOR).with_for_update())
     ids = session.scalars(select(models.OutboxEvent.id).where(models.OutboxEvent.seq.is_(None))
                           .order_by(models.OutboxEvent.id).limit(batch)).all()
-    for number, key in enumerate(ids, start=last + 1):
-        session.execute(update(models.OutboxEvent).where(models.OutboxEvent.id == key)
-                        .values(seq=number))
-    if ids:
+    if ids:  # one statement for the batch (an UPDATE by primary key, executed many times)
+        session.execute(update(models.OutboxEvent), [
+            {"id": key, "seq": number} for number, key in enumerate(ids, start=last + 1)])
         session.execute(update(cursor).where(cursor.name == CURSOR)
                         .values(last=last + len(ids)))
     session.commit()
@@ -61,8 +60,12 @@ def _publish_once(session, batch):
 
 def publish(session, batch=BATCH, attempts=3):
     """Give every committed, unpublished event its place; a busy database is tried again, and
-    what cannot be published now is published by the next call (the feed stays in order)."""
+    what cannot be published now is published by the next call (the feed stays in order);
+    with nothing to publish it only reads (a feed read takes no write lock)."""
     session.commit()  # a fresh transaction: its reads see everything committed before the lock
+    if not session.scalar(select(exists().where(models.OutboxEvent.seq.is_(None)))):
+        session.commit()
+        return 0
     done = 0
     for _attempt in range(attempts):
         try:
@@ -75,6 +78,12 @@ def publish(session, batch=BATCH, attempts=3):
             session.rollback()
             log.warning("outbox not published this time", exc_info=True)
     return done
+
+
+def position(session):
+    """The place of the newest published event (0 before the first)."""
+    return session.scalar(select(models.OutboxCursor.last)
+                          .where(models.OutboxCursor.name == CURSOR)) or 0
 
 
 def feed(session, after, limit, where=None):

@@ -42,7 +42,7 @@ def _deliver(session, subscription, now):
     """Send one subscription what it has not acknowledged; the number of events sent."""
     wanted = {a.strip() for a in (subscription.actions or "").split(",") if a.strip()}
     where = scope.condition(models.Dispute, scope.scope_of(subscription.client.user))
-    rows, last = outbox.feed(session, subscription.last_seq, BATCH, where)
+    rows, _last = outbox.feed(session, subscription.last_seq, BATCH, where)
     sent = 0
     for row in rows:
         if wanted and row["action"] not in wanted:
@@ -71,9 +71,7 @@ def _deliver(session, subscription, now):
         subscription.last_delivered_at = now
         session.commit()  # acknowledged: never sent again
         sent += 1
-    if not rows:
-        subscription.last_seq = max(subscription.last_seq, last)
-    session.commit()
+    session.commit()  # the place of the events it did not want
     return sent
 
 

@@ -13,9 +13,8 @@ from flask_login import current_user, login_required
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from app import models, outbox, personal, scope, transactions, workflow
+from app import models, openapi, outbox, personal, scope, transactions, workflow
 from app.extensions import db
-from app import openapi
 from app.openapi import Doc, query
 
 
@@ -402,7 +401,7 @@ class ApiDocsView(BaseView):
     @login_required
     def document(self):
         """The OpenAPI 3.1 document."""
-        return jsonify(openapi.document(current_app))
+        return jsonify(openapi.document(current_app))  # built once per app (app.openapi)
 
     @expose("/docs", methods=["GET"])
     @login_required

@@ -164,6 +164,28 @@ class Config:
     FAB_SAFE_REDIRECT_HOSTS = [pattern for host in PUBLIC_HOSTS
                                for pattern in (host, f"{host}:*")]
 
+    # Deadline warnings (app/notices.py): how long before a report-in, answer, acceptance or
+    # handling deadline people are warned (hours, comma-separated; one more message when it is
+    # reached), and how long after it a deadline the scan had not yet seen still gets one.
+    NOTICE_LEAD_HOURS = [float(h) for h in os.environ.get("NOTICE_LEAD_HOURS", "24,2").split(",")
+                         if h.strip()]
+    NOTICE_REACHED_GRACE_HOURS = float(os.environ.get("NOTICE_REACHED_GRACE_HOURS", "24"))
+    # Text messages and e-mails besides the message centre (app/gateways.py): "log" writes them
+    # to the log (the default); "http" posts each text message to SMS_GATEWAY_URL as JSON
+    # {"phone", "text"} with SMS_GATEWAY_TOKEN as a bearer token; "smtp" sends e-mail through
+    # MAIL_SERVER.
+    SMS_GATEWAY = os.environ.get("SMS_GATEWAY", "log")
+    SMS_GATEWAY_URL = os.environ.get("SMS_GATEWAY_URL")
+    SMS_GATEWAY_TOKEN = os.environ.get("SMS_GATEWAY_TOKEN")
+    SMS_GATEWAY_TIMEOUT = float(os.environ.get("SMS_GATEWAY_TIMEOUT", "10"))
+    EMAIL_GATEWAY = os.environ.get("EMAIL_GATEWAY", "log")
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
+    MAIL_USE_TLS = env_flag("MAIL_USE_TLS", False)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "zongzhi@localhost")
+
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = env_flag("SESSION_COOKIE_SECURE", False)

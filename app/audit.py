@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 REDACTED = "***"
 # Rows the system writes for itself; auditing them would only repeat the events that caused them.
 UNTRACKED = {"audit_log", "login_session", "account_state", "ab_permission", "ab_view_menu",
-             "ab_permission_view"}
+             "ab_permission_view", "outbox_event", "notice", "notice_delivery", "job_run"}
 # Login bookkeeping Flask-AppBuilder updates on every sign-in.
 USER_NOISE = {"last_login", "login_count", "fail_login_count", "changed_on", "changed_by_fk"}
 

@@ -220,3 +220,32 @@ ATTACHMENT_KIND = Choices(
     ("photo", _l("Photo")),
     ("other", _l("Other material")),
 )
+
+NOTICE_KIND = Choices(
+    ("report_in_due", _l("Report-in deadline")),
+    ("answer_due", _l("Answer deadline")),
+    ("accept_due", _l("Acceptance deadline")),
+    ("handle_due", _l("Handling deadline")),
+    ("returned", _l("Referral returned")),
+    ("poor_rating", _l("Poor rating")),
+)
+
+NOTICE_CHANNEL = Choices(
+    ("sms", _l("Text message")),
+    ("email", _l("E-mail")),
+)
+
+DELIVERY_STATUS = Choices(
+    ("pending", _l("Waiting")),
+    ("sending", _l("Sending")),
+    ("sent", _l("Sent")),
+    ("failed", _l("Failed")),
+)
+
+JOB_STATUS = Choices(
+    ("running", _l("Running")),
+    ("done", _l("Done")),
+    ("retrying", _l("Failed, will retry")),
+    ("failed", _l("Failed")),
+    ("interrupted", _l("Cut short")),
+)

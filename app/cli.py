@@ -12,8 +12,8 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from app import (accounts, accounts_scope, audit, clients, generations, importing, models, outbox,
-                 reports, rollup, scope, stats, webhooks)
+from app import (accounts, accounts_scope, audit, clients, generations, importing, models,
+                 notices, outbox, reports, rollup, scope, stats, webhooks)
 from app.extensions import db
 from seeds import demo, synthetic
 
@@ -198,6 +198,21 @@ def webhooks_subscribe(client_name, url, actions):
 def webhooks_deliver():
     """Send every due webhook now (the worker does this after each commit and every minute)."""
     click.echo(f"{webhooks.deliver_due(db.session)} events sent")
+
+
+messages = AppGroup("notices", help="Deadline warnings and the message centre.")
+
+
+@messages.command("scan")
+def notices_scan():
+    """Write the deadline warnings due now (the worker does this every minute)."""
+    click.echo(f"{notices.scan(db.session)} messages written")
+
+
+@messages.command("deliver")
+def notices_deliver():
+    """Send the text messages and e-mails due now (the worker does this after each scan)."""
+    click.echo(f"{notices.deliver_due(db.session)} sent")
 
 
 def _client(name):
@@ -418,5 +433,6 @@ def register(app):
     app.cli.add_command(users)
     app.cli.add_command(api_clients)
     app.cli.add_command(hooks)
+    app.cli.add_command(messages)
     app.cli.add_command(report_command)
     app.cli.add_command(import_command)

@@ -15,13 +15,21 @@ from flask_wtf.csrf import generate_csrf
 from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup, escape
 
-from app import caches, fab_compat
+from app import caches, fab_compat, notices
+from app.extensions import db
 from app.generations import remember
 from app.http import csp_nonce
 from app.widgets import RemoteSelectField
 
 # Stand-ins in the cached menu bar for what differs between logins and sessions.
-MARKS = {"name": "\x1ezz-user-name\x1e", "csrf": "\x1ezz-csrf\x1e"}
+MARKS = {"name": "\x1ezz-user-name\x1e", "csrf": "\x1ezz-csrf\x1e",
+         "unread": "\x1ezz-unread\x1e"}
+
+
+def unread_badge():
+    """The count of the signed-in person's unread messages, as a badge (nothing when none)."""
+    count = notices.unread(db.session, current_user.id)
+    return Markup(f' <span class="badge zz-unread-count">{count}</span>') if count else ""
 
 
 def navbar():
@@ -34,8 +42,10 @@ def navbar():
             current_user.get_full_name()
     html = caches.menu(roles, lambda: render_template(
         "appbuilder/navbar.html", appbuilder=current_app.appbuilder, zz_marks=MARKS))
-    return Markup(html.replace(MARKS["name"], str(escape(name)))
-                  .replace(MARKS["csrf"], generate_csrf()))
+    html = html.replace(MARKS["name"], str(escape(name))).replace(MARKS["csrf"], generate_csrf())
+    if MARKS["unread"] in html:
+        html = html.replace(MARKS["unread"], str(unread_badge()))
+    return Markup(html)
 
 
 class CachedSearchWidget(SearchWidget):
@@ -79,3 +89,4 @@ class CachedSearchWidget(SearchWidget):
 def init_app(app):
     """Offer the cached menu bar to templates."""
     app.jinja_env.globals["cached_navbar"] = navbar
+    app.jinja_env.globals["cached_unread"] = unread_badge

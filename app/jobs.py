@@ -1,20 +1,34 @@
 """The job queue (huey): work that must not run inside a web request. Its queue is a SQLite
 file in the instance folder, or Redis when REDIS_URL is set; the worker is started beside
 the web app by scripts/run.sh (`huey_consumer app.jobs.huey`), builds the app once and runs
-each job in its context. Jobs are idempotent (a retried or repeated one does no harm).
+each job in its context. Jobs are idempotent (a retried or repeated one does no harm), so a
+worker killed mid-job loses nothing: on its next start it runs each of them once more.
 
 - `deliver_webhooks`: queued after every commit that wrote case events, and every minute;
   sends each subscription what it has not acknowledged.
+- `scan_deadlines`: every minute; writes the deadline warnings due (app/notices.py) and queues
+  `deliver_notices`, which sends their text-message and e-mail copies.
+- `prune_job_runs`: every hour; forgets finished runs older than a day.
+
+Each run is recorded in `job_run` as the worker sees it (running, done, failed with the
+error, cut short), for the administrator's jobs screen beside what waits in the queue.
 """
 
+import datetime
 import logging
 import os
+import socket
 
-from huey import RedisHuey, SqliteHuey, crontab
+from flask import current_app, has_app_context
+from huey import RedisHuey, SqliteHuey, crontab, signals
+from sqlalchemy import delete, exc as sa_exc, insert, update
 
+from app import models
 from config import INSTANCE_DIR
 
 log = logging.getLogger(__name__)
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+KEEP_FINISHED = datetime.timedelta(days=1)
 
 
 def _make():
@@ -39,25 +53,65 @@ def _app():
     return _APP[0]
 
 
+def _in_app(work):
+    """Run work(db.session) in the app's context, the session removed afterwards."""
+    from app.extensions import db
+
+    with _app().app_context():
+        try:
+            return work(db.session)
+        finally:
+            db.session.remove()
+
+
 @huey.task(retries=3, retry_delay=5)
 @huey.lock_task("deliver-webhooks")
 def deliver_webhooks():
     """Send every due webhook (one worker at a time: the lock)."""
     from app import webhooks
-    from app.extensions import db
 
-    with _app().app_context():
-        try:
-            return webhooks.deliver_due(db.session)
-        finally:
-            db.session.remove()
+    return _in_app(webhooks.deliver_due)
+
+
+@huey.task(retries=3, retry_delay=5)
+@huey.lock_task("scan-deadlines")
+def scan_deadlines():
+    """Write the deadline warnings due now, then queue the sending of their copies."""
+    from app import notices
+
+    written = _in_app(notices.scan)
+    deliver_notices()
+    return written
+
+
+@huey.task(retries=3, retry_delay=10)
+@huey.lock_task("deliver-notices")
+def deliver_notices():
+    """Send the text messages and e-mails whose time has come."""
+    from app import notices
+
+    return _in_app(notices.deliver_due)
 
 
 @huey.periodic_task(crontab(minute="*"))
-def deliver_webhooks_every_minute():
-    """The same, every minute: retries whose wait is over, and anything a lost queue entry
-    left behind."""
+def every_minute():
+    """Deadline warnings, and webhook retries whose wait is over (and anything a lost queue
+    entry left behind)."""
+    scan_deadlines()
     deliver_webhooks()
+
+
+@huey.periodic_task(crontab(minute="7"))
+def prune_job_runs():
+    """Forget finished runs older than a day (failures are kept a month)."""
+    def prune(session):
+        now = models.now()
+        run = models.JobRun
+        session.execute(delete(run).where(run.status == "done",
+                                          run.started_at < now - KEEP_FINISHED))
+        session.execute(delete(run).where(run.started_at < now - 30 * KEEP_FINISHED))
+        session.commit()
+    _in_app(prune)
 
 
 def events_committed():
@@ -67,3 +121,102 @@ def events_committed():
         deliver_webhooks()
     except Exception:  # noqa: BLE001 — the commit stands; the minute's run delivers
         log.warning("webhook delivery not queued", exc_info=True)
+
+
+def _engine():
+    from app.extensions import db
+
+    if has_app_context():
+        return db.engine
+    with _app().app_context():
+        return db.engine
+
+
+def problem_text(error):
+    """What the jobs screen says went wrong: the kind of error and its message, without the
+    database's own words (a statement, a driver's message)."""
+    if isinstance(error, sa_exc.DBAPIError):
+        return f"{type(error).__name__} ({type(error.orig).__name__})"
+    return f"{type(error).__name__}: {error}"[:2000]
+
+
+def _record(signal, task, error=None):
+    """Note a run's progress in job_run (never fails the job)."""
+    run = models.JobRun.__table__
+    now = models.now()
+    try:
+        with _engine().begin() as conn:
+            if signal == signals.SIGNAL_EXECUTING:
+                changed = conn.execute(update(run).where(run.c.task_id == task.id).values(
+                    status="running", started_at=now, finished_at=None, worker=WORKER,
+                    retries_left=task.retries))
+                if not changed.rowcount:
+                    conn.execute(insert(run).values(
+                        task_id=task.id, name=task.name, status="running", started_at=now,
+                        worker=WORKER, retries_left=task.retries))
+                return
+            values = {"finished_at": now}
+            if signal == signals.SIGNAL_COMPLETE:
+                values["status"] = "done"
+            elif signal == signals.SIGNAL_LOCKED:
+                values.update(status="done", result="locked")
+            elif signal == signals.SIGNAL_ERROR:
+                values.update(status="retrying" if task.retries else "failed",
+                              error=problem_text(error))
+            else:  # interrupted, timed out, cancelled
+                values.update(status="interrupted", error=signal)
+            conn.execute(update(run).where(run.c.task_id == task.id).values(**values))
+    except Exception:  # noqa: BLE001 — the record is for people; the job's work stands
+        log.warning("job run not recorded", exc_info=True)
+
+
+@huey.signal(signals.SIGNAL_EXECUTING, signals.SIGNAL_COMPLETE, signals.SIGNAL_ERROR,
+             signals.SIGNAL_LOCKED, signals.SIGNAL_INTERRUPTED, signals.SIGNAL_TIMEOUT,
+             signals.SIGNAL_CANCELED)
+def _on_signal(signal, task, exc=None):
+    """Every run's progress, into job_run."""
+    _record(signal, task, exc)
+
+
+@huey.on_startup()
+def _started():
+    """A worker starting: the runs a killed worker of this host left "running" were cut short,
+    and the idempotent jobs run once now to finish what they had begun (the consumer is
+    started with --flush-locks, so a killed worker's locks do not hold them back)."""
+    run = models.JobRun.__table__
+    host = socket.gethostname()
+    try:
+        with _engine().begin() as conn:
+            for task_id, worker in conn.execute(run.select().with_only_columns(
+                    run.c.task_id, run.c.worker).where(run.c.status == "running")):
+                name, _sep, pid = (worker or "").rpartition(":")
+                if name == host and pid.isdigit() and int(pid) != os.getpid() and \
+                        not _alive(int(pid)):
+                    conn.execute(update(run).where(run.c.task_id == task_id).values(
+                        status="interrupted", finished_at=models.now(),
+                        error="worker_stopped"))
+    except Exception:  # noqa: BLE001
+        log.warning("interrupted runs not marked", exc_info=True)
+    deliver_webhooks()
+    scan_deadlines()
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def queued():
+    """[(name, id, when)]: the jobs waiting in the queue and the ones scheduled (retries)."""
+    waiting = [(t.name, t.id, None) for t in huey.pending(limit=200)]
+    later = [(t.name, t.id, t.eta) for t in huey.scheduled(limit=200)]
+    return waiting + later
+
+
+RUNNABLE = {"deliver_webhooks": deliver_webhooks, "scan_deadlines": scan_deadlines,
+            "deliver_notices": deliver_notices}

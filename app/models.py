@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    Time,
     UniqueConstraint,
     event,
     func,
@@ -490,6 +491,8 @@ class Dispute(Model):
         Index("ix_dispute_stats_accepted", "accepted_at", "centre_id"),
         Index("ix_dispute_stats_declined", "declined_at", "centre_id"),
         Index("ix_dispute_stats_open", "status", "accept_due", "handle_due", "centre_id"),
+        # The deadline warnings read the cases in hand whose handling deadline is near.
+        Index("ix_dispute_status_handle_due", "status", "handle_due"),
     )
 
     def __str__(self):
@@ -1085,3 +1088,98 @@ class WebhookSubscription(Model):
     last_delivered_at = Column(DateTime)
     created_at = Column(DateTime, nullable=False, default=now)
     client = relationship("ApiClient")
+
+
+class Notice(Model):
+    """A message in a person's message centre: a deadline coming or reached, a returned
+    referral, a poor rating; `key` names what it is about, so nobody is told twice."""
+
+    __tablename__ = "notice"
+    id = Column(Integer, primary_key=True)
+    user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), nullable=False)
+    kind = Column(String(16), nullable=False)
+    key = Column(String(80), nullable=False)
+    dispute_id = Column(Integer, ForeignKey("dispute.id", ondelete="CASCADE"), nullable=False,
+                        index=True)
+    referral_id = Column(Integer, ForeignKey("referral.id", ondelete="CASCADE"), index=True)
+    # The deadline warned about, and how long before it the warning went (0: reached).
+    due = Column(DateTime)
+    lead_minutes = Column(Integer)
+    detail = Column(String(200))
+    created_at = Column(DateTime, nullable=False, default=now)
+    read_at = Column(DateTime)
+    user = relationship("User")
+    dispute = relationship("Dispute")
+    referral = relationship("Referral")
+    choice_columns = {"kind": choices.NOTICE_KIND}
+    __table_args__ = (
+        *choice_checks("notice", choice_columns),
+        UniqueConstraint("user_id", "key", name="uq_notice_user_key"),
+        # The unread count in the menu bar, and a person's messages newest first.
+        Index("ix_notice_user_read", "user_id", "read_at"),
+        Index("ix_notice_user_created", "user_id", "created_at"),
+    )
+
+
+class NoticeDelivery(Model):
+    """A message sent on by text message or e-mail: once per message and channel, held while
+    the person's quiet hours last, retried a few times when the gateway fails."""
+
+    __tablename__ = "notice_delivery"
+    id = Column(Integer, primary_key=True)
+    notice_id = Column(Integer, ForeignKey("notice.id", ondelete="CASCADE"), nullable=False)
+    channel = Column(String(8), nullable=False)
+    address = Column(String(120), nullable=False)
+    status = Column(String(8), nullable=False, default="pending")
+    attempts = Column(Integer, nullable=False, default=0)
+    send_after = Column(DateTime, nullable=False, default=now)
+    sent_at = Column(DateTime)
+    error = Column(String(300))
+    notice = relationship("Notice")
+    choice_columns = {"channel": choices.NOTICE_CHANNEL, "status": choices.DELIVERY_STATUS}
+    __table_args__ = (
+        *choice_checks("notice_delivery", choice_columns),
+        UniqueConstraint("notice_id", "channel", name="uq_notice_delivery_channel"),
+        Index("ix_notice_delivery_due", "status", "send_after"),
+    )
+
+
+class NoticePreference(Model):
+    """How a person wants their messages besides the message centre, and when not."""
+
+    __tablename__ = "notice_preference"
+    user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), primary_key=True)
+    by_sms = Column(Boolean, nullable=False, default=False)
+    by_email = Column(Boolean, nullable=False, default=False)
+    phone = Column(String(20))
+    email = Column(String(120))
+    # No text message or e-mail from quiet_from to quiet_to (across midnight when from > to).
+    quiet_from = Column(Time)
+    quiet_to = Column(Time)
+    user = relationship("User")
+
+
+class JobRun(Model):
+    """One run of a queued job as the worker saw it: running, done, failed (with the error) or
+    cut short; what waits in the queue is read from the queue itself."""
+
+    __tablename__ = "job_run"
+    id = Column(Integer, primary_key=True)
+    task_id = Column(String(64), nullable=False, unique=True)
+    name = Column(String(80), nullable=False)
+    status = Column(String(12), nullable=False)
+    retries_left = Column(Integer)
+    started_at = Column(DateTime, nullable=False, default=now)
+    finished_at = Column(DateTime)
+    error = Column(Text)
+    result = Column(String(300))
+    worker = Column(String(80))  # host:pid of the worker process that ran it
+    choice_columns = {"status": choices.JOB_STATUS}
+    __table_args__ = (
+        *choice_checks("job_run", choice_columns),
+        Index("ix_job_run_started", "started_at"),
+        Index("ix_job_run_status", "status", "started_at"),
+    )
+
+    def __str__(self):
+        return f"{self.name} {self.started_at or ''}"

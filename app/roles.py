@@ -22,6 +22,8 @@ SELF = [
     ["UserInfoEditView", "can_this_form_(get|post)"],
     ["ResetMyPasswordView", "can_this_form_(get|post)"],
     ["UserDBModelView", "(can_userinfo|resetmypassword|userinfoedit)"],
+    # Their own messages, and how they want them.
+    ["NoticeView", "can_(list|edit)"],
 ]
 
 PERSONAL = "PersonalData"
@@ -125,6 +127,7 @@ def _labels():
         "can_step": _l("Take the case's next step"), "can_overview": _l("Read the overview"),
         "can_import": _l("Import spreadsheets (what the role may add)"),
         "can_issue": _l("Issue documents"), "can_upload": _l("Upload files"),
+        "can_run": _l("Start a job now"),
     }
     return roles, rights
 

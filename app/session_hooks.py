@@ -5,7 +5,8 @@ What a write triggers, in the order it happens:
 - a transaction begins (engine ``begin``): on SQLite, ``transactions`` issues BEGIN itself
   (IMMEDIATE when the transaction will write), so two writers queue instead of failing.
 - before each flush: ``outbox`` adds an outbox row for every new case event (so the hooks
-  after it see the row too); ``generations`` notes which watched models change (for the caches);
+  after it see the row too); ``notices`` adds the messages a returned referral or a poor
+  rating calls for; ``generations`` notes which watched models change (for the caches);
   ``rollup`` reads and locks the counted rows as they were, the first time the transaction
   touches them; ``duties`` refuses a login holding incompatible duties; ``audit`` notes the
   changes it records.
@@ -27,11 +28,12 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from app import audit, duties, generations, outbox, rollup, transactions
+from app import audit, duties, generations, notices, outbox, rollup, transactions
 
 HOOKS = (
     (Engine, "begin", transactions._begin),
     (Session, "before_flush", outbox._before_flush),
+    (Session, "before_flush", notices._before_flush),
     (Session, "before_flush", generations._note_changes),
     (Session, "before_flush", rollup._before_flush),
     (Session, "before_flush", duties._check),

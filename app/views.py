@@ -33,6 +33,8 @@ from app.screens.dashboard import DashboardView
 from app.screens.document_templates import DocumentTemplateView
 from app.screens.documents import DocumentView
 from app.screens.imports import ImportView
+from app.screens.jobs import JobView
+from app.screens.messages import NoticeView
 from app.labels import LABELS
 from app.lookup import LookupView
 from app.widgets import LeanListWidget, LeanShowWidget, RemoteSelectField
@@ -886,7 +888,8 @@ class RolePermissionsView(accounts.RolePermissionsView):
 TABLE_NOUNS = {view.datamodel.obj.__tablename__: view.noun for view, *_ in MENU}
 TABLE_NOUNS.update({"ab_user": _l("Users"), "ab_role": _l("Roles"),
                     "case_document": _l("Documents"), "attachment": _l("Case files"),
-                    "document_template": _l("Document templates")})
+                    "document_template": _l("Document templates"),
+                    "notice_preference": _l("Message settings")})
 
 
 def register(appbuilder):
@@ -899,6 +902,9 @@ def register(appbuilder):
     appbuilder.add_view_no_menu(ApiDocsView)
     appbuilder.add_view_no_menu(DocumentView)
     appbuilder.add_view_no_menu(AttachmentView)
+    appbuilder.add_view_no_menu(NoticeView)
+    appbuilder.add_view(JobView, "Jobs", label=_l("Background jobs"), icon="fa-tasks",
+                        category="Security")
     appbuilder.add_view(RolePermissionsView, "RolePermissions", label=_l("Role permissions"),
                         icon="fa-key", category="Security")
     for view, name, label, icon, category in MENU:

@@ -9,8 +9,9 @@ flask roles sync
 flask seed demo
 # The rollups are derived data: recount them when an upgrade left them behind.
 flask stats check --quiet >/dev/null || flask stats rebuild
-# The job queue's worker (webhook deliveries), beside the web app; it stops with it.
-huey_consumer app.jobs.huey --workers 1 --delay 0.1 --max-delay 1 --logfile instance/jobs.log &
+# The job queue's worker (webhook deliveries, deadline warnings and their text messages and
+# e-mails), beside the web app; it stops with it.
+huey_consumer app.jobs.huey --flush-locks --workers 1 --delay 0.1 --max-delay 1 --logfile instance/jobs.log &
 JOBS=$!
 trap 'kill $JOBS 2>/dev/null' EXIT
 echo

@@ -53,6 +53,7 @@ class RolePermissionsView(BaseView):
         "DocumentView": _l("Documents"),
         "AttachmentView": _l("Case files"),
         "DocumentTemplateView": _l("Document templates"),
+        "NoticeView": _l("Message centre"), "JobView": _l("Background jobs"),
     }
 
     @expose("/")

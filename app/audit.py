@@ -16,6 +16,8 @@ REDACTED = "***"
 # Rows the system writes for itself; auditing them would only repeat the events that caused them.
 UNTRACKED = {"audit_log", "login_session", "account_state", "ab_permission", "ab_view_menu",
              "ab_permission_view", "outbox_event", "notice", "notice_delivery", "job_run"}
+# Secrets (a password's hash, a token's, a webhook's signing key) never reach the trail.
+SECRET_COLUMNS = {"password", "secret", "secret_hash"}
 # Login bookkeeping Flask-AppBuilder updates on every sign-in.
 USER_NOISE = {"last_login", "login_count", "fail_login_count", "changed_on", "changed_by_fk"}
 
@@ -101,7 +103,7 @@ def write_pending(error=None):
 
 def _redact(obj, key, value):
     """A value fit for the audit trail: personal columns never appear."""
-    if key in getattr(type(obj), "personal_columns", {}) or key == "password":
+    if key in getattr(type(obj), "personal_columns", {}) or key in SECRET_COLUMNS:
         return REDACTED if value else value
     if isinstance(value, list):  # a collection: roles by their codes, other rows in words
         return [v.name if isinstance(v, Role) else str(v) for v in value]

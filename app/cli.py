@@ -2,7 +2,6 @@
 
 import datetime
 import os
-import secrets
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from app import (accounts, accounts_scope, audit, clients, generations, importing, models,
-                 notices, outbox, reports, rollup, scope, stats, webhooks)
+                 notices, reports, rollup, scope, stats, webhooks)
 from app.extensions import db
 from seeds import demo, synthetic
 
@@ -127,25 +126,11 @@ api_clients = AppGroup("clients", help="Other systems' API clients: create, rota
 @click.option("--rate", type=click.IntRange(1), default=120, help="Requests a minute.")
 def clients_create(name, role_names, scope_text, days, rate):
     """Create a client with its own login (roles, scope) and print its token, once."""
-    sm = current_app.appbuilder.sm
-    username = f"api-{name}"
-    if sm.find_user(username=username) is not None or db.session.scalar(
-            select(models.ApiClient).filter_by(name=name)) is not None:
-        raise click.ClickException(f"a client called {name} exists already")
-    roles = [sm.find_role(r) for r in role_names]
-    if None in roles:
-        raise click.BadParameter("unknown role", param_hint="--role")
-    # A login no one signs in with: its password is random and never shown.
-    user = sm.add_user(username, name, "API", f"{username}@api.invalid", roles,
-                       password=secrets.token_urlsafe(32))
-    if not user:
-        raise click.ClickException("the client's login could not be created")
-    _set_scope(user, scope_text)
-    client = models.ApiClient(name=name, key=clients.new_key(), user_id=user.id,
-                              rate_per_minute=rate, expires_at=clients.expiry(days))
-    token = clients.issue(client)
-    db.session.add(client)
-    db.session.commit()
+    try:
+        _client, token = clients.create(db.session, current_app.appbuilder.sm, name, role_names,
+                                        _scope_value(scope_text), days, rate)
+    except clients.Refused as problem:
+        raise click.ClickException(str(problem)) from None
     click.echo(token)
 
 
@@ -178,19 +163,10 @@ hooks = AppGroup("webhooks", help="Where API clients are sent case events.")
 @click.option("--action", "actions", multiple=True, help="An event action (repeatable; default: all).")
 def webhooks_subscribe(client_name, url, actions):
     """Send a client's URL the case events of its scope, from now on; print the signing secret."""
-    if not url.startswith(("http://", "https://")):
-        raise click.BadParameter("an http:// or https:// address", param_hint="URL")
-    unknown = set(actions) - set(models.choices.EVENT_ACTION.codes)
-    if unknown:
-        raise click.BadParameter(f"unknown actions {sorted(unknown)}", param_hint="--action")
-    client = _client(client_name)
-    outbox.publish(db.session)
-    start = outbox.position(db.session)
-    secret = secrets.token_hex(32)
-    db.session.add(models.WebhookSubscription(client=client, url=url, secret=secret,
-                                              actions=",".join(actions) or None,
-                                              last_seq=start))
-    db.session.commit()
+    try:
+        _subscription, secret = webhooks.subscribe(db.session, _client(client_name), url, actions)
+    except ValueError as problem:
+        raise click.ClickException(str(problem)) from None
     click.echo(secret)
 
 

@@ -150,3 +150,53 @@ def init_app(app, api_views):
 def expiry(days):
     """The moment a client made now expires, for a number of days (None: never)."""
     return models.now() + datetime.timedelta(days=days) if days else None
+
+
+class Refused(ValueError):
+    """A client or subscription that cannot be made, with the reason in words."""
+
+
+def create(session, sm, name, role_names, scope_value, days=365, rate=120):
+    """A client with its own login (its roles, its scope) and its token, shown once:
+    (client, token); Refused says why not. The login's password is random and never shown."""
+    from app import accounts_scope
+
+    name = (name or "").strip()
+    if not name or len(name) > 60 or not all(c.isalnum() or c in "-_." for c in name):
+        raise Refused(gettext("Name the client with letters, digits, '-', '_' or '.' "
+                              "(at most 60)."))
+    username = f"api-{name}"
+    if sm.find_user(username=username) is not None or session.scalar(
+            select(models.ApiClient).filter_by(name=name)) is not None:
+        raise Refused(gettext("A client called %(name)s exists already.", name=name))
+    roles = [sm.find_role(r) for r in role_names]
+    if not roles or None in roles:
+        raise Refused(gettext("Choose the client's role."))
+    if rate is None or rate < 1:
+        raise Refused(gettext("Allow at least one request a minute."))
+    user = sm.add_user(username, name, "API", f"{username}@api.invalid", roles,
+                       password=secrets.token_urlsafe(32))
+    if not user:
+        raise Refused(gettext("The client's login could not be created."))
+    try:
+        accounts_scope.assign(session, user, scope_value, set(role_names))
+    except ValueError as problem:
+        session.delete(user)
+        session.commit()
+        raise Refused(str(problem)) from None
+    client = models.ApiClient(name=name, key=new_key(), user_id=user.id, rate_per_minute=rate,
+                              expires_at=expiry(days))
+    token = issue(client)
+    session.add(client)
+    session.commit()
+    return client, token
+
+
+def status(client, now=None):
+    """"revoked", "expired" or "active"."""
+    now = now or models.now()
+    if client.revoked_at is not None:
+        return "revoked"
+    if client.expires_at is not None and client.expires_at <= now:
+        return "expired"
+    return "active"

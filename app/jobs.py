@@ -19,7 +19,7 @@ import logging
 import os
 import socket
 
-from flask import current_app, has_app_context
+from flask import has_app_context
 from huey import RedisHuey, SqliteHuey, crontab, signals
 from sqlalchemy import delete, exc as sa_exc, insert, update
 

@@ -283,8 +283,11 @@ def text(notice):
     due = f"{notice.due:%Y-%m-%d %H:%M}" if notice.due is not None else ""
     unit = notice.detail or ""
     lead = notice.lead_minutes or 0
-    left = gettext("%(hours)s h", hours=round(lead / 60)) if lead >= 60 else \
-        gettext("%(minutes)s min", minutes=lead)
+    # The time left when the message was written (a scan finds a deadline anywhere in its lead).
+    minutes = max(0, round((notice.due - notice.created_at).total_seconds() / 60)) \
+        if notice.due is not None and notice.created_at is not None else lead
+    left = gettext("%(hours)s h", hours=round(minutes / 60)) if minutes >= 60 else \
+        gettext("%(minutes)s min", minutes=minutes)
     if notice.kind == "report_in_due":
         return gettext("Case %(case)s: %(unit)s must report in by %(due)s (%(left)s left).",
                        case=case, unit=unit, due=due, left=left) if lead else \

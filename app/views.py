@@ -29,6 +29,7 @@ from app.screens import accounts, cases, home
 from app.screens.api import ApiDocsView, CaseApi, EventFeedApi, ReferralApi
 from app.screens.attachments import AttachmentView
 from app.screens.accounts import PersonalDataView
+from app.screens.api_clients import ApiClientView
 from app.screens.dashboard import DashboardView
 from app.screens.document_templates import DocumentTemplateView
 from app.screens.documents import DocumentView
@@ -904,6 +905,8 @@ def register(appbuilder):
     appbuilder.add_view_no_menu(AttachmentView)
     appbuilder.add_view_no_menu(NoticeView)
     appbuilder.add_view(JobView, "Jobs", label=_l("Background jobs"), icon="fa-tasks",
+                        category="Security")
+    appbuilder.add_view(ApiClientView, "ApiClients", label=_l("API clients"), icon="fa-plug",
                         category="Security")
     appbuilder.add_view(RolePermissionsView, "RolePermissions", label=_l("Role permissions"),
                         icon="fa-key", category="Security")

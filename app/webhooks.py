@@ -9,12 +9,14 @@ import hashlib
 import hmac
 import json
 import logging
+import secrets
 import urllib.error
 import urllib.request
 
+from flask_babel import gettext
 from sqlalchemy import select
 
-from app import models, outbox, scope
+from app import choices, models, outbox, scope
 
 log = logging.getLogger(__name__)
 
@@ -93,3 +95,23 @@ def deliver_due(session, now=None):
         sent += _deliver(session, subscription, now)
     session.commit()
     return sent
+
+
+def subscribe(session, client, url, actions=()):
+    """Send a client's URL the case events of its scope from now on: (subscription, the
+    signing secret, shown once); ValueError says why not."""
+    url = (url or "").strip()
+    if not url.startswith(("http://", "https://")) or len(url) > 500 or " " in url:
+        raise ValueError(gettext("Give the receiver's address, starting with http:// or "
+                                 "https://."))
+    unknown = set(actions) - set(choices.EVENT_ACTION.codes)
+    if unknown:
+        raise ValueError(gettext("Choose the events from the list."))
+    outbox.publish(session)
+    start = outbox.position(session)
+    secret = secrets.token_hex(32)
+    subscription = models.WebhookSubscription(client=client, url=url, secret=secret,
+                                              actions=",".join(actions) or None, last_seq=start)
+    session.add(subscription)
+    session.commit()
+    return subscription, secret

@@ -111,3 +111,59 @@ def test_creating_a_client_refuses_what_a_login_would(app, people, args):
     assert result.exit_code != 0
     db.session.rollback()
     assert db.session.scalar(select(models.ApiClient).filter_by(name="bad")) is None
+
+
+def _shown(html):
+    """The token or secret on the shown-once page."""
+    import re
+
+    return re.search(r'class="form-control zz-secret" type="text" readonly value="([^"]+)"',
+                     html).group(1)
+
+
+def test_the_administrator_makes_rotates_and_revokes_clients_on_screen(app, people, login_as):
+    """The admin's screen creates a client (a refused form keeps what was typed and says why),
+    shows its token once, which then works; a new token replaces it; revoking refuses the next
+    request; a webhook's secret is shown once; no secret reaches the audit trail; window staff
+    cannot open the screen."""
+    new_case(people["bole"], at=models.now())
+    bole = db.session.scalar(select(models.Region.id).filter_by(code="652701"))
+    admin = login_as("admin")
+    assert "新建接口客户端" in admin.get("/api-clients/add").get_data(as_text=True)
+    refused = admin.post("/api-clients/add", data={"name": "bad name!", "role": "leader",
+                                                   "scope": f"r:{bole}", "rate": "77",
+                                                   "days": "30"})
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 200 and 'value="bad name!"' in html and 'value="77"' in html
+    assert "字母" in html
+    made = admin.post("/api-clients/add", data={"name": "prefecture", "role": "leader",
+                                                "scope": f"r:{bole}", "rate": "600",
+                                                "days": "30"})
+    token = _shown(made.get_data(as_text=True))
+    http = app.test_client()
+    assert http.get("/api/v1/cases", headers=bearer(token)).status_code == 200
+    listing = admin.get("/api-clients/").get_data(as_text=True)
+    assert "prefecture" in listing and "启用" in listing and token not in listing
+    rotated = _shown(admin.post(f"/api-clients/{db.session.scalar(select(models.ApiClient.id))}"
+                                "/rotate").get_data(as_text=True))
+    assert http.get("/api/v1/cases", headers=bearer(token)).status_code == 401
+    assert http.get("/api/v1/cases", headers=bearer(rotated)).status_code == 200
+    client_id = db.session.scalar(select(models.ApiClient.id))
+    bad = admin.post(f"/api-clients/{client_id}/subscribe", data={"url": "ftp://x"})
+    assert bad.status_code == 200 and 'value="ftp://x"' in bad.get_data(as_text=True)
+    secret = _shown(admin.post(f"/api-clients/{client_id}/subscribe", data={
+        "url": "http://127.0.0.1:9/hook", "actions": ["accept", "refer"]}).get_data(as_text=True))
+    db.session.rollback()
+    sub = db.session.scalar(select(models.WebhookSubscription))
+    assert sub.secret == secret and sub.actions == "accept,refer"
+    assert admin.post(f"/api-clients/webhooks/{sub.id}/switch").status_code == 302
+    db.session.rollback()
+    assert db.session.get(models.WebhookSubscription, sub.id).active is False
+    assert admin.post(f"/api-clients/{client_id}/revoke").status_code == 302
+    assert http.get("/api/v1/cases", headers=bearer(rotated)).status_code == 401
+    trail = " ".join(str(row.detail) for row in db.session.scalars(select(models.AuditLog)))
+    assert "api_client" in " ".join(str(r.object_type) for r in db.session.scalars(
+        select(models.AuditLog)))
+    for value in (secret, rotated.rsplit(".", 1)[1], token.rsplit(".", 1)[1]):
+        assert value not in trail
+    assert login_as("staff").get("/api-clients/").status_code in (302, 403)

@@ -15,7 +15,7 @@ from app import gateways, models, notices, workflow
 from app.extensions import db
 from seeds import demo
 from tests.conftest import PASSWORD
-from tests.test_workflow import T0, freeze_time, new_case, people, unit  # noqa: F401
+from tests.test_workflow import freeze_time, new_case, people, unit  # noqa: F401
 
 HOUR = datetime.timedelta(hours=1)
 

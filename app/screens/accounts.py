@@ -54,6 +54,7 @@ class RolePermissionsView(BaseView):
         "AttachmentView": _l("Case files"),
         "DocumentTemplateView": _l("Document templates"),
         "NoticeView": _l("Message centre"), "JobView": _l("Background jobs"),
+        "ApiClientView": _l("API clients"),
     }
 
     @expose("/")

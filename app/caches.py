@@ -13,12 +13,13 @@ lifetime setting (seconds), after which it is made again even if nothing changed
   period, day and language, under `stats`; the figures that move with the clock (overdue now,
   referral timeliness) are computed on every request;
 - search probes (SEARCH_PROBE_SECONDS): whether a search term is common among the newest cases;
-- search forms: per list screen and language (no data in them: nothing to empty).
+- search forms: per list screen and language (no data in them: nothing to empty);
+- unread messages (COUNT_CACHE_SECONDS): per person, under `notices` (one token per person).
 
 Tokens: `access` watches logins, roles, permissions, scopes, regions, centres and units (a
 sign-in's bookkeeping, last login and login counts, is not a change); `cases` the cases and
 everything hanging on them, one token per centre; `reference` every other row of the domain;
-`stats` the rows the statistics count.
+`stats` the rows the statistics count; `notices` a person's messages.
 """
 
 import hashlib
@@ -32,7 +33,7 @@ from flask_appbuilder.security.sqla.models import (Group, Permission, Permission
 from flask_babel import get_locale
 from sqlalchemy import inspect, select
 
-from app import models, scope, search, stats
+from app import models, notices, scope, search, stats
 from app.extensions import db
 from app.generations import Generation, remember
 
@@ -41,7 +42,11 @@ SIGN_IN_COLUMNS = {"last_login", "login_count", "fail_login_count", "changed_on"
 CASE_TREE = (models.Dispute, models.Party, models.Referral, models.MediationSession,
              models.Feedback, models.Conclusion, models.CaseEvent, models.CaseDocument,
              models.Attachment)
-UNCOUNTED = (models.LoginSession, models.AuditLog, models.AccountState, models.Heartbeat)
+# Bookkeeping no cached value is made from (messages have a token of their own, per person).
+UNCOUNTED = (models.LoginSession, models.AuditLog, models.AccountState, models.Heartbeat,
+             models.Notice, models.NoticeDelivery, models.NoticePreference, models.JobRun,
+             models.OutboxEvent, models.OutboxCursor, models.ApiCall,
+             models.WebhookSubscription)
 COUNTED = (models.Dispute, models.Referral, models.Feedback, models.ServiceRecord,
            models.Centre, models.StationedUnit, models.Category, models.Department,
            models.Region)
@@ -74,6 +79,7 @@ reference = Generation("reference", [
     if mapper.class_.__module__ == models.__name__
     and mapper.class_ not in (*CASE_TREE, *UNCOUNTED)])
 statistics = Generation("stats", COUNTED)
+messages = Generation("notices", (models.Notice,), parts=lambda session, item: {item.user_id})
 
 
 def _seconds(name):
@@ -168,6 +174,14 @@ def is_common(term, dialect):
     """search.is_common, kept for SEARCH_PROBE_SECONDS."""
     return remember(f"search-common:{term}", lambda: search.is_common(term, dialect),
                     _seconds("SEARCH_PROBE_SECONDS"))
+
+
+def unread(user_id):
+    """notices.unread_up_to(user_id) while the person's messages are unchanged (the menu bar
+    shows it on every page)."""
+    return remember(f"unread:{messages.current(user_id)}:{user_id}",
+                    lambda: notices.unread_up_to(db.session, user_id),
+                    _seconds("COUNT_CACHE_SECONDS"))
 
 
 def menu(roles, render):

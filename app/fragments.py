@@ -16,7 +16,6 @@ from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup, escape
 
 from app import caches, fab_compat, notices
-from app.extensions import db
 from app.generations import remember
 from app.http import csp_nonce
 from app.widgets import RemoteSelectField
@@ -28,8 +27,11 @@ MARKS = {"name": "\x1ezz-user-name\x1e", "csrf": "\x1ezz-csrf\x1e",
 
 def unread_badge():
     """The count of the signed-in person's unread messages, as a badge (nothing when none)."""
-    count = notices.unread(db.session, current_user.id)
-    return Markup(f' <span class="badge zz-unread-count">{count}</span>') if count else ""
+    count = caches.unread(current_user.id)
+    if not count:
+        return ""
+    shown = f"{notices.UNREAD_SHOWN}+" if count > notices.UNREAD_SHOWN else str(count)
+    return Markup(f' <span class="badge zz-unread-count">{shown}</span>')
 
 
 def navbar():

@@ -277,6 +277,16 @@ def unread(session, user_id):
         models.Notice.user_id == user_id, models.Notice.read_at.is_(None)))
 
 
+UNREAD_SHOWN = 99
+
+
+def unread_up_to(session, user_id):
+    """The unread count for the menu bar, read no further than UNREAD_SHOWN + 1 rows."""
+    return len(session.scalars(select(models.Notice.id).where(
+        models.Notice.user_id == user_id, models.Notice.read_at.is_(None))
+        .limit(UNREAD_SHOWN + 1)).all())
+
+
 def text(notice):
     """The message in words, in the current language."""
     case = notice.dispute.case_no if notice.dispute is not None else ""

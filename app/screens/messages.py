@@ -14,7 +14,7 @@ from sqlalchemy.orm import joinedload
 from wtforms import BooleanField, StringField, TimeField
 from wtforms.validators import Length, Optional, ValidationError
 
-from app import choices, models, notices
+from app import caches, choices, models, notices
 from app.extensions import db
 
 PAGE_SIZE = 30
@@ -106,6 +106,7 @@ class NoticeView(BaseView):
             models.Notice.user_id == current_user.id, models.Notice.read_at.is_(None))
             .values(read_at=models.now()))
         db.session.commit()
+        caches.messages.invalidate(current_user.id)  # an UPDATE the session's hooks do not see
         flash(gettext("Every message is marked read."), "info")
         return redirect(url_for("NoticeView.index"))
 

@@ -7,18 +7,50 @@ import re
 
 from apispec import APISpec
 
+from app import choices
+
 NULLABLE_TEXT = {"type": ["string", "null"]}
 MOMENT = {"type": "string", "format": "date-time"}
 NULLABLE_MOMENT = {"type": ["string", "null"], "format": "date-time"}
 ERRORS = {400: "Bad argument or body", 401: "No valid token or session",
           403: "The caller's rights do not include this", 404: "Not found in the caller's scope",
-          409: "The version sent is out of date", 422: "The workflow refused the step",
+          409: "The version sent is out of date",
+          422: "Refused: by the workflow, or for the fields named in `fields`",
           428: "The version must be sent", 429: "Over the client's rate limit",
           503: "Not saved: try again"}
 
 SCHEMAS = {
     "Error": {"type": "object", "required": ["code", "message"],
-              "properties": {"code": {"type": "string"}, "message": {"type": "string"}}},
+              "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                             "fields": {"type": "object", "description": "Each field's reason",
+                                        "additionalProperties": {"type": "string"}}}},
+    "NewCase": {"type": "object", "required": ["centre", "category", "title", "description",
+                                               "source", "level", "parties"], "properties": {
+        "centre": {"type": "integer"}, "category": {"type": "integer"},
+        "title": {"type": "string", "maxLength": 200},
+        "description": {"type": "string", "maxLength": 5000},
+        "amount": {"type": ["number", "string", "null"], "description": "yuan"},
+        "source": {"type": "string", "enum": list(choices.DISPUTE_SOURCE.codes)},
+        "level": {"type": "string", "enum": list(choices.HANDLING_LEVEL.codes)},
+        "risk": {"type": "string", "enum": list(choices.RISK_LEVEL.codes),
+                 "description": "low by default"},
+        "parties": {"type": "array", "minItems": 2, "items": {
+            "type": "object", "required": ["role", "name"], "properties": {
+                "role": {"type": "string", "enum": list(choices.PARTY_ROLE.codes)},
+                "name": {"type": "string", "maxLength": 50},
+                "id_number": NULLABLE_TEXT, "phone": NULLABLE_TEXT,
+                "address": NULLABLE_TEXT}}}}},
+    "CaseChange": {"type": "object", "description": "The fields to change, and the version "
+                   "seen unless sent as If-Match", "properties": {
+                       "version": {"type": "integer"}, "title": {"type": "string"},
+                       "description": {"type": "string"},
+                       "amount": {"type": ["number", "string", "null"]},
+                       "risk": {"type": "string", "enum": list(choices.RISK_LEVEL.codes)}}},
+    "NewParty": {"type": "object", "required": ["case", "role", "name"], "properties": {
+        "case": {"type": "integer"},
+        "role": {"type": "string", "enum": list(choices.PARTY_ROLE.codes)},
+        "name": {"type": "string", "maxLength": 50}, "id_number": NULLABLE_TEXT,
+        "phone": NULLABLE_TEXT, "address": NULLABLE_TEXT}},
     "CaseItem": {"type": "object", "required": ["id", "case_no", "status", "version"],
                  "properties": {
                      "id": {"type": "integer"}, "case_no": {"type": "string"},
@@ -85,8 +117,9 @@ def query(name, kind="string", description="", **schema):
 class Doc:
     """What the document says of one operation beside its summary."""
 
-    def __init__(self, answer, parameters=(), body=None, errors=(401, 403, 404)):
+    def __init__(self, answer, parameters=(), body=None, errors=(401, 403, 404), status=200):
         self.answer, self.parameters, self.body, self.errors = answer, parameters, body, errors
+        self.status = status
 
 
 def _path(rule):
@@ -120,6 +153,9 @@ def _build(app):
     for name, schema in SCHEMAS.items():
         spec.components.schema(name, schema)
     views = {type(view).__name__: view for view in app.appbuilder.baseviews}
+    for view in views.values():  # the schemas a view makes of its own (app/screens/resources.py)
+        for name, schema in getattr(view, "openapi_schemas", {}).items():
+            spec.components.schema(name, schema)
     paths = {}
     for rule in app.url_map.iter_rules():
         view_name, _dot, method_name = rule.endpoint.partition(".")
@@ -136,7 +172,8 @@ def _build(app):
                 "description": text,
                 "parameters": [*path_parameters, *doc.parameters],
                 "security": [{"token": []}, {"session": []}],
-                "responses": {"200": {"description": "OK", "content": {"application/json": {
+                "responses": {str(doc.status): {"description": "OK" if doc.status == 200 else
+                                                "Created", "content": {"application/json": {
                     "schema": {"$ref": f"#/components/schemas/{doc.answer}"}}}},
                     **{str(code): {"description": ERRORS[code], "content": {
                         "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}

@@ -30,6 +30,7 @@ from app.screens.api import ApiDocsView, CaseApi, EventFeedApi, ReferralApi
 from app.screens.attachments import AttachmentView
 from app.screens.accounts import PersonalDataView
 from app.screens.api_clients import ApiClientView
+from app.screens.resources import RESOURCES
 from app.screens.dashboard import DashboardView
 from app.screens.document_templates import DocumentTemplateView
 from app.screens.documents import DocumentView
@@ -901,6 +902,8 @@ def register(appbuilder):
     appbuilder.add_view_no_menu(ReferralApi)
     appbuilder.add_view_no_menu(EventFeedApi)
     appbuilder.add_view_no_menu(ApiDocsView)
+    for resource in RESOURCES:
+        appbuilder.add_view_no_menu(resource)
     appbuilder.add_view_no_menu(DocumentView)
     appbuilder.add_view_no_menu(AttachmentView)
     appbuilder.add_view_no_menu(NoticeView)

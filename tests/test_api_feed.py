@@ -109,3 +109,95 @@ def test_publishers_at_once_give_each_event_one_place(app, people):
     seqs = db.session.scalars(select(models.OutboxEvent.seq)).all()
     assert None not in seqs and sorted(seqs) == list(range(1, len(seqs) + 1))
     assert db.session.scalar(select(models.OutboxCursor.last)) == len(seqs)
+
+
+def test_every_resource_lists_by_cursor_within_scope_and_masks(app, client, people):
+    """Each resource's list pages by id without a repeat, filters, keeps to the scope (a
+    Korla clerk sees no Bole party) and masks personal data; a row outside the scope is 404;
+    the statistics report answers for the caller's area and refuses another's."""
+    case = new_case(people["bole"], at=models.now())
+    db.session.add_all([models.Party(dispute=case, role="applicant", name=f"当事人{n}",
+                                     phone="13912345678", id_number=None) for n in range(5)])
+    db.session.commit()
+    client.post("/login/", data={"username": "bole", "password": PASSWORD})
+    seen, after = [], None
+    while True:
+        body = client.get("/api/v1/parties", query_string={
+            "case": case.id, "limit": 2, **({"after": after} if after else {})}).get_json()
+        seen += body["items"]
+        after = body["next"]
+        if after is None:
+            break
+    assert len(seen) == len({p["id"] for p in seen}) == 5
+    assert all(p["phone"] == "139****5678" for p in seen)
+    oldest = client.get("/api/v1/parties", query_string={"order": "asc", "limit": 1}).get_json()
+    assert oldest["items"][0]["id"] == min(p["id"] for p in seen)
+    for path in ("/api/v1/units", "/api/v1/staff", "/api/v1/experts", "/api/v1/referrals",
+                 "/api/v1/sessions", "/api/v1/feedback", "/api/v1/service-records"):
+        answer = client.get(path, query_string={"limit": 100})
+        assert answer.status_code in (200, 403), path
+    units = client.get("/api/v1/units", query_string={"limit": 100}).get_json()["items"]
+    bole_centre = case.centre_id
+    assert units and all(u["centre_id"] == bole_centre for u in units)
+    assert client.get("/api/v1/units?active=maybe").status_code == 400
+    assert client.get("/api/v1/parties?order=sideways").status_code == 400
+    client.post("/logout/")
+    client.post("/login/", data={"username": "korla", "password": PASSWORD})
+    theirs = client.get("/api/v1/parties", query_string={"limit": 100}).get_json()["items"]
+    assert not {p["id"] for p in seen} & {p["id"] for p in theirs}
+    assert client.get(f"/api/v1/parties/{seen[0]['id']}").status_code == 404
+    client.post("/logout/")
+    client.post("/login/", data={"username": "leader", "password": PASSWORD})
+    report = client.get("/api/v1/statistics", query_string={"period": "2026"})
+    assert report.status_code == 200 and "kpi" in report.get_json()
+    assert client.get("/api/v1/statistics?period=never").status_code == 400
+    assert client.get("/api/v1/statistics?area=999999").status_code == 404
+
+
+def test_a_case_registered_and_changed_through_the_api(app, client, people):
+    """POST registers a case with its parties (bad fields: 422 naming each, nothing saved);
+    PATCH needs the version seen (428 without), changes it with If-Match and answers the new
+    ETag; a stale If-Match is 409; a party is added through POST /parties."""
+    client.post("/login/", data={"username": "bole", "password": PASSWORD})
+    centre = db.session.scalar(select(models.Centre.id).join(models.Region).where(
+        models.Region.code == "652701"))
+    korla = db.session.scalar(select(models.Centre.id).join(models.Region).where(
+        models.Region.code == "652801"))
+    category = db.session.scalar(select(models.Category.id).filter_by(code="private_lending"))
+    body = {"centre": centre, "category": category, "title": "刘某诉张某借款纠纷",
+            "description": "借款两万元到期未还", "amount": "20000", "source": "hotline",
+            "level": "county", "parties": [
+                {"role": "applicant", "name": "刘某", "phone": "13912345678"},
+                {"role": "respondent", "name": "张某"}]}
+    before = db.session.scalar(select(func.count()).select_from(models.Dispute))
+    bad = client.post("/api/v1/cases", json={**body, "centre": korla, "amount": -5,
+                                             "parties": [{"role": "applicant", "name": "刘某",
+                                                          "id_number": "123"}]})
+    assert bad.status_code == 422
+    assert {"centre", "amount", "parties[0].id_number"} <= set(bad.get_json()["fields"])
+    assert db.session.scalar(select(func.count()).select_from(models.Dispute)) == before
+    made = client.post("/api/v1/cases", json=body)
+    assert made.status_code == 201, made.get_json()
+    case = made.get_json()
+    assert case["status"] == "registered" and len(case["parties"]) == 2
+    assert made.headers["ETag"] == f'"{case["version"]}"'
+    assert made.headers["Location"].endswith(f"/api/v1/cases/{case['id']}")
+    path = f"/api/v1/cases/{case['id']}"
+    assert client.patch(path, json={"title": "新标题"}).status_code == 428
+    tag = client.get(path).headers["ETag"]
+    changed = client.patch(path, json={"title": "刘某诉张某民间借贷纠纷"},
+                           headers={"If-Match": tag})
+    assert changed.status_code == 200 and changed.get_json()["title"] == "刘某诉张某民间借贷纠纷"
+    assert changed.headers["ETag"] != tag
+    stale = client.patch(path, json={"title": "又改"}, headers={"If-Match": tag})
+    assert stale.status_code == 409 and stale.get_json()["code"] == "stale_version"
+    assert client.patch(path, json={"status": "closed"}, headers={
+        "If-Match": changed.headers["ETag"]}).status_code == 422
+    accepted = client.post(f"{path}/steps/accept", json={},
+                           headers={"If-Match": changed.headers["ETag"]})
+    assert accepted.status_code == 200 and accepted.headers["ETag"] != changed.headers["ETag"]
+    party = client.post("/api/v1/parties", json={"case": case["id"], "role": "third_party",
+                                                 "name": "王某"})
+    assert party.status_code == 201 and party.get_json()["dispute_id"] == case["id"]
+    assert client.post("/api/v1/parties", json={"case": case["id"], "role": "judge",
+                                                "name": ""}).status_code == 422

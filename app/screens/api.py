@@ -4,6 +4,7 @@ and masking: the steps offered are the workflow's, the same the pages render."""
 import base64
 import binascii
 import datetime
+import decimal
 
 from flask import abort, current_app, jsonify, request, url_for
 from flask_appbuilder import BaseView, expose
@@ -12,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.exc import StaleDataError
 
 from app import models, openapi, outbox, personal, scope, transactions, workflow
 from app.extensions import db
@@ -138,6 +140,112 @@ def _cursor(text):
         raise BadArgument(_l("after must be a cursor this API gave.")) from None
 
 
+class Invalid(ValueError):
+    """A body that cannot be saved: {field: reason} in words."""
+
+    def __init__(self, problems):
+        super().__init__(problems)
+        self.problems = problems
+
+
+def _invalid(error):
+    """The JSON answer to a body that cannot be saved: every field's reason."""
+    return jsonify(code="invalid", message=str(_l("Nothing was saved: see the fields.")),
+                   fields={k: str(v) for k, v in error.problems.items()}), 422
+
+
+def _text(body, name, problems, most, required=True):
+    """A text field of a body, trimmed; notes a problem."""
+    value = body.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            problems[name] = _l("This field is required.")
+        return None
+    if not isinstance(value, str) or len(value.strip()) > most:
+        problems[name] = _l("Text of at most %(most)s characters.", most=most)
+        return None
+    return value.strip()
+
+
+def _code(body, name, options, problems, required=True):
+    """A coded field (one of a Choices set's codes); notes a problem."""
+    value = body.get(name)
+    if value is None and not required:
+        return None
+    if value not in options.codes:
+        problems[name] = _l("One of: %(codes)s.", codes=", ".join(map(str, options.codes)))
+        return None
+    return value
+
+
+def _amount(body, problems):
+    """The amount in dispute: a number of yuan, not negative, or nothing."""
+    value = body.get("amount")
+    if value is None or value == "":
+        return None
+    try:
+        amount = decimal.Decimal(str(value))
+    except decimal.InvalidOperation:
+        amount = None
+    if amount is None or not amount.is_finite() or amount < 0 or amount >= 10 ** 12:
+        problems["amount"] = _l("A number of yuan, not negative.")
+        return None
+    return amount.quantize(decimal.Decimal("0.01"))
+
+
+def one_party(item, problems):
+    """A party from a JSON object, its numbers checked as the forms check them."""
+    role = _code(item, "role", models.choices.PARTY_ROLE, problems)
+    name = _text(item, "name", problems, 50)
+    number, phone = item.get("id_number"), item.get("phone")
+    number = personal.normalise_number(number).upper() or None \
+        if isinstance(number, str) else None
+    if number and personal.id_number_problem(number):
+        problems["id_number"] = personal.id_number_problem(number)
+    phone = personal.normalise_number(phone) or None if isinstance(phone, str) else None
+    if phone and personal.phone_problem(phone):
+        problems["phone"] = personal.phone_problem(phone)
+    address = _text(item, "address", problems, 200, required=False)
+    return models.Party(role=role, name=name, id_number=number, phone=phone, address=address)
+
+
+def _parties(body, problems):
+    """The parties of a new case: [Party] (an applicant and a respondent at least)."""
+    given = body.get("parties")
+    if not isinstance(given, list) or not given:
+        problems["parties"] = _l("Give the parties: an applicant and a respondent at least.")
+        return []
+    found = []
+    for n, item in enumerate(given):
+        if not isinstance(item, dict):
+            problems[f"parties[{n}]"] = _l("Each party is an object.")
+            continue
+        inner = {}
+        found.append(one_party(item, inner))
+        problems.update({f"parties[{n}].{k}": v for k, v in inner.items()})
+    roles = {p.role for p in found}
+    if not problems and not {"applicant", "respondent"} <= roles:
+        problems["parties"] = _l("Give the parties: an applicant and a respondent at least.")
+    return found
+
+
+def _version(body):
+    """The version the caller saw: the body's `version`, else the If-Match header's ETag."""
+    if isinstance(body, dict) and body.get("version") is not None:
+        return body["version"]
+    match = request.headers.get("If-Match", "").strip()
+    if match.startswith("W/"):
+        match = match[2:]
+    match = match.strip('"')
+    return int(match) if match.isdigit() else None
+
+
+def etag(answer, version):
+    """An answer carrying the row's version as its ETag (send it back as If-Match)."""
+    answer.headers["ETag"] = f'"{version}"'
+    return answer
+
+
 class CaseApi(BaseView):
     """Cases: the list with filters and keyset pages, a case, its documents and files, the
     steps offered on it, and taking one."""
@@ -145,8 +253,9 @@ class CaseApi(BaseView):
     route_base = "/api/v1/cases"
     class_permission_name = "DisputeModelView"
     method_permission_name = {"index": "list", "get": "show", "documents": "show",
-                              "attachments": "show", "steps": "show", "take_step": "step"}
-    base_permissions = ["can_list", "can_show", "can_step"]
+                              "attachments": "show", "steps": "show", "take_step": "step",
+                              "create": "add", "update": "edit"}
+    base_permissions = ["can_list", "can_show", "can_step", "can_add", "can_edit"]
     openapi = {
         "index": Doc("CasePage", [
             query("status", description="A status code (registered, accepted, …)"),
@@ -158,6 +267,9 @@ class CaseApi(BaseView):
             query("limit", "integer", "Cases a page", minimum=1, maximum=MAX_PAGE)],
             errors=(400, 401, 403)),
         "get": Doc("Case"), "documents": Doc("Files"), "attachments": Doc("Files"),
+        "create": Doc("Case", body="NewCase", errors=(400, 401, 403, 422, 503), status=201),
+        "update": Doc("Case", body="CaseChange", errors=(400, 401, 403, 404, 409, 422, 428,
+                                                          503)),
         "steps": Doc("Steps"),
         "take_step": Doc("Case", body="StepBody",
                          errors=(400, 401, 403, 404, 409, 422, 428, 503)),
@@ -244,8 +356,102 @@ class CaseApi(BaseView):
     @expose("/<int:pk>", methods=["GET"])
     @has_access_api
     def get(self, pk):
-        """One case."""
-        return jsonify(self._json(self._case(pk)))
+        """One case; its ETag is its version (send it back as If-Match to change it)."""
+        case = self._case(pk)
+        return etag(jsonify(self._json(case)), case.version)
+
+    @expose("", methods=["POST"])
+    @has_access_api
+    def create(self):
+        """Register a case at a centre inside the caller's scope, with its parties (an
+        applicant and a respondent at least): numbered, its clock started, on the feed."""
+        body = _body()
+        if body is None:
+            return jsonify(code="bad_request", message=str(_l("Send a JSON object."))), 400
+        problems = {}
+        centre = body.get("centre")
+        if not isinstance(centre, int) or not scope.visible(models.Centre, centre, write=True):
+            problems["centre"] = _l("A centre's id inside your area.")
+        category = body.get("category")
+        if not isinstance(category, int) or db.session.get(models.Category, category) is None:
+            problems["category"] = _l("A category's id.")
+        case = models.Dispute(
+            centre_id=centre if "centre" not in problems else None,
+            category_id=category if "category" not in problems else None,
+            title=_text(body, "title", problems, 200),
+            description=_text(body, "description", problems, 5000),
+            amount=_amount(body, problems),
+            source=_code(body, "source", models.choices.DISPUTE_SOURCE, problems),
+            level=_code(body, "level", models.choices.HANDLING_LEVEL, problems),
+            risk=_code(body, "risk", models.choices.RISK_LEVEL, problems, required=False)
+            or "low")
+        parties = _parties(body, problems)
+        if problems:
+            return _invalid(Invalid(problems))
+        session = db.session
+        try:
+            with transactions.saving(session):
+                case.parties.extend(parties)
+                session.add(case)
+                workflow.register(session, case, current_user)
+                session.flush()
+                answered = self._json(case)
+                session.commit()
+        except transactions.SaveFailed as error:
+            session.rollback()
+            return jsonify(code="not_saved", message=str(error)), 503
+        answer = etag(jsonify(answered), answered["version"])
+        answer.status_code = 201
+        answer.headers["Location"] = url_for("CaseApi.get", pk=answered["id"])
+        return answer
+
+    @expose("/<int:pk>", methods=["PATCH"])
+    @has_access_api
+    def update(self, pk):
+        """Change a case's title, description, amount or risk; If-Match (or `version`) must
+        name the version seen: 409 when someone changed it since, 428 when not sent."""
+        case = self._case(pk)
+        body = _body()
+        if body is None:
+            return jsonify(code="bad_request", message=str(_l("Send a JSON object."))), 400
+        version = _version(body)
+        if version is None:
+            return jsonify(code="version_required",
+                           message=str(_l("Send the version of the case you saw."))), 428
+        if version != case.version:
+            return jsonify(code="stale_version", message=str(_l(
+                "Someone else changed this case after you opened it. Reload the page and try "
+                "again."))), 409
+        problems, changes = {}, {}
+        for name, most in (("title", 200), ("description", 5000)):
+            if name in body:
+                changes[name] = _text(body, name, problems, most)
+        if "amount" in body:
+            changes["amount"] = _amount(body, problems)
+        if "risk" in body:
+            changes["risk"] = _code(body, "risk", models.choices.RISK_LEVEL, problems)
+        unknown = set(body) - {"title", "description", "amount", "risk", "version"}
+        for name in unknown:
+            problems[name] = _l("This field cannot be changed here.")
+        if problems:
+            return _invalid(Invalid(problems))
+        session = db.session
+        try:
+            with transactions.saving(session):
+                for name, value in changes.items():
+                    setattr(case, name, value)
+                session.flush()
+                answered = self._json(case)
+                session.commit()
+        except StaleDataError:
+            session.rollback()
+            return jsonify(code="stale_version", message=str(_l(
+                "Someone else changed this case after you opened it. Reload the page and try "
+                "again."))), 409
+        except transactions.SaveFailed as error:
+            session.rollback()
+            return jsonify(code="not_saved", message=str(error)), 503
+        return etag(jsonify(answered), answered["version"])
 
     @expose("/<int:pk>/documents", methods=["GET"])
     @has_access_api
@@ -296,11 +502,14 @@ class CaseApi(BaseView):
         if body is None:
             return jsonify(code="bad_request",
                            message=str(_l("Send a JSON object with the case's version."))), 400
-        version = body.get("version")
+        version = _version(body)
         if version is None:
             return jsonify(code="version_required",
                            message=str(_l("Send the version of the case you saw."))), 428
-        return take(case, step, body, self._json, version)
+        answer = take(case, step, body, self._json, version)
+        if isinstance(answer, tuple):
+            return answer
+        return etag(answer, answer.get_json()["version"])
 
 
 class ReferralApi(BaseView):

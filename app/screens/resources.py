@@ -1,0 +1,323 @@
+"""The API's other resources, read as the screens read them: parties, referrals, mediation
+sessions, feedback, stationed units, staff, experts and service records, each a list (filters,
+keyset pages by id, either order) and its rows; and the statistics report of an area and
+period. Each needs the rights its screen needs (the screen's permission names), keeps to the
+caller's scope and masks personal data as the screens do. Their OpenAPI schemas are made from
+the columns they show."""
+
+import datetime
+import decimal
+
+from flask import abort, jsonify, request
+from flask_appbuilder import BaseView, expose
+from flask_appbuilder.security.decorators import has_access_api
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, select
+
+from app import caches, models, personal, scope, stats, transactions
+from app.extensions import db
+from app.openapi import Doc, query
+from app.screens import api
+from app.screens.api import MAX_PAGE, BadArgument, _bad, _limit, _number
+
+KINDS = {Integer: "integer", Boolean: "boolean"}
+
+
+def _type(column):
+    """The JSON schema of a column's values."""
+    kind = next((v for k, v in KINDS.items() if isinstance(column.type, k)), "string")
+    schema = {"type": [kind, "null"] if column.nullable else kind}
+    if isinstance(column.type, DateTime):
+        schema["format"] = "date-time"
+    elif isinstance(column.type, Date):
+        schema["format"] = "date"
+    elif isinstance(column.type, Numeric):
+        schema["description"] = "a decimal number, as text"
+    return schema
+
+
+def _value(value):
+    """A column's value as JSON."""
+    if isinstance(value, (datetime.datetime, datetime.date)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    return value
+
+
+class ResourceApi(BaseView):
+    """One resource: GET the list, GET one row."""
+
+    model = None
+    columns = ()
+    filters = {}  # query argument: column
+    rows = True  # GET /<id> too
+    base_permissions = ["can_list", "can_show"]
+    method_permission_name = {"index": "list", "get": "show"}
+
+    def __init_subclass__(cls, **kwargs):
+        """Each resource documents itself: its schemas from its columns, its filters."""
+        super().__init_subclass__(**kwargs)
+        if cls.model is None:
+            return
+        table = cls.model.__table__
+        masked = getattr(cls.model, "personal_columns", {})
+        item = {"type": "object", "required": ["id"], "properties": {
+            name: {**_type(table.c[name]), **({"description": "masked as on the screens"}
+                                              if name in masked else {})}
+            for name in cls.columns}}
+        name = f"{cls.model.__name__}Row"
+        cls.openapi_schemas = {name: item, f"{cls.model.__name__}Page": {
+            "type": "object", "required": ["items", "next"], "properties": {
+                "items": {"type": "array", "items": {"$ref": f"#/components/schemas/{name}"}},
+                "next": {"type": ["integer", "null"],
+                         "description": "The `after` of the next page; null at the end"}}}}
+        parameters = [query(arg, _type(table.c[col])["type"] if isinstance(
+            _type(table.c[col])["type"], str) else _type(table.c[col])["type"][0],
+            f"Only rows whose {col} is this") for arg, col in cls.filters.items()]
+        cls.openapi = {
+            "index": Doc(f"{cls.model.__name__}Page", [
+                *parameters,
+                query("order", description="asc: oldest first; desc (default): newest first",
+                      enum=["asc", "desc"]),
+                query("after", "integer", "The `next` of the page before", minimum=0),
+                query("limit", "integer", "Rows a page", minimum=1, maximum=MAX_PAGE)],
+                errors=(400, 401, 403)),
+            "get": Doc(name)}
+        if not cls.rows:
+            cls.get = None  # not exposed
+            del cls.openapi["get"]
+
+    def _json(self, row):
+        """A row as JSON, personal data masked unless the role sees it unmasked."""
+        masked = getattr(self.model, "personal_columns", {})
+        unmasked = personal.can_view()
+        found = {}
+        for name in self.columns:
+            value = getattr(row, name)
+            if name in masked and value and not unmasked:
+                value = personal.mask(masked[name], value)
+            found[name] = _value(value)
+        return found
+
+    def _argument(self, arg, column):
+        """A filter's value, parsed for its column."""
+        text = request.args.get(arg)
+        if text is None or text == "":
+            return None
+        kind = self.model.__table__.c[column].type
+        if isinstance(kind, Boolean):
+            if text not in ("true", "false"):
+                raise BadArgument(_l("%(name)s must be true or false.", name=arg))
+            return text == "true"
+        if isinstance(kind, Integer):
+            return _number(arg)
+        return text
+
+    def _select(self, *conditions):
+        where = scope.condition(self.model)
+        return select(self.model).where(*(c for c in (where, *conditions) if c is not None))
+
+    @expose("", methods=["GET"])
+    @has_access_api
+    def index(self):
+        """The rows inside the caller's scope, newest first (order=asc: oldest first), a page
+        at a time; filter by the arguments listed; follow `next` for the next page."""
+        key = self.model.id
+        try:
+            limit = _limit()
+            after = _number("after")
+            order = request.args.get("order", "desc")
+            if order not in ("asc", "desc"):
+                raise BadArgument(_l("order must be asc or desc."))
+            conditions = []
+            for arg, column in self.filters.items():
+                value = self._argument(arg, column)
+                if value is not None:
+                    conditions.append(getattr(self.model, column) == value)
+        except BadArgument as error:
+            return _bad(error)
+        if after is not None:
+            conditions.append(key > after if order == "asc" else key < after)
+        rows = db.session.scalars(self._select(*conditions).order_by(
+            key.asc() if order == "asc" else key.desc()).limit(limit)).all()
+        return jsonify(items=[self._json(r) for r in rows],
+                       next=rows[-1].id if len(rows) == limit else None)
+
+    @expose("/<int:pk>", methods=["GET"])
+    @has_access_api
+    def get(self, pk):
+        """One row inside the caller's scope."""
+        row = db.session.scalars(self._select(self.model.id == pk)).first()
+        if row is None:
+            abort(404)
+        return jsonify(self._json(row))
+
+
+class PartyApi(ResourceApi):
+    """Parties to the cases; a party added to a case inside the caller's scope."""
+
+    route_base = "/api/v1/parties"
+    class_permission_name = "PartyModelView"
+    base_permissions = ["can_list", "can_show", "can_add"]
+    method_permission_name = {"index": "list", "get": "show", "create": "add"}
+    model = models.Party
+    columns = ("id", "dispute_id", "role", "name", "id_number", "phone", "address")
+    filters = {"case": "dispute_id", "role": "role"}
+
+    @expose("", methods=["POST"])
+    @has_access_api
+    def create(self):
+        """Add a party to a case: its role and name, and its ID number, phone and address
+        where known (checked as the forms check them)."""
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return jsonify(code="bad_request", message=str(_l("Send a JSON object."))), 400
+        problems = {}
+        case = body.get("case")
+        if not isinstance(case, int) or not scope.visible(models.Dispute, case, write=True):
+            problems["case"] = _l("A case's id inside your area.")
+        party = api.one_party(body, problems)
+        if problems:
+            return api._invalid(api.Invalid(problems))
+        party.dispute_id = case
+        session = db.session
+        try:
+            with transactions.saving(session):
+                session.add(party)
+                session.flush()
+                answered = self._json(party)
+                session.commit()
+        except transactions.SaveFailed as error:
+            session.rollback()
+            return jsonify(code="not_saved", message=str(error)), 503
+        return jsonify(answered), 201
+
+
+class ReferralListApi(ResourceApi):
+    """Referrals to the stationed units (one referral and its steps: /api/v1/referrals/<id>)."""
+
+    route_base = "/api/v1/referrals"
+    class_permission_name = "ReferralModelView"
+    base_permissions = ["can_list"]
+    method_permission_name = {"index": "list"}
+    model = models.Referral
+    columns = ("id", "dispute_id", "unit_id", "status", "position", "summoned", "sent_at",
+               "respond_due", "answer_due", "reported_at", "answered_at", "returned_at",
+               "cancelled_at")
+    filters = {"case": "dispute_id", "unit": "unit_id", "status": "status"}
+
+    rows = False  # one referral, and its steps, are ReferralApi's (/api/v1/referrals/<id>)
+
+
+class SessionApi(ResourceApi):
+    """Mediation sessions and online hearings."""
+
+    route_base = "/api/v1/sessions"
+    class_permission_name = "MediationSessionModelView"
+    model = models.MediationSession
+    columns = ("id", "dispute_id", "expert_id", "staff_id", "scheduled_at", "duration_minutes",
+               "mode", "place", "result", "performance_method", "performance_due",
+               "follow_up_on", "followed_up_at")
+    filters = {"case": "dispute_id", "expert": "expert_id", "result": "result"}
+
+
+class FeedbackApi(ResourceApi):
+    """The parties' satisfaction with concluded cases."""
+
+    route_base = "/api/v1/feedback"
+    class_permission_name = "FeedbackModelView"
+    model = models.Feedback
+    columns = ("id", "dispute_id", "satisfaction", "channel", "note", "collected_at")
+    filters = {"case": "dispute_id", "satisfaction": "satisfaction"}
+
+
+class UnitApi(ResourceApi):
+    """The departments stationed at the centres."""
+
+    route_base = "/api/v1/units"
+    class_permission_name = "StationedUnitModelView"
+    model = models.StationedUnit
+    columns = ("id", "centre_id", "department_id", "mode", "window", "contact_phone",
+               "staff_count", "stationed_since", "active")
+    filters = {"centre": "centre_id", "department": "department_id", "mode": "mode",
+               "active": "active"}
+
+
+class StaffApi(ResourceApi):
+    """The people working at the centres."""
+
+    route_base = "/api/v1/staff"
+    class_permission_name = "StaffModelView"
+    model = models.Staff
+    columns = ("id", "name", "centre_id", "unit_id", "position", "phone", "is_mediator",
+               "active")
+    filters = {"centre": "centre_id", "unit": "unit_id", "mediator": "is_mediator",
+               "active": "active"}
+
+
+class ExpertApi(ResourceApi):
+    """The expert mediators of the library."""
+
+    route_base = "/api/v1/experts"
+    class_permission_name = "ExpertModelView"
+    model = models.Expert
+    columns = ("id", "name", "centre_id", "region_id", "organisation", "title", "phone",
+               "books_appointment", "books_on_call", "books_video", "active")
+    filters = {"centre": "centre_id", "region": "region_id", "active": "active"}
+
+
+class ServiceRecordApi(ResourceApi):
+    """The centres' monthly service counts (legal advice, psychological counselling …)."""
+
+    route_base = "/api/v1/service-records"
+    class_permission_name = "ServiceRecordModelView"
+    model = models.ServiceRecord
+    columns = ("id", "centre_id", "kind", "count", "period_start", "period_end", "note")
+    filters = {"centre": "centre_id", "kind": "kind"}
+
+
+class StatisticsApi(BaseView):
+    """The statistics report: what the dashboard and the PDF show, as data."""
+
+    route_base = "/api/v1/statistics"
+    class_permission_name = "DashboardView"
+    base_permissions = ["can_show"]
+    method_permission_name = {"index": "show"}
+    openapi = {"index": Doc("Statistics", [
+        query("area", "integer", "A region's id inside the caller's scope (default: its own)"),
+        query("period", description="2026-11 (a month), 2026-Q3, 2026 or "
+                                    "2026-01-01..2026-03-31 (default: the last whole month)")],
+        errors=(400, 401, 403, 404))}
+    openapi_schemas = {"Statistics": {
+        "type": "object", "required": ["area", "period", "kpi"], "properties": {
+            "area": {"type": "object"}, "period": {"type": "object"},
+            "kpi": {"type": ["object", "array"]}},
+        "additionalProperties": True}}
+
+    @expose("", methods=["GET"])
+    @has_access_api
+    def index(self):
+        """The report of an area and period: the figures, their change, the breakdowns and
+        the figures that move with the clock (overdue now, referral timeliness)."""
+        session = db.session
+        areas = caches.areas(session, scope.current())
+        area = stats.area_for(session, scope.current(), request.args.get("area"), areas)
+        if area is None or request.args.get("area") and \
+                str(area.region_id) != request.args.get("area"):
+            abort(404)
+        period = stats.Period.month_of(models.today()).previous()
+        if request.args.get("period"):
+            try:
+                period = stats.Period.parse(request.args["period"])
+            except stats.BadPeriod as error:
+                return _bad(error)
+        clock = stats.clock_figures(session, area, period)
+        return jsonify(caches.report(session, area, period, clock=clock))
+
+
+RESOURCES = (PartyApi, ReferralListApi, SessionApi, FeedbackApi, UnitApi, StaffApi, ExpertApi,
+             ServiceRecordApi, StatisticsApi)
+
+PartyApi.openapi["create"] = Doc("PartyRow", body="NewParty", errors=(400, 401, 403, 422, 503),
+                                 status=201)

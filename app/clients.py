@@ -15,7 +15,7 @@ import logging
 import secrets
 import time
 
-from flask import current_app, jsonify, request
+from flask import current_app, g, jsonify, request
 from flask_babel import gettext
 from limits import RateLimitItemPerMinute, storage, strategies
 from sqlalchemy import insert, select
@@ -64,6 +64,9 @@ def _refuse(code, message, status=401):
 
 def authenticate():
     """Before every other check: a request with a bearer token is its client's, or refused."""
+    # Each request signs in afresh (its token or its session), never as the login Flask-Login
+    # remembered in an app context that outlives one request (a test's, a worker's).
+    g.pop("_login_user", None)
     token = _token()
     if token is None:
         return None

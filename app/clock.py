@@ -51,3 +51,11 @@ def utc_offset(moment=None):
     minutes = int(moment.utcoffset().total_seconds() // 60)
     sign = "+" if minutes >= 0 else "-"
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def iso(moment):
+    """A stored (naive, business-zone) moment as RFC 3339 text with the zone's offset, as the
+    API writes it: 2026-12-03T21:24:50+08:00."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=_zone).isoformat()

@@ -119,6 +119,24 @@ def forbidden(error):
     return _error_page(403)
 
 
+def api_refusals(response):
+    """Flask-AppBuilder's own refusals on API paths ({"message", "severity"}) answered like
+    every other API error: {"code", "message"} in Chinese."""
+    if response.status_code in (401, 403) and _wants_json() and response.is_json:
+        body = response.get_json(silent=True)
+        if isinstance(body, dict) and "code" not in body:
+            if response.status_code == 403:
+                _record_denial(403)
+            answer = jsonify(code=ERROR_CODES[response.status_code],
+                             message=_message(response.status_code))
+            answer.status_code = response.status_code
+            for name in ("WWW-Authenticate", "Retry-After"):
+                if name in response.headers:
+                    answer.headers[name] = response.headers[name]
+            return answer
+    return response
+
+
 def _denied_flash(sender, message, category):
     """Flask-AppBuilder refuses a missing right with a flash: record it as a denied access."""
     if str(message) == str(FLAMSG_ERR_SEC_ACCESS_DENIED) and request:
@@ -178,6 +196,7 @@ def init_app(app):
     app.add_url_rule("/health", "health", health)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     app.after_request(security_headers)
+    app.after_request(api_refusals)
     app.register_error_handler(SQLAlchemyError, database_error)
     app.register_error_handler(SecurityError, unknown_host)
     app.register_error_handler(404, not_found)
@@ -188,3 +207,4 @@ def init_app(app):
     app.register_error_handler(500, server_error)
     app.register_error_handler(Exception, server_error)
     message_flashed.connect(_denied_flash, app)
+

@@ -9,7 +9,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import exists, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from app import models
+from app import clock, models
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ def feed(session, after, limit, where=None):
              .order_by(models.OutboxEvent.seq).limit(limit))
     if where is not None:
         query = query.where(where)
-    rows = [{"seq": seq, "event": key, "at": at.isoformat(), "action": action,
+    rows = [{"seq": seq, "event": key, "at": clock.iso(at), "action": action,
              "from": old, "to": new, "case": case, "case_no": case_no, "centre": centre}
             for seq, key, at, action, old, new, case, case_no, centre in session.execute(query)]
     return rows, rows[-1]["seq"] if rows else after

@@ -15,14 +15,14 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from app import models, openapi, outbox, personal, scope, transactions, workflow
+from app import clock, models, openapi, outbox, personal, scope, transactions, workflow
 from app.extensions import db
 from app.openapi import Doc, query
 
 
 def _iso(value):
     """A moment as ISO text, or None."""
-    return value.isoformat() if value is not None else None
+    return clock.iso(value)
 
 
 def _option(field, option):
@@ -102,13 +102,17 @@ def _limit(default=25):
     return int(text)
 
 
-def _number(name):
-    """A whole-number query argument, or None."""
+LARGEST = 2**63 - 1  # the largest whole number a database column here holds
+
+
+def _number(name, most=models.LARGEST_KEY):
+    """A whole-number query argument (an id: no larger than a key column holds), or None."""
     text = request.args.get(name)
     if text is None or text == "":
         return None
-    if not text.isdigit():
-        raise BadArgument(_l("%(name)s must be a whole number.", name=name))
+    if not text.isdigit() or int(text) > most:
+        raise BadArgument(_l("%(name)s must be a whole number from 0 to %(most)s.", name=name,
+                             most=most))
     return int(text)
 
 
@@ -229,6 +233,14 @@ def _parties(body, problems):
     return found
 
 
+def key_of(value):
+    """A row's key sent in a JSON body (a whole number that fits a key column), or None."""
+    if isinstance(value, int) and not isinstance(value, bool) and \
+            0 < value <= models.LARGEST_KEY:
+        return value
+    return None
+
+
 def _version(body):
     """The version the caller saw: the body's `version`, else the If-Match header's ETag."""
     if isinstance(body, dict) and body.get("version") is not None:
@@ -318,7 +330,7 @@ class CaseApi(BaseView):
         items = [{"id": r.id, "case_no": r.case_no, "title": r.title, "status": r.status,
                   "version": r.version, "centre": r.centre_id, "category": r.category_id,
                   "source": r.source, "level": r.level,
-                  "registered_at": r.registered_at.isoformat(),
+                  "registered_at": _iso(r.registered_at),
                   "concluded_at": _iso(r.concluded_at)} for r in rows]
         following = _cursor_text(rows[-1].registered_at, rows[-1].id) \
             if len(rows) == limit else None
@@ -345,11 +357,11 @@ class CaseApi(BaseView):
         return {
             "id": case.id, "case_no": case.case_no, "title": case.title, "status": case.status,
             "version": case.version, "centre": case.centre.name, "category": case.category.name,
-            "registered_at": case.registered_at.isoformat(), "handle_due": _iso(case.handle_due),
+            "registered_at": _iso(case.registered_at), "handle_due": _iso(case.handle_due),
             "parties": [{"role": p.role, "name": p.name,
                          "id_number": personal.mask("id", p.id_number),
                          "phone": personal.mask("phone", p.phone)} for p in case.parties],
-            "events": [{"at": e.at.isoformat(), "action": e.action, "from": e.from_status,
+            "events": [{"at": _iso(e.at), "action": e.action, "from": e.from_status,
                         "to": e.to_status} for e in case.events],
         }
 
@@ -369,11 +381,11 @@ class CaseApi(BaseView):
         if body is None:
             return jsonify(code="bad_request", message=str(_l("Send a JSON object."))), 400
         problems = {}
-        centre = body.get("centre")
-        if not isinstance(centre, int) or not scope.visible(models.Centre, centre, write=True):
+        centre = key_of(body.get("centre"))
+        if centre is None or not scope.visible(models.Centre, centre, write=True):
             problems["centre"] = _l("A centre's id inside your area.")
-        category = body.get("category")
-        if not isinstance(category, int) or db.session.get(models.Category, category) is None:
+        category = key_of(body.get("category"))
+        if category is None or db.session.get(models.Category, category) is None:
             problems["category"] = _l("A category's id.")
         case = models.Dispute(
             centre_id=centre if "centre" not in problems else None,
@@ -462,7 +474,7 @@ class CaseApi(BaseView):
             models.CaseDocument.dispute_id == pk).order_by(models.CaseDocument.issued_at)).all()
         return jsonify([{
             "id": d.id, "kind": d.kind, "label": models.choices.DOCUMENT_KIND.label_text(d.kind),
-            "number": d.number, "version": d.version, "issued_at": d.issued_at.isoformat(),
+            "number": d.number, "version": d.version, "issued_at": _iso(d.issued_at),
             "size": d.size, "sha256": d.sha256,
             "download": url_for("DocumentView.download", pk=d.id)} for d in rows])
 
@@ -478,7 +490,7 @@ class CaseApi(BaseView):
         return jsonify([{
             "id": a.id, "kind": a.kind, "file_name": a.file_name,
             "content_type": a.content_type, "size": a.size, "sha256": a.sha256,
-            "uploaded_at": a.uploaded_at.isoformat(),
+            "uploaded_at": _iso(a.uploaded_at),
             "download": url_for("AttachmentView.download", pk=a.id)
             if a.kind != "id_copy" or unmasked else None} for a in rows])
 
@@ -590,7 +602,7 @@ class EventFeedApi(BaseView):
         """Events after `after` (a `seq`, 0 for the start), oldest first, within the caller's
         scope; `next` is the `after` of the following page."""
         try:
-            after = _number("after") or 0
+            after = _number("after", LARGEST) or 0
             limit = _limit(100)
         except BadArgument as error:
             return _bad(error)

@@ -14,7 +14,7 @@ from flask_appbuilder.security.decorators import has_access_api
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, select
 
-from app import caches, models, personal, scope, stats, transactions
+from app import caches, clock, models, personal, scope, stats, transactions
 from app.extensions import db
 from app.openapi import Doc, query
 from app.screens import api
@@ -38,7 +38,9 @@ def _type(column):
 
 def _value(value):
     """A column's value as JSON."""
-    if isinstance(value, (datetime.datetime, datetime.date)):
+    if isinstance(value, datetime.datetime):
+        return clock.iso(value)
+    if isinstance(value, datetime.date):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
         return str(value)
@@ -174,8 +176,8 @@ class PartyApi(ResourceApi):
         if not isinstance(body, dict):
             return jsonify(code="bad_request", message=str(_l("Send a JSON object."))), 400
         problems = {}
-        case = body.get("case")
-        if not isinstance(case, int) or not scope.visible(models.Dispute, case, write=True):
+        case = api.key_of(body.get("case"))
+        if case is None or not scope.visible(models.Dispute, case, write=True):
             problems["case"] = _l("A case's id inside your area.")
         party = api.one_party(body, problems)
         if problems:

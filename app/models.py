@@ -575,6 +575,8 @@ class Referral(Model):
               "respond_due", "answered_at", "answer_due", "dispute_id"),
         Index("ix_referral_stats_open", "status", "respond_due", "answer_due", "unit_id",
               "dispute_id"),
+        # The deadline warnings read the open referrals whose answer deadline is near.
+        Index("ix_referral_status_answer_due", "status", "answer_due"),
     )
 
     def __str__(self):

@@ -1,5 +1,6 @@
 """the message centre (notices, their text-message and e-mail deliveries, preferences), the
-runs of queued jobs, and the index the deadline warnings read cases in hand by
+runs of queued jobs, and the indexes the deadline warnings read cases in hand and open referrals
+by
 
 Revision ID: b9c0d1e2f3a4
 Revises: a8b9c0d1e2fe
@@ -100,9 +101,11 @@ def upgrade():
     op.create_index('ix_job_run_started', 'job_run', ['started_at'])
     op.create_index('ix_job_run_status', 'job_run', ['status', 'started_at'])
     op.create_index('ix_dispute_status_handle_due', 'dispute', ['status', 'handle_due'])
+    op.create_index('ix_referral_status_answer_due', 'referral', ['status', 'answer_due'])
 
 
 def downgrade():
+    op.drop_index('ix_referral_status_answer_due', table_name='referral')
     op.drop_index('ix_dispute_status_handle_due', table_name='dispute')
     op.drop_index('ix_job_run_status', table_name='job_run')
     op.drop_index('ix_job_run_started', table_name='job_run')

@@ -130,6 +130,9 @@ class Config:
     # The most rows one list export (Excel or CSV) may hold: 100,000 cases write in about 10 s
     # in constant memory, inside the workers' 60 s timeout (bench/export.py measures it).
     EXPORT_MAX_ROWS = int(os.environ.get("EXPORT_MAX_ROWS", "100000"))
+    # A larger list is exported by the job queue's worker (up to EXPORT_QUEUE_MAX_ROWS), and
+    # the file offered in the message centre when it is ready.
+    EXPORT_QUEUE_MAX_ROWS = int(os.environ.get("EXPORT_QUEUE_MAX_ROWS", "2000000"))
     # Imports: the largest file and the most rows one may hold, and how long an uploaded file
     # waits (in the instance folder) for its preview to be confirmed.
     IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", str(5 * 1024 * 1024)))

@@ -228,6 +228,8 @@ NOTICE_KIND = Choices(
     ("handle_due", _l("Handling deadline")),
     ("returned", _l("Referral returned")),
     ("poor_rating", _l("Poor rating")),
+    ("export_ready", _l("Export ready")),
+    ("export_failed", _l("Export failed")),
 )
 
 NOTICE_CHANNEL = Choices(

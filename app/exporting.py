@@ -13,6 +13,7 @@ import csv
 import datetime
 import decimal
 import io
+import logging
 import os
 import tempfile
 from dataclasses import dataclass
@@ -31,8 +32,11 @@ from flask_login import current_user
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import aliased
 
-from app import audit, choices, display, exports, fab_compat, models, personal, scope
+from app import (audit, choices, display, exports, fab_compat, models, personal, scope,
+                 storage)
 from app.extensions import db
+
+log = logging.getLogger(__name__)
 
 FORMATS = ("xlsx", "csv")
 CHUNK = 2000  # rows read per query
@@ -375,10 +379,7 @@ class ExportMixin:
         limit = current_app.config["EXPORT_MAX_ROWS"]
         keys = ordered_keys(self, limit)
         if len(keys) > limit:
-            return self._export_refused(gettext(
-                "This list has more than %(limit)d rows, more than one export may hold. "
-                "Narrow it with the search (a period, a centre, a status) and export again.",
-                limit=limit))
+            return self._export_queued(fmt, limit)
         summary = self._filter_summary()
         when = models.now()
         columns = columns_of(self)
@@ -405,11 +406,64 @@ class ExportMixin:
         response.call_on_close(lambda: os.path.exists(path) and os.unlink(path))
         return response
 
+    def _export_queued(self, fmt, limit):
+        """A list too long to export while the person waits: the worker exports it and the
+        message centre offers the file (past EXPORT_QUEUE_MAX_ROWS, refused)."""
+        from app import jobs  # not at the top: importing it opens the queue's file or Redis
+
+        most = current_app.config["EXPORT_QUEUE_MAX_ROWS"]
+        if len(ordered_keys(self, most)) > most:
+            return self._export_refused(gettext(
+                "This list has more than %(limit)d rows, more than one export may hold. "
+                "Narrow it with the search (a period, a centre, a status) and export again.",
+                limit=most))
+        db.session.commit()  # this request's bookkeeping first: the job starts from it
+        try:
+            jobs.export_list(current_user.id, type(self).__name__, fmt,
+                             request.query_string.decode())
+        except Exception:  # noqa: BLE001 — the queue's store is down: say so, lose nothing
+            log.warning("export not queued", exc_info=True)
+            return self._export_refused(gettext(
+                "The export could not be started now; try again in a moment."))
+        return self._export_refused(gettext(
+            "This list has more than %(limit)d rows: it is being exported in the background. "
+            "The message centre will offer the file when it is ready.", limit=limit))
+
     def _export_refused(self, message):
         """Back to the list as it was, saying why nothing was exported."""
         flash(message, "warning")
         query = request.query_string.decode()
         return redirect(url_for(f"{self.endpoint}.list") + (f"?{query}" if query else ""))
+
+
+def export_in_background(view, fmt):
+    """The export of the list the request describes, written to the file storage for the
+    worker's job: (file key, file name, rows). The same columns, filters, order, scope,
+    masking and audit as an export in a request."""
+    most = current_app.config["EXPORT_QUEUE_MAX_ROWS"]
+    keys = ordered_keys(view, most)[:most]
+    summary = view._filter_summary()
+    when = models.now()
+    columns = columns_of(view)
+    title = title_block(view, summary, len(keys), when)
+    name = f"{view.datamodel.obj.__tablename__}-{when:%Y%m%d-%H%M}.{fmt}"
+    handle, path = tempfile.mkstemp(suffix="." + fmt)
+    os.close(handle)
+    try:
+        if fmt == "csv":
+            with open(path, "wb") as out:
+                for chunk in csv_lines(title, columns, rows(view, keys, columns)):
+                    out.write(chunk)
+        else:
+            write_xlsx(path, str(view.list_title), title, columns, rows(view, keys, columns))
+        with open(path, "rb") as stream:
+            key, _size, _digest = storage.storage().put_stream(stream)
+    finally:
+        os.unlink(path)
+    audit.record("export", view.datamodel.obj.__tablename__,
+                 detail={"format": fmt, "rows": len(keys), "filters": summary,
+                         "screen": str(view.list_title), "background": True})
+    return key, name, len(keys)
 
 
 def export_links(view_name):

@@ -8,6 +8,8 @@ worker killed mid-job loses nothing: on its next start it runs each of them once
   sends each subscription what it has not acknowledged.
 - `scan_deadlines`: every minute; writes the deadline warnings due (app/notices.py) and queues
   `deliver_notices`, which sends their text-message and e-mail copies.
+- `export_list`: a list export too long for a request, as the person who asked; the file is
+  offered in their message centre.
 - `prune_job_runs`: every hour; forgets finished runs older than a day.
 
 Each run is recorded in `job_run` as the worker sees it (running, done, failed with the
@@ -91,6 +93,50 @@ def deliver_notices():
     from app import notices
 
     return _in_app(notices.deliver_due)
+
+
+@huey.task(retries=1, retry_delay=30, context=True)
+def export_list(user_id, view_name, fmt, query, task=None):
+    """Export a list too long for a request, as the person who asked (their scope, masking
+    and rights), and offer the file in their message centre; a failure is told there too."""
+    from flask import current_app
+    from flask_appbuilder.security.sqla.models import User
+    from flask_babel import force_locale, gettext
+    from flask_login import login_user
+
+    from app import exporting
+
+    def work(session):
+        app = current_app._get_current_object()
+        user = session.get(User, user_id)
+        view = next((v for v in app.appbuilder.baseviews if type(v).__name__ == view_name),
+                    None)
+        if user is None or not user.is_active or view is None:
+            return None
+        path = f"{view.route_base}/list/" + (f"?{query}" if query else "")
+        with app.test_request_context(path), \
+                force_locale(app.config.get("BABEL_DEFAULT_LOCALE", "zh")):
+            login_user(user)
+            title = str(view.list_title)
+            try:
+                key, name, count = exporting.export_in_background(view, fmt)
+            except Exception:
+                session.rollback()
+                session.add(models.Notice(user_id=user_id, kind="export_failed",
+                                          key=f"export:{task.id}:failed", detail=title[:200]))
+                session.commit()
+                raise
+            # The export's reads end before the message is written (on SQLite a read that saw
+            # the database before the audit record's commit could not write).
+            session.rollback()
+            session.add(models.Notice(
+                user_id=user_id, kind="export_ready", key=f"export:{task.id}:ready",
+                file_key=key, file_name=name,
+                detail=gettext("%(list)s, %(rows)s rows", list=title, rows=count)[:200]))
+            session.commit()
+            return count
+
+    return _in_app(work)
 
 
 @huey.periodic_task(crontab(minute="*"))

@@ -1101,9 +1101,12 @@ class Notice(Model):
     user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), nullable=False)
     kind = Column(String(16), nullable=False)
     key = Column(String(80), nullable=False)
-    dispute_id = Column(Integer, ForeignKey("dispute.id", ondelete="CASCADE"), nullable=False,
-                        index=True)
+    # The case it is about (none for a finished export).
+    dispute_id = Column(Integer, ForeignKey("dispute.id", ondelete="CASCADE"), index=True)
     referral_id = Column(Integer, ForeignKey("referral.id", ondelete="CASCADE"), index=True)
+    # A file made for the person in the background (an export), in the file storage.
+    file_key = Column(String(80))
+    file_name = Column(String(120))
     # The deadline warned about, and how long before it the warning went (0: reached).
     due = Column(DateTime)
     lead_minutes = Column(Integer)

@@ -289,6 +289,12 @@ def unread_up_to(session, user_id):
 
 def text(notice):
     """The message in words, in the current language."""
+    if notice.kind == "export_ready":
+        return gettext("Your export is ready: %(what)s. Open this message to download it.",
+                       what=notice.detail or "")
+    if notice.kind == "export_failed":
+        return gettext("Your export of %(what)s failed; nothing was changed. Try again, or "
+                       "narrow the list.", what=notice.detail or "")
     case = notice.dispute.case_no if notice.dispute is not None else ""
     due = f"{notice.due:%Y-%m-%d %H:%M}" if notice.due is not None else ""
     unit = notice.detail or ""

@@ -60,6 +60,11 @@ def app():
         _drop_everything(db.engine)
         upgrade()
         sync_roles()
+    # Jobs run at once, in this app, where the code queues them (huey's immediate mode).
+    from app import jobs
+
+    jobs.huey.immediate = True
+    jobs._APP[:] = [application]
     return application
 
 

@@ -22,12 +22,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture
-def immediate(app, monkeypatch):
-    """huey runs each job at once, in this app."""
-    monkeypatch.setattr(jobs, "_APP", [app])
-    jobs.huey.immediate = True
-    yield jobs.huey
-    jobs.huey.immediate = False
+def immediate(app):
+    """huey runs each job at once, in this app (the suite's setting, tests/conftest.py)."""
+    assert jobs.huey.immediate and jobs._APP == [app]
+    return jobs.huey
 
 
 def _runs():

@@ -169,3 +169,50 @@ def test_every_list_screen_offers_an_export_that_opens(app, register, login_as):
         assert response.status_code == 200, name
         book = openpyxl.load_workbook(io.BytesIO(response.data), read_only=True)
         assert book.worksheets[0].max_row >= 6, name
+
+
+def test_a_long_list_is_exported_in_the_background(register, login_as, app):
+    """Past EXPORT_MAX_ROWS the list is exported by the job queue as the person who asked
+    (their filters, scope and masking); the message centre offers the file; another person
+    cannot download it; past EXPORT_QUEUE_MAX_ROWS nothing is started."""
+    from app import models
+    from app.extensions import db
+    from sqlalchemy import select
+
+    client = login_as("staff")
+    app.config["EXPORT_MAX_ROWS"] = 2
+    try:
+        response = client.get("/disputemodelview/export-rows/csv/?_flt_0_status=registered")
+    finally:
+        app.config["EXPORT_MAX_ROWS"] = 100000
+    assert response.status_code == 302
+    assert "后台" in client.get(response.headers["Location"]).get_data(as_text=True)
+    db.session.rollback()
+    notice = db.session.scalar(select(models.Notice).filter_by(kind="export_ready"))
+    assert notice is not None, [(r.status, r.error) for r in db.session.scalars(
+        select(models.JobRun))]
+    assert notice.file_name.endswith(".csv")
+    page = client.get("/messages/").get_data(as_text=True)
+    assert "导出" in page and "zz-unread-count" in page
+    opened = client.get(f"/messages/open/{notice.id}")
+    assert opened.status_code == 302 and opened.headers["Location"].endswith(
+        f"/messages/file/{notice.id}")
+    download = client.get(opened.headers["Location"])
+    assert download.status_code == 200
+    text = download.data.decode("utf-8-sig")
+    inline = client.get("/disputemodelview/export-rows/csv/?_flt_0_status=registered")
+    # The same rows as the export in a request: the same filters, scope and columns.
+    assert text.splitlines()[4:] == inline.data.decode("utf-8-sig").splitlines()[4:]
+    assert len(text.splitlines()) > 8
+    other = login_as("admin")
+    assert other.get(f"/messages/file/{notice.id}").status_code == 404
+    client = login_as("staff")
+    app.config.update(EXPORT_MAX_ROWS=1, EXPORT_QUEUE_MAX_ROWS=2)
+    try:
+        refused = client.get("/disputemodelview/export-rows/xlsx/?_flt_0_status=registered")
+    finally:
+        app.config.update(EXPORT_MAX_ROWS=100000, EXPORT_QUEUE_MAX_ROWS=2000000)
+    assert "缩小" in client.get(refused.headers["Location"]).get_data(as_text=True) or \
+        "超过" in client.get(refused.headers["Location"]).get_data(as_text=True)
+    assert db.session.scalar(select(models.Notice).filter_by(kind="export_ready")).id == \
+        notice.id

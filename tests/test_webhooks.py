@@ -102,9 +102,6 @@ def test_the_job_queue_runs_a_delivery(app, people, monkeypatch):
     calls = []
     monkeypatch.setattr(webhooks, "deliver_due", lambda session: calls.append(session) or 0)
     monkeypatch.setattr(jobs, "_APP", [app])
-    jobs.huey.immediate = True
-    try:
-        jobs.deliver_webhooks()
-    finally:
-        jobs.huey.immediate = False
+    assert jobs.huey.immediate  # the suite's setting (tests/conftest.py)
+    jobs.deliver_webhooks()
     assert len(calls) == 1

@@ -4,7 +4,7 @@ hours)."""
 
 import re
 
-from flask import abort, flash, redirect, request, url_for
+from flask import Response, abort, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.forms import DynamicForm
 from flask_babel import gettext, lazy_gettext as _l
@@ -14,7 +14,7 @@ from sqlalchemy.orm import joinedload
 from wtforms import BooleanField, StringField, TimeField
 from wtforms.validators import Length, Optional, ValidationError
 
-from app import caches, choices, models, notices
+from app import caches, choices, models, notices, storage
 from app.extensions import db
 
 PAGE_SIZE = 30
@@ -57,7 +57,7 @@ class NoticeView(BaseView):
     default_view = "index"
     base_permissions = ["can_list", "can_edit"]
     method_permission_name = {"index": "list", "open": "list", "read_all": "list",
-                              "settings": "edit"}
+                              "file": "list", "settings": "edit"}
 
     @expose("/")
     @has_access
@@ -92,11 +92,32 @@ class NoticeView(BaseView):
         if notice.read_at is None:
             notice.read_at = models.now()
             db.session.commit()
+        if notice.file_key is not None:
+            return redirect(url_for("NoticeView.file", pk=notice.id))
+        if notice.dispute_id is None:
+            return redirect(url_for("NoticeView.index"))
         if notice.referral_id is not None and \
                 self.appbuilder.sm.has_access("can_show", "ReferralModelView") and \
                 notice.kind in ("report_in_due", "answer_due"):
             return redirect(url_for("ReferralModelView.show", pk=notice.referral_id))
         return redirect(url_for("DisputeModelView.show", pk=notice.dispute_id))
+
+    @expose("/file/<int:pk>")
+    @has_access
+    def file(self, pk):
+        """The file a background job made for the person (their export)."""
+        notice = db.session.get(models.Notice, pk)
+        if notice is None or notice.user_id != current_user.id or notice.file_key is None:
+            abort(404)
+        try:
+            content = storage.storage().get(notice.file_key)
+        except storage.Missing:
+            abort(404)
+        kind = "text/csv; charset=utf-8" if notice.file_name.endswith(".csv") else \
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        return Response(content, mimetype=kind, headers={
+            "Content-Disposition": f"attachment; filename={notice.file_name}",
+            "X-Content-Type-Options": "nosniff"})
 
     @expose("/read-all", methods=["POST"])
     @has_access

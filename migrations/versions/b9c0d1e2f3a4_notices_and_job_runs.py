@@ -17,7 +17,8 @@ down_revision = 'a8b9c0d1e2fe'
 branch_labels = None
 depends_on = None
 
-KINDS = ("report_in_due", "answer_due", "accept_due", "handle_due", "returned", "poor_rating")
+KINDS = ("report_in_due", "answer_due", "accept_due", "handle_due", "returned", "poor_rating",
+         "export_ready", "export_failed")
 CHANNELS = ("sms", "email")
 DELIVERY = ("pending", "sending", "sent", "failed")
 JOBS = ("running", "done", "retrying", "failed", "interrupted")
@@ -34,8 +35,10 @@ def upgrade():
         sa.Column('user_id', sa.Integer(), nullable=False),
         sa.Column('kind', sa.String(length=16), nullable=False),
         sa.Column('key', sa.String(length=80), nullable=False),
-        sa.Column('dispute_id', sa.Integer(), nullable=False),
+        sa.Column('dispute_id', sa.Integer(), nullable=True),
         sa.Column('referral_id', sa.Integer(), nullable=True),
+        sa.Column('file_key', sa.String(length=80), nullable=True),
+        sa.Column('file_name', sa.String(length=120), nullable=True),
         sa.Column('due', sa.DateTime(), nullable=True),
         sa.Column('lead_minutes', sa.Integer(), nullable=True),
         sa.Column('detail', sa.String(length=200), nullable=True),

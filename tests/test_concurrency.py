@@ -396,3 +396,54 @@ def test_api_clients_and_the_feed_at_once_through_gunicorn(app, server, clerks):
                                     .join(models.ApiCall).group_by(models.ApiClient.name)).all())
     assert all(calls[f"system{n}"] == 3 for n in range(8))
     assert rollup.check(db.session) == []
+
+
+def test_api_registrations_and_changes_at_once_through_gunicorn(app, server, clerks):
+    """Eight systems register cases with their parties through the API at once (every case
+    numbered once, its parties with it, no 5xx), then all eight change one case with the
+    same If-Match: exactly one wins, the others get 409."""
+    cases, centre_id, category_id = _premade(2)
+    tokens = [app.test_cli_runner().invoke(args=[
+        "clients", "create", f"writer{n}", "--role", "staff", "--scope", "652701",
+        "--rate", "1000"]).output.strip().splitlines()[-1] for n in range(8)]
+    statuses, made = [], []
+    start = threading.Barrier(8)
+    body = {"centre": centre_id, "category": category_id, "title": "接口登记纠纷",
+            "description": "并发登记", "source": "hotline", "level": "county",
+            "parties": [{"role": "applicant", "name": "甲"}, {"role": "respondent", "name": "乙"}]}
+
+    def register(index):
+        http = requests.Session()
+        http.headers["Authorization"] = f"Bearer {tokens[index]}"
+        start.wait()
+        for _ in range(4):
+            answer = http.post(f"{server}/api/v1/cases", json=body, timeout=120)
+            statuses.append(answer.status_code)
+            assert answer.status_code == 201, answer.text[:300]
+            made.append(answer.json()["case_no"])
+
+    with ThreadPoolExecutor(8) as pool:
+        for future in [pool.submit(register, i) for i in range(8)]:
+            future.result()
+    assert len(made) == len(set(made)) == 32
+    pk, _version = cases[0]
+    tag = requests.get(f"{server}/api/v1/cases/{pk}", timeout=60,
+                       headers={"Authorization": f"Bearer {tokens[0]}"}).headers["ETag"]
+    start = threading.Barrier(8)
+    answers = []
+
+    def change(index):
+        start.wait()
+        answer = requests.patch(f"{server}/api/v1/cases/{pk}", json={"title": f"改{index}"},
+                                headers={"Authorization": f"Bearer {tokens[index]}",
+                                         "If-Match": tag}, timeout=120)
+        answers.append(answer.status_code)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(change, range(8)))
+    assert sorted(answers) == [200] + [409] * 7, answers
+    db.session.rollback()
+    assert [s for s in statuses if s >= 500] == []
+    assert db.session.scalar(select(func.count()).select_from(models.Party).join(
+        models.Dispute).where(models.Dispute.title == "接口登记纠纷")) == 64
+    assert rollup.check(db.session) == []

@@ -13,7 +13,6 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import joinedload, selectinload
-from sqlalchemy.orm.exc import StaleDataError
 
 from app import clock, models, openapi, outbox, personal, scope, transactions, workflow
 from app.extensions import db
@@ -455,11 +454,9 @@ class CaseApi(BaseView):
                 session.flush()
                 answered = self._json(case)
                 session.commit()
-        except StaleDataError:
+        except workflow.VersionConflict as error:  # changed between the check and the write
             session.rollback()
-            return jsonify(code="stale_version", message=str(_l(
-                "Someone else changed this case after you opened it. Reload the page and try "
-                "again."))), 409
+            return jsonify(code="stale_version", message=str(error)), 409
         except transactions.SaveFailed as error:
             session.rollback()
             return jsonify(code="not_saved", message=str(error)), 503

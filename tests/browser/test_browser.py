@@ -432,3 +432,55 @@ def test_swagger_ui_draws_the_api_offline(live_server, page):
     page.screenshot(path=os.path.join(ARTIFACTS, "api-docs.png"), full_page=True)
     assert page.outside_requests == []
     assert page.console_errors == []
+
+
+def test_a_liaison_is_warned_and_opens_the_referral_from_the_bell(live_server, page):
+    """A referral due to report in within a day: after the scan the liaison's bell counts it;
+    the message centre says it in Chinese; clicking it opens the referral and the count goes;
+    a refused settings form keeps what was typed and says why."""
+    from app import notices, workflow
+
+    staff = app_user("staff")
+    case = models.Dispute(centre=_bole_centre(), title="浏览器测试：期限提醒",
+                          description="借款未还", source="window", level="county", risk="low",
+                          category=db.session.scalar(select(models.Category)))
+    db.session.add(case)
+    workflow.register(db.session, case, staff)
+    workflow.accept(db.session, case, staff)
+    court = db.session.scalar(select(models.StationedUnit).join(models.Department).where(
+        models.StationedUnit.centre_id == _bole_centre().id, models.Department.code == "court"))
+    workflow.refer(db.session, case, staff, [court], respond_hours=20)
+    db.session.commit()
+    db.session.execute(models.Notice.__table__.delete())
+    db.session.commit()
+    assert notices.scan(db.session) >= 1
+    login(page, live_server, "liaison")
+    count = page.locator(".zz-bell .zz-unread-count")
+    assert count.is_visible() and int(count.inner_text()) >= 1
+    page.click(".zz-bell")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("h1").inner_text() == "消息中心"
+    message = page.locator(".zz-message-list a", has_text=case.case_no).first
+    assert "报到" in message.inner_text()
+    page.screenshot(path=os.path.join(ARTIFACTS, "message-centre.png"), full_page=True)
+    before = int(count.inner_text())
+    message.click()
+    page.wait_for_load_state("networkidle")
+    assert "/referralmodelview/show/" in page.url
+    after = page.locator(".zz-bell .zz-unread-count")
+    assert (after.count() == 0 and before == 1) or int(after.inner_text()) == before - 1
+    page.goto(f"{live_server}/messages/settings")
+    page.check("#by_sms")
+    page.fill("#phone", "12345")
+    page.click("button.btn-primary[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert "11位手机号码" in page.content() and page.input_value("#phone") == "12345"
+    assert page.is_checked("#by_sms")
+    assert page.console_errors == [] and page.outside_requests == []
+
+
+def app_user(name):
+    """A demo login by name."""
+    from flask_appbuilder.security.sqla.models import User
+
+    return db.session.scalar(select(User).filter_by(username=name))

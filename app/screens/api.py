@@ -55,30 +55,38 @@ def _body():
     return body if isinstance(body, dict) else None
 
 
-def take(subject, name, body, answer, version=None):
-    """Take a step through the workflow and answer with the subject's JSON (made before the
-    commit: nothing can fail after it); 404 for no such step, 409 stale, 422 refused, 503 not
-    saved."""
+def save(change, answer):
+    """Make a change and commit it, answering with JSON made before the commit (nothing can
+    fail after it): (answer, None), or (None, the refusal): 404 for no such step, 409 stale,
+    422 refused, 503 not saved."""
     session = db.session
     try:
         with transactions.saving(session):
-            workflow.perform(session, subject, current_user, name, body, version)
+            change(session)
             session.flush()
-            answered = answer(subject)
+            answered = answer()
             session.commit()
     except LookupError:
         session.rollback()
-        return jsonify(code="not_found", message=str(_l("No such step."))), 404
+        return None, (jsonify(code="not_found", message=str(_l("No such step."))), 404)
     except workflow.VersionConflict as error:
         session.rollback()
-        return jsonify(code="stale_version", message=str(error)), 409
+        return None, (jsonify(code="stale_version", message=str(error)), 409)
     except workflow.WorkflowError as error:
         session.rollback()
-        return jsonify(code="refused", message=str(error)), 422
+        return None, (jsonify(code="refused", message=str(error)), 422)
     except transactions.SaveFailed as error:
         session.rollback()
-        return jsonify(code="not_saved", message=str(error)), 503
-    return jsonify(answered)
+        return None, (jsonify(code="not_saved", message=str(error)), 503)
+    return answered, None
+
+
+def take(subject, name, body, answer, version=None):
+    """Take a step through the workflow and answer with the subject's JSON."""
+    answered, refused = save(
+        lambda session: workflow.perform(session, subject, current_user, name, body, version),
+        lambda: answer(subject))
+    return refused or jsonify(answered)
 
 
 MAX_PAGE = 100
@@ -399,18 +407,14 @@ class CaseApi(BaseView):
         parties = _parties(body, problems)
         if problems:
             return _invalid(Invalid(problems))
-        session = db.session
-        try:
-            with transactions.saving(session):
-                case.parties.extend(parties)
-                session.add(case)
-                workflow.register(session, case, current_user)
-                session.flush()
-                answered = self._json(case)
-                session.commit()
-        except transactions.SaveFailed as error:
-            session.rollback()
-            return jsonify(code="not_saved", message=str(error)), 503
+        def register(session):
+            case.parties.extend(parties)
+            session.add(case)
+            workflow.register(session, case, current_user)
+
+        answered, refused = save(register, lambda: self._json(case))
+        if refused:
+            return refused
         answer = etag(jsonify(answered), answered["version"])
         answer.status_code = 201
         answer.headers["Location"] = url_for("CaseApi.get", pk=answered["id"])
@@ -446,21 +450,13 @@ class CaseApi(BaseView):
             problems[name] = _l("This field cannot be changed here.")
         if problems:
             return _invalid(Invalid(problems))
-        session = db.session
-        try:
-            with transactions.saving(session):
-                for name, value in changes.items():
-                    setattr(case, name, value)
-                session.flush()
-                answered = self._json(case)
-                session.commit()
-        except workflow.VersionConflict as error:  # changed between the check and the write
-            session.rollback()
-            return jsonify(code="stale_version", message=str(error)), 409
-        except transactions.SaveFailed as error:
-            session.rollback()
-            return jsonify(code="not_saved", message=str(error)), 503
-        return etag(jsonify(answered), answered["version"])
+        def change(session):
+            for name, value in changes.items():
+                setattr(case, name, value)
+
+        # Changed by someone else between the check and the write: 409 too (save).
+        answered, refused = save(change, lambda: self._json(case))
+        return refused or etag(jsonify(answered), answered["version"])
 
     @expose("/<int:pk>/documents", methods=["GET"])
     @has_access_api

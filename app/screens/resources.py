@@ -14,7 +14,7 @@ from flask_appbuilder.security.decorators import has_access_api
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, select
 
-from app import caches, clock, models, personal, scope, stats, transactions
+from app import caches, clock, models, personal, scope, stats
 from app.extensions import db
 from app.openapi import Doc, query
 from app.screens import api
@@ -183,17 +183,9 @@ class PartyApi(ResourceApi):
         if problems:
             return api._invalid(api.Invalid(problems))
         party.dispute_id = case
-        session = db.session
-        try:
-            with transactions.saving(session):
-                session.add(party)
-                session.flush()
-                answered = self._json(party)
-                session.commit()
-        except transactions.SaveFailed as error:
-            session.rollback()
-            return jsonify(code="not_saved", message=str(error)), 503
-        return jsonify(answered), 201
+        answered, refused = api.save(lambda session: session.add(party),
+                                     lambda: self._json(party))
+        return refused or (jsonify(answered), 201)
 
 
 class ReferralListApi(ResourceApi):

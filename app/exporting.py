@@ -417,10 +417,10 @@ class ExportMixin:
                 "This list has more than %(limit)d rows, more than one export may hold. "
                 "Narrow it with the search (a period, a centre, a status) and export again.",
                 limit=most))
+        asked = (current_user.id, type(self).__name__, fmt, request.query_string.decode())
         db.session.commit()  # this request's bookkeeping first: the job starts from it
         try:
-            jobs.export_list(current_user.id, type(self).__name__, fmt,
-                             request.query_string.decode())
+            jobs.export_list(*asked)
         except Exception:  # noqa: BLE001 — the queue's store is down: say so, lose nothing
             log.warning("export not queued", exc_info=True)
             return self._export_refused(gettext(

@@ -10,6 +10,8 @@ worker killed mid-job loses nothing: on its next start it runs each of them once
   `deliver_notices`, which sends their text-message and e-mail copies.
 - `export_list`: a list export too long for a request, as the person who asked; the file is
   offered in their message centre.
+- `statistics_batch`: the statistics PDFs of an area and every county below it, in one ZIP
+  offered in the message centre of the person who asked.
 - `prune_job_runs`: every hour; forgets finished runs older than a day.
 
 Each run is recorded in `job_run` as the worker sees it (running, done, failed with the
@@ -133,6 +135,56 @@ def export_list(user_id, view_name, fmt, query, task=None):
                 user_id=user_id, kind="export_ready", key=f"export:{task.id}:ready",
                 file_key=key, file_name=name,
                 detail=gettext("%(list)s, %(rows)s rows", list=title, rows=count)[:200]))
+            session.commit()
+            return count
+
+    return _in_app(work)
+
+
+@huey.task(retries=1, retry_delay=30, context=True)
+def statistics_batch(user_id, region_id, period_code, task=None):
+    """The statistics PDF of an area and of every county below it, as the person who asked,
+    in one ZIP offered in their message centre."""
+    from flask import current_app
+    from flask_appbuilder.security.sqla.models import User
+    from flask_babel import force_locale, gettext
+    from flask_login import login_user
+
+    from app import audit, caches, reports, scope, stats, storage
+
+    def work(session):
+        app = current_app._get_current_object()
+        user = session.get(User, user_id)
+        if user is None or not user.is_active:
+            return None
+        with app.test_request_context("/dashboard/"), \
+                force_locale(app.config.get("BABEL_DEFAULT_LOCALE", "zh")):
+            login_user(user)
+            areas = caches.areas(session, scope.current())
+            area = stats.area_for(session, scope.current(), str(region_id), areas)
+            if area is None or area.region_id != region_id:
+                return None  # no longer inside their scope
+            period = stats.Period.parse(period_code)
+            title = gettext("Statistics of %(area)s, %(period)s", area=area.name,
+                            period=period.label)
+            try:
+                content, count = reports.statistics_batch(
+                    session, areas, area, period, user,
+                    lambda each: caches.report(session, each, period))
+                key, _size, _digest = storage.storage().put(content)
+            except Exception:
+                session.rollback()
+                session.add(models.Notice(user_id=user_id, kind="export_failed",
+                                          key=f"batch:{task.id}:failed", detail=title[:200]))
+                session.commit()
+                raise
+            audit.record("export", "report", detail={"area": area.name, "period": period.code,
+                                                     "pdfs": count, "background": True})
+            session.rollback()
+            session.add(models.Notice(
+                user_id=user_id, kind="export_ready", key=f"batch:{task.id}:ready",
+                file_key=key, file_name=f"statistics-{region_id}-{period.code}.zip",
+                detail=gettext("%(title)s, %(count)s PDFs", title=title, count=count)[:200]))
             session.commit()
             return count
 

@@ -8,11 +8,13 @@ WeasyPrint may fetch only those shipped assets: every other URL (network, file:/
 
 import ctypes
 import functools
+import io
 import math
 import mimetypes
 import os
 import re
 import time
+import zipfile
 
 import pygal
 from flask import current_app, render_template
@@ -352,3 +354,21 @@ def statistics_pdf(session, area, period, user=None, register=False, now=None, d
     """The statistics of an area over a period as PDF bytes."""
     html = statistics_html(session, area, period, user, register, now, data)
     return render_pdf(html, current_app.static_folder, current_app.config["REPORT_MAX_SECONDS"])
+
+
+def batch_areas(areas, area):
+    """The area and every county below it with a centre, for a batch of statistics PDFs."""
+    return [area] + [a for a in areas if a.level == "county" and a.path != area.path
+                     and a.path.startswith(area.path)]
+
+
+def statistics_batch(session, areas, area, period, user, report):
+    """A ZIP of the statistics PDF of the area and of each county below it: (bytes, count).
+    `report(area)` gives each area's data (the dashboard's, from the cache)."""
+    buffer = io.BytesIO()
+    chosen = batch_areas(areas, area)
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for n, each in enumerate(chosen, 1):
+            content = statistics_pdf(session, each, period, user=user, data=report(each))
+            archive.writestr(f"{n:02d}-{each.name}-{period.code}.pdf", content)
+    return buffer.getvalue(), len(chosen)

@@ -3,6 +3,7 @@ fetcher, escaped case text, the row cap, the download button and `flask report`.
 
 import io
 import re
+import zipfile
 
 import pytest
 from pypdf import PdfReader
@@ -269,3 +270,28 @@ def test_charts_print_their_values_where_they_read(app):
         assert re.search(rf'class="value" style="[^"]*stroke:none[^"]*"[^>]*>{value}<',
                          drawn[name]), name
     assert "窗口来访 8（67%）" in drawn["source"]
+
+
+def test_a_batch_of_county_pdfs_reaches_the_message_centre(app, march, users, login_as):
+    """A leader of the region asks for every county's PDF: a page says which, the post queues
+    the job, and the message centre offers one ZIP holding a PDF per area, the region's first."""
+    _scope("leader", "650000")
+    client = login_as("leader")
+    asked = client.get("/dashboard/pdf-batch?period=2025-03")
+    assert asked.status_code == 200
+    page = asked.get_data(as_text=True)
+    assert "博乐市" in page and "库尔勒市" in page
+    posted = client.post("/dashboard/pdf-batch?period=2025-03")
+    assert posted.status_code == 302
+    assert "后台生成" in client.get(posted.headers["Location"]).get_data(as_text=True)
+    db.session.rollback()
+    notice = db.session.scalar(select(models.Notice).filter_by(kind="export_ready"))
+    assert notice is not None, [(r.status, r.error) for r in db.session.scalars(
+        select(models.JobRun))]
+    assert notice.file_name.endswith(".zip")
+    download = client.get(f"/messages/file/{notice.id}")
+    assert download.status_code == 200 and download.mimetype == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(download.data))
+    names = archive.namelist()
+    assert len(names) >= 3 and names[0].startswith("01-")
+    assert all(archive.read(name).startswith(b"%PDF") for name in names)

@@ -4,7 +4,7 @@ to the lists they count, and the statistics PDF."""
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext, lazy_gettext as _l
 from flask_login import current_user
 
 from app import audit, caches, fab_compat, models, reports, scope, stats
@@ -17,7 +17,7 @@ class DashboardView(BaseView):
     default_view = "index"
     base_permissions = ["can_show", "can_download"]
     method_permission_name = {"index": "show", "chart": "show", "definitions": "show",
-                              "pdf": "download"}
+                              "pdf": "download", "batch": "download"}
     CHARTS = {
         "trend": _l("Monthly trend"), "category": _l("By category"), "source": _l("By source"),
         "level": _l("By level resolved at (cases resolved in the period)"),
@@ -88,6 +88,34 @@ class DashboardView(BaseView):
     def definitions(self):
         """指标说明: every figure defined in plain words, from the definitions the code uses."""
         return self.render_template("zongzhi/definitions.html", figures=stats.FIGURES)
+
+    @expose("/pdf-batch", methods=["GET", "POST"])
+    @has_access
+    def batch(self):
+        """The statistics PDF of the area and of every county below it, made by the job
+        queue into one ZIP offered in the message centre (asked for on a page, then posted)."""
+        from app import jobs  # not at the top: importing it opens the queue's file or Redis
+
+        session, area, period, areas = self._choice()
+        if request.environ["zongzhi.bad_period"]:
+            return redirect(url_for("DashboardView.index", area=area.region_id))
+        chosen = reports.batch_areas(areas, area)
+        if request.method == "POST":
+            asked = (current_user.id, area.region_id, period.code)
+            session.commit()  # this request's bookkeeping first: the job starts from it
+            try:
+                jobs.statistics_batch(*asked)
+            except Exception:  # noqa: BLE001 — the queue's store is down: say so
+                flash(gettext("The PDFs could not be started now; try again in a moment."),
+                      "danger")
+            else:
+                flash(gettext("%(count)s PDFs are being made in the background; the message "
+                              "centre will offer them as one ZIP file.", count=len(chosen)),
+                      "success")
+            return redirect(url_for("DashboardView.index", area=area.region_id,
+                                    period=period.code))
+        return self.render_template("zongzhi/pdf_batch.html", area=area, period=period,
+                                    chosen=chosen)
 
     @expose("/pdf")
     @has_access

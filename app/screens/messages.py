@@ -113,8 +113,9 @@ class NoticeView(BaseView):
             content = storage.storage().get(notice.file_key)
         except storage.Missing:
             abort(404)
-        kind = "text/csv; charset=utf-8" if notice.file_name.endswith(".csv") else \
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        kind = {"csv": "text/csv; charset=utf-8", "zip": "application/zip"}.get(
+            notice.file_name.rsplit(".", 1)[-1],
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         return Response(content, mimetype=kind, headers={
             "Content-Disposition": f"attachment; filename={notice.file_name}",
             "X-Content-Type-Options": "nosniff"})

@@ -201,3 +201,19 @@ def test_a_case_registered_and_changed_through_the_api(app, client, people):
     assert party.status_code == 201 and party.get_json()["dispute_id"] == case["id"]
     assert client.post("/api/v1/parties", json={"case": case["id"], "role": "judge",
                                                 "name": ""}).status_code == 422
+
+
+def test_the_case_list_pages_oldest_first_too(app, client, people):
+    """order=asc walks the same cases oldest first, by the same kind of cursor."""
+    made = [new_case(people["bole"], at=models.now()) for _ in range(5)]
+    client.post("/login/", data={"username": "bole", "password": PASSWORD})
+    seen, after = [], None
+    while True:
+        body = client.get("/api/v1/cases", query_string={
+            "order": "asc", "limit": 2, **({"after": after} if after else {})}).get_json()
+        seen += [(item["registered_at"], item["id"]) for item in body["items"]]
+        after = body["next"]
+        if after is None:
+            break
+    assert seen == sorted(seen) and {c.id for c in made} <= {pk for _at, pk in seen}
+    assert client.get("/api/v1/cases?order=up").status_code == 400

@@ -282,6 +282,8 @@ class CaseApi(BaseView):
             query("category", "integer", "A category's id"),
             query("registered_from", description="First day, YYYY-MM-DD", format="date"),
             query("registered_to", description="Last day, YYYY-MM-DD", format="date"),
+            query("order", description="desc (default): newest registered first; asc: oldest",
+                  enum=["asc", "desc"]),
             query("after", description="The `next` of the page before"),
             query("limit", "integer", "Cases a page", minimum=1, maximum=MAX_PAGE)],
             errors=(400, 401, 403)),
@@ -297,8 +299,9 @@ class CaseApi(BaseView):
     @expose("", methods=["GET"])
     @has_access_api
     def index(self):
-        """Cases inside the caller's scope, newest registered first, a page at a time: filter by
-        status, centre, category and registration dates; follow `next` for the next page."""
+        """Cases inside the caller's scope, newest registered first (order=asc: oldest first), a
+        page at a time: filter by status, centre, category and registration dates; follow
+        `next` for the next page."""
         case = models.Dispute
         try:
             limit = _limit()
@@ -309,6 +312,9 @@ class CaseApi(BaseView):
                                      codes=", ".join(models.choices.DISPUTE_STATUS.codes)))
             centre, category = _number("centre"), _number("category")
             since, until = _day("registered_from"), _day("registered_to")
+            order = request.args.get("order", "desc")
+            if order not in ("asc", "desc"):
+                raise BadArgument(_l("order must be asc or desc."))
         except BadArgument as error:
             return _bad(error)
         query = select(case.id, case.case_no, case.title, case.status, case.version,
@@ -329,11 +335,16 @@ class CaseApi(BaseView):
                 until + datetime.timedelta(days=1), datetime.time()))
         if after is not None:
             moment, key = after
-            conditions.append(or_(case.registered_at < moment,
-                                  and_(case.registered_at == moment, case.id < key)))
+            if order == "asc":
+                conditions.append(or_(case.registered_at > moment,
+                                      and_(case.registered_at == moment, case.id > key)))
+            else:
+                conditions.append(or_(case.registered_at < moment,
+                                      and_(case.registered_at == moment, case.id < key)))
         conditions = [c for c in conditions if c is not None]
-        rows = db.session.execute(query.where(*conditions).order_by(
-            case.registered_at.desc(), case.id.desc()).limit(limit)).all()
+        sort = (case.registered_at.asc(), case.id.asc()) if order == "asc" else \
+            (case.registered_at.desc(), case.id.desc())
+        rows = db.session.execute(query.where(*conditions).order_by(*sort).limit(limit)).all()
         items = [{"id": r.id, "case_no": r.case_no, "title": r.title, "status": r.status,
                   "version": r.version, "centre": r.centre_id, "category": r.category_id,
                   "source": r.source, "level": r.level,

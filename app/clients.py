@@ -17,6 +17,7 @@ import time
 
 from flask import current_app, g, jsonify, request
 from flask_babel import gettext
+from flask_login import current_user
 from limits import RateLimitItemPerMinute, storage, strategies
 from sqlalchemy import insert, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -113,6 +114,8 @@ def protect_api_sessions():
     """The API's browser-session writes still need their CSRF token (token requests do not)."""
     if current() is not None or not request.path.startswith("/api/"):
         return
+    if not getattr(current_user, "is_authenticated", False):
+        return  # no one signed in: the view answers 401, no CSRF token to ask for
     config = current_app.config  # Flask-WTF's settings (CSRFProtect set their defaults)
     if not config["WTF_CSRF_ENABLED"] or request.method not in config["WTF_CSRF_METHODS"]:
         return

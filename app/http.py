@@ -101,9 +101,13 @@ def _record_denial(status):
 
 
 def _http_error(error):
-    """Other client errors: FAB's own pages for screens, JSON for the API."""
+    """Other client errors: FAB's own pages for screens, JSON for the API (a 405 saying, in
+    its Allow header, which methods the address takes)."""
     if _wants_json():
-        return _error_page(error.code)
+        answer, code = _error_page(error.code)
+        if getattr(error, "valid_methods", None):
+            answer.headers["Allow"] = ", ".join(error.valid_methods)
+        return answer, code
     return error
 
 

@@ -8,6 +8,7 @@ import re
 from apispec import APISpec
 
 from app import choices
+from app.models import LARGEST_KEY
 
 NULLABLE_TEXT = {"type": ["string", "null"]}
 MOMENT = {"type": "string", "format": "date-time"}
@@ -26,9 +27,10 @@ SCHEMAS = {
                                         "additionalProperties": {"type": "string"}}}},
     "NewCase": {"type": "object", "required": ["centre", "category", "title", "description",
                                                "source", "level", "parties"], "properties": {
-        "centre": {"type": "integer"}, "category": {"type": "integer"},
-        "title": {"type": "string", "maxLength": 200},
-        "description": {"type": "string", "maxLength": 5000},
+        "centre": {"type": "integer", "minimum": 1, "maximum": LARGEST_KEY},
+        "category": {"type": "integer", "minimum": 1, "maximum": LARGEST_KEY},
+        "title": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"\S"},
+        "description": {"type": "string", "minLength": 1, "maxLength": 5000, "pattern": r"\S"},
         "amount": {"type": ["number", "string", "null"], "description": "yuan"},
         "source": {"type": "string", "enum": list(choices.DISPUTE_SOURCE.codes)},
         "level": {"type": "string", "enum": list(choices.HANDLING_LEVEL.codes)},
@@ -37,9 +39,14 @@ SCHEMAS = {
         "parties": {"type": "array", "minItems": 2, "items": {
             "type": "object", "required": ["role", "name"], "properties": {
                 "role": {"type": "string", "enum": list(choices.PARTY_ROLE.codes)},
-                "name": {"type": "string", "maxLength": 50},
-                "id_number": NULLABLE_TEXT, "phone": NULLABLE_TEXT,
-                "address": NULLABLE_TEXT}}}}},
+                "name": {"type": "string", "minLength": 1, "maxLength": 50, "pattern": r"\S"},
+                "id_number": {**NULLABLE_TEXT, "description": "18 characters, checked"},
+                "phone": {**NULLABLE_TEXT, "description": "a mobile or a landline, checked"},
+                "address": NULLABLE_TEXT}},
+            "description": "an applicant and a respondent at least",
+            "allOf": [{"contains": {"type": "object", "properties": {
+                "role": {"const": role}}, "required": ["role"]}}
+                for role in ("applicant", "respondent")]}}},
     "CaseChange": {"type": "object", "description": "The fields to change, and the version "
                    "seen unless sent as If-Match", "properties": {
                        "version": {"type": "integer"}, "title": {"type": "string"},
@@ -47,9 +54,10 @@ SCHEMAS = {
                        "amount": {"type": ["number", "string", "null"]},
                        "risk": {"type": "string", "enum": list(choices.RISK_LEVEL.codes)}}},
     "NewParty": {"type": "object", "required": ["case", "role", "name"], "properties": {
-        "case": {"type": "integer"},
+        "case": {"type": "integer", "minimum": 1, "maximum": LARGEST_KEY},
         "role": {"type": "string", "enum": list(choices.PARTY_ROLE.codes)},
-        "name": {"type": "string", "maxLength": 50}, "id_number": NULLABLE_TEXT,
+        "name": {"type": "string", "minLength": 1, "maxLength": 50, "pattern": r"\S"},
+        "id_number": NULLABLE_TEXT,
         "phone": NULLABLE_TEXT, "address": NULLABLE_TEXT}},
     "CaseItem": {"type": "object", "required": ["id", "case_no", "status", "version"],
                  "properties": {
@@ -108,6 +116,11 @@ SCHEMAS = {
 }
 
 
+def key(name, description=""):
+    """A query parameter naming a row by its key."""
+    return query(name, "integer", description, minimum=1, maximum=LARGEST_KEY)
+
+
 def query(name, kind="string", description="", **schema):
     """A query parameter."""
     return {"name": name, "in": "query", "required": False, "description": description,
@@ -127,7 +140,8 @@ def _path(rule):
     names = re.findall(r"<(?:(\w+):)?(\w+)>", rule)
     path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule)
     parameters = [{"name": name, "in": "path", "required": True,
-                   "schema": {"type": "integer" if kind == "int" else "string"}}
+                   "schema": {"type": "integer", "minimum": 1, "maximum": LARGEST_KEY}
+                   if kind == "int" else {"type": "string"}}
                   for kind, name in names]
     return path, parameters
 

@@ -41,14 +41,15 @@ def test_a_token_lifecycle_issue_use_expire_rotate_revoke(app, people):
     assert bole.id in ids and korla.id not in ids
     assert http.get(f"/api/v1/cases/{korla.id}", headers=bearer(token)).status_code == 404
     version = http.get(f"/api/v1/cases/{bole.id}", headers=bearer(token)).get_json()["version"]
+    browser = app.test_client()  # signed in before CSRF tokens are checked
+    assert browser.post("/login/", data={"username": "bole", "password": PASSWORD}
+                        ).status_code == 302
     app.config["WTF_CSRF_ENABLED"] = True
     try:
         step = http.post(f"/api/v1/cases/{bole.id}/steps/accept", json={"version": version},
                          headers=bearer(token))
         assert step.status_code == 200 and step.get_json()["status"] == "accepted"
         # A browser session's API write still needs its CSRF token.
-        browser = app.test_client()
-        browser.post("/login/", data={"username": "bole", "password": PASSWORD})
         refused = browser.post(f"/api/v1/cases/{bole.id}/steps/extend", json={"version": 2})
         assert refused.status_code == 400
     finally:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from app import clock, models, openapi, outbox, personal, scope, transactions, workflow
 from app.extensions import db
-from app.openapi import Doc, query
+from app.openapi import Doc, key, query
 
 
 def _iso(value):
@@ -277,9 +277,10 @@ class CaseApi(BaseView):
     base_permissions = ["can_list", "can_show", "can_step", "can_add", "can_edit"]
     openapi = {
         "index": Doc("CasePage", [
-            query("status", description="A status code (registered, accepted, …)"),
-            query("centre", "integer", "A centre's id"),
-            query("category", "integer", "A category's id"),
+            query("status", description="A status code",
+                  enum=list(models.choices.DISPUTE_STATUS.codes)),
+            key("centre", "A centre's id"),
+            key("category", "A category's id"),
             query("registered_from", description="First day, YYYY-MM-DD", format="date"),
             query("registered_to", description="Last day, YYYY-MM-DD", format="date"),
             query("order", description="desc (default): newest registered first; asc: oldest",
@@ -596,7 +597,8 @@ class EventFeedApi(BaseView):
     method_permission_name = {"index": "list"}
     base_permissions = ["can_list"]
     openapi = {"index": Doc("EventPage", [
-        query("after", "integer", "The `next` of the page before (0: the start)", minimum=0),
+        query("after", "integer", "The `next` of the page before (0: the start)", minimum=0,
+              maximum=LARGEST),
         query("limit", "integer", "Events a page", minimum=1, maximum=MAX_PAGE)],
         errors=(400, 401, 403))}
 

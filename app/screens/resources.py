@@ -16,7 +16,7 @@ from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, select
 
 from app import caches, clock, models, personal, scope, stats
 from app.extensions import db
-from app.openapi import Doc, query
+from app.openapi import Doc, key, query
 from app.screens import api
 from app.screens.api import MAX_PAGE, BadArgument, _bad, _limit, _number
 
@@ -74,21 +74,34 @@ class ResourceApi(BaseView):
                 "items": {"type": "array", "items": {"$ref": f"#/components/schemas/{name}"}},
                 "next": {"type": ["integer", "null"],
                          "description": "The `after` of the next page; null at the end"}}}}
-        parameters = [query(arg, _type(table.c[col])["type"] if isinstance(
-            _type(table.c[col])["type"], str) else _type(table.c[col])["type"][0],
-            f"Only rows whose {col} is this") for arg, col in cls.filters.items()]
+        parameters = [cls._filter_doc(arg, table.c[col]) for arg, col in cls.filters.items()]
         cls.openapi = {
             "index": Doc(f"{cls.model.__name__}Page", [
                 *parameters,
                 query("order", description="asc: oldest first; desc (default): newest first",
                       enum=["asc", "desc"]),
-                query("after", "integer", "The `next` of the page before", minimum=0),
+                query("after", "integer", "The `next` of the page before", minimum=0,
+                      maximum=models.LARGEST_KEY),
                 query("limit", "integer", "Rows a page", minimum=1, maximum=MAX_PAGE)],
                 errors=(400, 401, 403)),
             "get": Doc(name)}
         if not cls.rows:
             cls.get = None  # not exposed
             del cls.openapi["get"]
+
+    @classmethod
+    def _filter_doc(cls, arg, column):
+        """A filter's query parameter: a key, a coded value (its codes), a flag or a text."""
+        text = f"Only rows whose {column.name} is this"
+        if column.foreign_keys or column.name == "id":
+            return key(arg, text)
+        options = getattr(cls.model, "choice_columns", {}).get(column.name)
+        if options is not None:
+            kind = "integer" if all(isinstance(c, int) for c in options.codes) else "string"
+            return query(arg, kind, text, enum=list(options.codes))
+        if isinstance(column.type, Boolean):
+            return query(arg, "boolean", text)
+        return query(arg, "string", text)
 
     def _json(self, row):
         """A row as JSON, personal data masked unless the role sees it unmasked."""

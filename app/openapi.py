@@ -49,8 +49,11 @@ SCHEMAS = {
                 for role in ("applicant", "respondent")]}}},
     "CaseChange": {"type": "object", "description": "The fields to change, and the version "
                    "seen unless sent as If-Match", "properties": {
-                       "version": {"type": "integer"}, "title": {"type": "string"},
-                       "description": {"type": "string"},
+                       "version": {"type": "integer"},
+                       "title": {"type": "string", "minLength": 1, "maxLength": 200,
+                                 "pattern": r"\S"},
+                       "description": {"type": "string", "minLength": 1, "maxLength": 5000,
+                                       "pattern": r"\S"},
                        "amount": {"type": ["number", "string", "null"]},
                        "risk": {"type": "string", "enum": list(choices.RISK_LEVEL.codes)}}},
     "NewParty": {"type": "object", "required": ["case", "role", "name"], "properties": {

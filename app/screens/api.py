@@ -124,9 +124,9 @@ def _number(name, most=models.LARGEST_KEY):
 
 
 def _day(name):
-    """A date query argument (YYYY-MM-DD), or None."""
+    """A date query argument (YYYY-MM-DD), or None when not given."""
     text = request.args.get(name)
-    if not text:
+    if text is None:
         return None
     try:
         return datetime.date.fromisoformat(text)
@@ -208,6 +208,9 @@ def one_party(item, problems):
     """A party from a JSON object, its numbers checked as the forms check them."""
     role = _code(item, "role", models.choices.PARTY_ROLE, problems)
     name = _text(item, "name", problems, 50)
+    for name in ("id_number", "phone", "address"):
+        if item.get(name) is not None and not isinstance(item.get(name), str):
+            problems[name] = _l("Text, or nothing.")
     number, phone = item.get("id_number"), item.get("phone")
     number = personal.normalise_number(number).upper() or None \
         if isinstance(number, str) else None
@@ -285,7 +288,8 @@ class CaseApi(BaseView):
             query("registered_to", description="Last day, YYYY-MM-DD", format="date"),
             query("order", description="desc (default): newest registered first; asc: oldest",
                   enum=["asc", "desc"]),
-            query("after", description="The `next` of the page before"),
+            query("after", description="The `next` of the page before",
+                  pattern="^[A-Za-z0-9_-]+$"),
             query("limit", "integer", "Cases a page", minimum=1, maximum=MAX_PAGE)],
             errors=(400, 401, 403)),
         "get": Doc("Case"), "documents": Doc("Files"), "attachments": Doc("Files"),

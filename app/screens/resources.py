@@ -116,17 +116,32 @@ class ResourceApi(BaseView):
         return found
 
     def _argument(self, arg, column):
-        """A filter's value, parsed for its column."""
-        text = request.args.get(arg)
-        if text is None or text == "":
+        """A filter's value, checked as the document describes it (a key of 1 or more, one of
+        a coded column's codes, true or false); asked once."""
+        given = request.args.getlist(arg)
+        if not given:
             return None
-        kind = self.model.__table__.c[column].type
-        if isinstance(kind, Boolean):
+        if len(given) > 1:
+            raise BadArgument(_l("%(name)s may be given once.", name=arg))
+        text = given[0]
+        table_column = self.model.__table__.c[column]
+        options = getattr(self.model, "choice_columns", {}).get(column)
+        if isinstance(table_column.type, Boolean):
             if text not in ("true", "false"):
                 raise BadArgument(_l("%(name)s must be true or false.", name=arg))
             return text == "true"
-        if isinstance(kind, Integer):
-            return _number(arg)
+        if options is not None:
+            codes = {str(code): code for code in options.codes}
+            if text not in codes:
+                raise BadArgument(_l("%(name)s must be one of %(codes)s.", name=arg,
+                                     codes=", ".join(codes)))
+            return codes[text]
+        if isinstance(table_column.type, Integer):
+            value = _number(arg)
+            if value == 0 and (table_column.foreign_keys or column == "id"):
+                raise BadArgument(_l("%(name)s must be a whole number from 1 to %(most)s.",
+                                     name=arg, most=models.LARGEST_KEY))
+            return value
         return text
 
     def _select(self, *conditions):

@@ -173,6 +173,8 @@ class Config:
     NOTICE_LEAD_HOURS = [float(h) for h in os.environ.get("NOTICE_LEAD_HOURS", "24,2").split(",")
                          if h.strip()]
     NOTICE_REACHED_GRACE_HOURS = float(os.environ.get("NOTICE_REACHED_GRACE_HOURS", "24"))
+    # Messages read longer ago than this are forgotten (app.jobs.prune_job_runs, hourly).
+    NOTICE_KEEP_DAYS = int(os.environ.get("NOTICE_KEEP_DAYS", "365"))
     # Text messages and e-mails besides the message centre (app/gateways.py): "log" writes them
     # to the log (the default); "http" posts each text message to SMS_GATEWAY_URL as JSON
     # {"phone", "text"} with SMS_GATEWAY_TOKEN as a bearer token; "smtp" sends e-mail through

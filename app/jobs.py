@@ -12,7 +12,8 @@ worker killed mid-job loses nothing: on its next start it runs each of them once
   offered in their message centre.
 - `statistics_batch`: the statistics PDFs of an area and every county below it, in one ZIP
   offered in the message centre of the person who asked.
-- `prune_job_runs`: every hour; forgets finished runs older than a day.
+- `prune_job_runs`: every hour; forgets finished runs older than a day and messages read
+  longer ago than NOTICE_KEEP_DAYS.
 
 Each run is recorded in `job_run` as the worker sees it (running, done, failed with the
 error, cut short), for the administrator's jobs screen beside what waits in the queue.
@@ -25,7 +26,7 @@ import socket
 
 from flask import has_app_context
 from huey import RedisHuey, SqliteHuey, crontab, signals
-from sqlalchemy import delete, exc as sa_exc, insert, update
+from sqlalchemy import delete, exc as sa_exc, insert, select, update
 
 from app import models
 from config import INSTANCE_DIR
@@ -201,13 +202,21 @@ def every_minute():
 
 @huey.periodic_task(crontab(minute="7"))
 def prune_job_runs():
-    """Forget finished runs older than a day (failures are kept a month)."""
+    """Forget finished runs older than a day (failures are kept a month), and messages read
+    longer ago than NOTICE_KEEP_DAYS (with their copies; their files stay in the storage)."""
+    from flask import current_app
+
     def prune(session):
         now = models.now()
-        run = models.JobRun
+        run, notice = models.JobRun, models.Notice
         session.execute(delete(run).where(run.status == "done",
                                           run.started_at < now - KEEP_FINISHED))
         session.execute(delete(run).where(run.started_at < now - 30 * KEEP_FINISHED))
+        kept = datetime.timedelta(days=current_app.config["NOTICE_KEEP_DAYS"])
+        old = select(notice.id).where(notice.read_at < now - kept)
+        session.execute(delete(models.NoticeDelivery).where(
+            models.NoticeDelivery.notice_id.in_(old)))
+        session.execute(delete(notice).where(notice.read_at < now - kept))
         session.commit()
     _in_app(prune)
 

@@ -159,3 +159,27 @@ def test_a_worker_killed_mid_job_finishes_the_work_when_started_again(app, peopl
     assert any(name == "deliver_webhooks" and status == "done" for name, status, _e in runs)
     keys = [key for key, _body in SlowReceiver.got]
     assert len(set(keys)) == 3 and keys.count(keys[0]) == 2 and len(keys) == 4
+
+
+def test_old_runs_and_long_read_messages_are_forgotten(immediate, people):
+    """The hourly prune keeps failures a month, finished runs a day, read messages a year;
+    unread ones stay."""
+    import datetime
+
+    now = models.now()
+    case = new_case(people["bole"], at=now)
+    old, yesterday = now - datetime.timedelta(days=400), now - 2 * jobs.KEEP_FINISHED
+    db.session.add_all([
+        models.JobRun(task_id="a", name="x", status="done", started_at=yesterday),
+        models.JobRun(task_id="b", name="x", status="failed", started_at=yesterday),
+        models.JobRun(task_id="c", name="x", status="done", started_at=now),
+        models.Notice(user_id=people["bole"].id, kind="returned", key="old-read",
+                      dispute_id=case.id, created_at=old, read_at=old),
+        models.Notice(user_id=people["bole"].id, kind="returned", key="old-unread",
+                      dispute_id=case.id, created_at=old)])
+    db.session.commit()
+    jobs.prune_job_runs.call_local()
+    db.session.rollback()
+    assert set(db.session.scalars(select(models.JobRun.task_id))) >= {"b", "c"}
+    assert "a" not in set(db.session.scalars(select(models.JobRun.task_id)))
+    assert set(db.session.scalars(select(models.Notice.key))) == {"old-unread"}

@@ -29,7 +29,12 @@ READING = {"GET", "HEAD", "OPTIONS"}
 
 
 class SaveFailed(Exception):
-    """The database did not take a write; the message says so in words for people."""
+    """The database did not take a write; the message says so in words for people.
+    `conflict`: the row clashed with data saved in the meantime (a duplicate, a rule)."""
+
+    def __init__(self, message, conflict=False):
+        super().__init__(message)
+        self.conflict = conflict
 
 
 def stale_message():
@@ -74,7 +79,7 @@ def saving(session=None):
     except SQLAlchemyError as error:
         log.exception("database write failed")
         session.rollback()
-        raise SaveFailed(explain(error)) from None
+        raise SaveFailed(explain(error), isinstance(error, IntegrityError)) from None
 
 
 VIEW = "zongzhi.view_started"

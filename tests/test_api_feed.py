@@ -217,3 +217,47 @@ def test_the_case_list_pages_oldest_first_too(app, client, people):
             break
     assert seen == sorted(seen) and {c.id for c in made} <= {pk for _at, pk in seen}
     assert client.get("/api/v1/cases?order=up").status_code == 400
+
+
+def test_the_setup_resources_are_added_where_the_screens_add_them(app, client, people):
+    """A centre administrator adds a staff member, a stationed unit and a service record
+    through the API inside their area (201); another centre's id or a unit of another centre
+    is 422 naming the field; a second unit of the same department is 409; a service record
+    across two months is refused as on the screen; window staff may not add staff (403)."""
+    sm = app.appbuilder.sm
+    boss = sm.add_user("boss", "boss", "test", "boss@example.org", sm.find_role("centre_admin"),
+                       password=PASSWORD)
+    from seeds import demo
+
+    demo.set_scope(db.session, boss, "652701", None)
+    db.session.commit()
+    centre = db.session.scalar(select(models.Centre.id).join(models.Region).where(
+        models.Region.code == "652701"))
+    korla = db.session.scalar(select(models.Centre.id).join(models.Region).where(
+        models.Region.code == "652801"))
+    court = db.session.scalar(select(models.StationedUnit).where(
+        models.StationedUnit.centre_id == centre))
+    client.post("/login/", data={"username": "boss", "password": PASSWORD})
+    made = client.post("/api/v1/staff", json={"name": "王调解员", "centre_id": centre,
+                                              "unit_id": court.id, "phone": "13912345678",
+                                              "is_mediator": True})
+    assert made.status_code == 201, made.get_json()
+    assert made.get_json()["phone"] == "139****5678"
+    elsewhere = client.post("/api/v1/staff", json={"name": "李某", "centre_id": korla})
+    assert elsewhere.status_code == 422 and "centre_id" in elsewhere.get_json()["fields"]
+    twice = client.post("/api/v1/units", json={"centre_id": centre,
+                                               "department_id": court.department_id,
+                                               "mode": "resident"})
+    assert twice.status_code == 409 and twice.get_json()["code"] == "conflict"
+    across = client.post("/api/v1/service-records", json={
+        "centre_id": centre, "kind": "legal_help", "count": 3,
+        "period_start": "2026-10-20", "period_end": "2026-11-05"})
+    assert across.status_code == 422
+    month = client.post("/api/v1/service-records", json={
+        "centre_id": centre, "kind": "legal_help", "count": 3,
+        "period_start": "2026-11-01", "period_end": "2026-11-30"})
+    assert month.status_code == 201, month.get_json()
+    client.post("/logout/")
+    client.post("/login/", data={"username": "bole", "password": PASSWORD})
+    assert client.post("/api/v1/staff", json={"name": "张某", "centre_id": centre}
+                       ).status_code == 403

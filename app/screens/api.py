@@ -77,6 +77,8 @@ def save(change, answer):
         return None, (jsonify(code="refused", message=str(error)), 422)
     except transactions.SaveFailed as error:
         session.rollback()
+        if error.conflict:
+            return None, (jsonify(code="conflict", message=str(error)), 409)
         return None, (jsonify(code="not_saved", message=str(error)), 503)
     return answered, None
 

@@ -36,6 +36,28 @@ def _type(column):
     return schema
 
 
+def _body_type(column, options=None):
+    """The JSON schema of a writable column in a new row's body."""
+    schema = dict(_type(column))
+    kind = schema["type"] if isinstance(schema["type"], str) else schema["type"][0]
+    if column.foreign_keys:
+        schema.update(type="integer", minimum=1, maximum=models.LARGEST_KEY)
+    elif options is not None:
+        schema = {"type": "integer" if kind == "integer" else "string",
+                  "enum": list(options.codes)}
+    elif kind == "integer":
+        schema.update(type="integer", minimum=0, maximum=models.LARGEST_KEY)
+    elif kind == "string" and "format" not in schema:
+        length = getattr(column.type, "length", None)
+        schema.update(type="string", minLength=1, pattern=r"\S",
+                      **({"maxLength": length} if length else {}))
+    elif kind == "string":
+        schema["type"] = "string"
+    elif kind == "boolean":
+        schema["type"] = "boolean"
+    return schema
+
+
 def _value(value):
     """A column's value as JSON."""
     if isinstance(value, datetime.datetime):
@@ -54,6 +76,7 @@ class ResourceApi(BaseView):
     columns = ()
     filters = {}  # query argument: column
     rows = True  # GET /<id> too
+    writable = ()  # the columns POST sets, where the screen adds rows (checked by type)
     base_permissions = ["can_list", "can_show"]
     method_permission_name = {"index": "list", "get": "show"}
 
@@ -88,6 +111,19 @@ class ResourceApi(BaseView):
         if not cls.rows:
             cls.get = None  # not exposed
             del cls.openapi["get"]
+        if cls.writable:
+            cls.base_permissions = [*cls.base_permissions, "can_add"]
+            cls.method_permission_name = {**cls.method_permission_name, "create": "add"}
+            body = {"type": "object", "required": [
+                c for c in cls.writable if not table.c[c].nullable
+                and table.c[c].default is None], "properties": {
+                    c: _body_type(table.c[c], getattr(cls.model, "choice_columns", {}).get(c))
+                    for c in cls.writable}}
+            cls.openapi_schemas[f"New{cls.model.__name__}"] = body
+            cls.openapi["create"] = Doc(name, body=f"New{cls.model.__name__}",
+                                        errors=(400, 401, 403, 409, 422, 503), status=201)
+        elif "create" not in vars(cls):
+            cls.create = None  # not exposed (a resource may add rows its own way)
 
     @classmethod
     def _filter_doc(cls, arg, column):
@@ -143,6 +179,84 @@ class ResourceApi(BaseView):
                                      name=arg, most=models.LARGEST_KEY))
             return value
         return text
+
+    def _field(self, body, name, problems):
+        """One writable field of a body, checked for its column; notes a problem."""
+        column = self.model.__table__.c[name]
+        value = body.get(name)
+        options = getattr(self.model, "choice_columns", {}).get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if not column.nullable and column.default is None:
+                problems[name] = _l("This field is required.")
+            return None
+        if column.foreign_keys:
+            target = next(iter(column.foreign_keys)).column.table.name
+            model = {"centre": models.Centre, "region": models.Region,
+                     "stationed_unit": models.StationedUnit,
+                     "department": models.Department}.get(target)
+            key = api.key_of(value)
+            if key is None or model is None or not scope.visible(
+                    model, key, write=model in (models.Centre, models.Region,
+                                                models.StationedUnit)):
+                problems[name] = _l("An id inside your area.")
+                return None
+            return key
+        if options is not None:
+            if value not in options.codes:
+                problems[name] = _l("One of: %(codes)s.", codes=", ".join(map(str, options.codes)))
+                return None
+            return value
+        if isinstance(column.type, Boolean):
+            if not isinstance(value, bool):
+                problems[name] = _l("true or false.")
+            return value if isinstance(value, bool) else None
+        if isinstance(column.type, Integer):
+            if not isinstance(value, int) or isinstance(value, bool) or \
+                    not 0 <= value <= models.LARGEST_KEY:
+                problems[name] = _l("A whole number, not negative.")
+                return None
+            return value
+        if isinstance(column.type, Date):
+            try:
+                return datetime.date.fromisoformat(value)
+            except (TypeError, ValueError):
+                problems[name] = _l("A date written YYYY-MM-DD.")
+                return None
+        most = getattr(column.type, "length", None) or 5000
+        if not isinstance(value, str) or len(value.strip()) > most:
+            problems[name] = _l("Text of at most %(most)s characters.", most=most)
+            return None
+        value = value.strip()
+        kind = getattr(self.model, "personal_columns", {}).get(name)
+        if kind == "phone":
+            value = personal.normalise_number(value)
+            if personal.phone_problem(value):
+                problems[name] = personal.phone_problem(value)
+        return value
+
+    def check(self, row):
+        """The model's own rule for a new row (words), or None."""
+        return None
+
+    @expose("", methods=["POST"])
+    @has_access_api
+    def create(self):
+        """Add a row where the screen adds one: the fields checked as its columns describe
+        them, keys inside the caller's area; 201 with the row."""
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return jsonify(code="bad_request", message=str(_l("Send a JSON object."))), 400
+        problems = {}
+        values = {name: self._field(body, name, problems) for name in self.writable}
+        for name in set(body) - set(self.writable):
+            problems[name] = _l("This field cannot be set here.")
+        row = self.model(**{k: v for k, v in values.items() if v is not None})
+        if not problems and self.check(row):
+            problems["_"] = self.check(row)
+        if problems:
+            return api._invalid(api.Invalid(problems))
+        answered, refused = api.save(lambda session: session.add(row), lambda: self._json(row))
+        return refused or (jsonify(answered), 201)
 
     def _select(self, *conditions):
         where = scope.condition(self.model)
@@ -264,6 +378,8 @@ class UnitApi(ResourceApi):
                "staff_count", "stationed_since", "active")
     filters = {"centre": "centre_id", "department": "department_id", "mode": "mode",
                "active": "active"}
+    writable = ("centre_id", "department_id", "mode", "window", "contact_phone",
+                "staff_count", "stationed_since", "active")
 
 
 class StaffApi(ResourceApi):
@@ -276,6 +392,15 @@ class StaffApi(ResourceApi):
                "active")
     filters = {"centre": "centre_id", "unit": "unit_id", "mediator": "is_mediator",
                "active": "active"}
+    writable = ("name", "centre_id", "unit_id", "position", "phone", "is_mediator", "active")
+
+    def check(self, row):
+        """A staff member's unit is one of their centre's."""
+        if row.unit_id is not None:
+            unit = db.session.get(models.StationedUnit, row.unit_id)
+            if unit is None or unit.centre_id != row.centre_id:
+                return _l("The unit must be stationed at the staff member's centre.")
+        return None
 
 
 class ExpertApi(ResourceApi):
@@ -287,6 +412,8 @@ class ExpertApi(ResourceApi):
     columns = ("id", "name", "centre_id", "region_id", "organisation", "title", "phone",
                "books_appointment", "books_on_call", "books_video", "active")
     filters = {"centre": "centre_id", "region": "region_id", "active": "active"}
+    writable = ("name", "centre_id", "region_id", "organisation", "title", "phone",
+                "books_appointment", "books_on_call", "books_video", "active")
 
 
 class ServiceRecordApi(ResourceApi):
@@ -297,6 +424,11 @@ class ServiceRecordApi(ResourceApi):
     model = models.ServiceRecord
     columns = ("id", "centre_id", "kind", "count", "period_start", "period_end", "note")
     filters = {"centre": "centre_id", "kind": "kind"}
+    writable = ("centre_id", "kind", "count", "period_start", "period_end", "note")
+
+    def check(self, row):
+        """One calendar month each, as on the screen."""
+        return row.period_problem()
 
 
 class StatisticsApi(BaseView):

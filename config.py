@@ -45,6 +45,8 @@ class Config:
         # The most recently used connection first: it holds the prepared statements
         # (PostgreSQL) and warm caches; spare connections idle out instead.
         "pool_use_lifo": True,
+        # A failed statement's values (a secret, personal data) never reach the log.
+        "hide_parameters": True,
         "pool_size": int(os.environ.get("DB_POOL_SIZE", "5")),
         "max_overflow": int(os.environ.get("DB_MAX_OVERFLOW", "5")),
     }

@@ -11,6 +11,8 @@ import urllib.error
 import urllib.request
 from email.message import EmailMessage
 
+from app import personal
+
 log = logging.getLogger("zongzhi.notices")
 
 
@@ -26,7 +28,9 @@ class LogGateway:
 
     def send(self, address, subject, text):
         """Log one message."""
-        log.info("%s to %s: %s %s", self.channel, address, subject, text)
+        shown = personal.mask("phone", address) if self.channel == "sms" else \
+            personal.mask("text", address)
+        log.info("%s to %s: %s %s", self.channel, shown, subject, text)
 
 
 class HttpSmsGateway:

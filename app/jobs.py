@@ -24,7 +24,7 @@ import logging
 import os
 import socket
 
-from flask import has_app_context
+from flask import g, has_app_context
 from huey import RedisHuey, SqliteHuey, crontab, signals
 from sqlalchemy import delete, exc as sa_exc, insert, select, update
 
@@ -120,14 +120,17 @@ def export_list(user_id, view_name, fmt, query, task=None):
         with app.test_request_context(path), \
                 force_locale(app.config.get("BABEL_DEFAULT_LOCALE", "zh")):
             login_user(user)
+            g.user = user  # as Flask-AppBuilder's before-request sets it
             title = str(view.list_title)
             try:
                 key, name, count = exporting.export_in_background(view, fmt)
             except Exception:
                 session.rollback()
-                session.add(models.Notice(user_id=user_id, kind="export_failed",
-                                          key=f"export:{task.id}:failed", detail=title[:200]))
-                session.commit()
+                if not task.retries:  # told once, when no retry is left
+                    session.add(models.Notice(user_id=user_id, kind="export_failed",
+                                              key=f"export:{task.id}:failed",
+                                              detail=title[:200]))
+                    session.commit()
                 raise
             # The export's reads end before the message is written (on SQLite a read that saw
             # the database before the audit record's commit could not write).
@@ -161,6 +164,7 @@ def statistics_batch(user_id, region_id, period_code, task=None):
         with app.test_request_context("/dashboard/"), \
                 force_locale(app.config.get("BABEL_DEFAULT_LOCALE", "zh")):
             login_user(user)
+            g.user = user  # as Flask-AppBuilder's before-request sets it
             areas = caches.areas(session, scope.current())
             area = stats.area_for(session, scope.current(), str(region_id), areas)
             if area is None or area.region_id != region_id:
@@ -175,9 +179,11 @@ def statistics_batch(user_id, region_id, period_code, task=None):
                 key, _size, _digest = storage.storage().put(content)
             except Exception:
                 session.rollback()
-                session.add(models.Notice(user_id=user_id, kind="export_failed",
-                                          key=f"batch:{task.id}:failed", detail=title[:200]))
-                session.commit()
+                if not task.retries:  # told once, when no retry is left
+                    session.add(models.Notice(user_id=user_id, kind="export_failed",
+                                              key=f"batch:{task.id}:failed",
+                                              detail=title[:200]))
+                    session.commit()
                 raise
             audit.record("export", "report", detail={"area": area.name, "period": period.code,
                                                      "pdfs": count, "background": True})
@@ -244,6 +250,8 @@ def problem_text(error):
     database's own words (a statement, a driver's message)."""
     if isinstance(error, sa_exc.DBAPIError):
         return f"{type(error).__name__} ({type(error.orig).__name__})"
+    if isinstance(error, sa_exc.SQLAlchemyError):  # its text may quote a statement
+        return type(error).__name__
     return f"{type(error).__name__}: {error}"[:2000]
 
 

@@ -1134,7 +1134,7 @@ class NoticeDelivery(Model):
     id = Column(Integer, primary_key=True)
     notice_id = Column(Integer, ForeignKey("notice.id", ondelete="CASCADE"), nullable=False)
     channel = Column(String(8), nullable=False)
-    address = Column(String(120), nullable=False)
+    address = Column(String(320), nullable=False)  # as long as an account's e-mail may be
     status = Column(String(8), nullable=False, default="pending")
     attempts = Column(Integer, nullable=False, default=0)
     send_after = Column(DateTime, nullable=False, default=now)
@@ -1162,6 +1162,8 @@ class NoticePreference(Model):
     quiet_from = Column(Time)
     quiet_to = Column(Time)
     user = relationship("User")
+    # Personal information: never in the audit trail in clear.
+    personal_columns = {"phone": "phone", "email": "text"}
 
 
 class JobRun(Model):

@@ -137,6 +137,10 @@ def _add(session, planned, now):
     user_ids = {user_id for user_id, _fields in planned}
     if not user_ids:
         return 0
+    active = set(session.scalars(select(User.id).where(User.id.in_(user_ids),
+                                                       User.active.is_(True))))
+    planned = [(u, f) for u, f in planned if u in active]  # no message to a closed login
+    user_ids &= active
     preferences = {p.user_id: p for p in session.scalars(
         select(models.NoticePreference).where(models.NoticePreference.user_id.in_(user_ids)))}
     by_email = [u for u, p in preferences.items() if p.by_email]
@@ -205,9 +209,10 @@ def scan(session, now=None, config=None):
         return 0
     had = set()
     keys = sorted({fields["key"] for _u, fields in planned})
-    for i in range(0, len(keys), 500):
+    users = sorted({user_id for user_id, _f in planned})
+    for i in range(0, len(keys), 500):  # read through the unique (user, key) index
         had.update(session.execute(select(models.Notice.user_id, models.Notice.key).where(
-            models.Notice.key.in_(keys[i:i + 500]))).all())
+            models.Notice.user_id.in_(users), models.Notice.key.in_(keys[i:i + 500]))).all())
     planned = [(u, f) for u, f in planned if (u, f["key"]) not in had]
     written = _add(session, planned, now)
     try:
@@ -364,13 +369,16 @@ def deliver_due(session, now=None, config=None, chosen=None):
         if not _claim(session, delivery.id):
             continue
         session.refresh(delivery)
-        gateway = chosen.get(delivery.channel) or gateways.for_channel(config, delivery.channel)
         with force_locale(config.get("BABEL_DEFAULT_LOCALE", "zh")):
             subject, words = gettext("Comprehensive governance centre"), text(notice)
         try:
+            gateway = chosen.get(delivery.channel) or \
+                gateways.for_channel(config, delivery.channel)
             gateway.send(delivery.address, subject, words)
-        except gateways.GatewayError as problem:
-            delivery.error = str(problem)[:300]
+        except Exception as problem:  # noqa: BLE001 — any failure: tried again, or failed
+            log.warning("%s copy %s not sent", delivery.channel, delivery.id, exc_info=True)
+            delivery.error = (str(problem) if isinstance(problem, gateways.GatewayError)
+                              else type(problem).__name__)[:300]
             if delivery.attempts >= SEND_ATTEMPTS:
                 delivery.status = "failed"
             else:

@@ -16,7 +16,7 @@ import urllib.request
 from flask_babel import gettext
 from sqlalchemy import select
 
-from app import choices, models, outbox, scope
+from app import choices, clients, models, outbox, scope
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,10 @@ def deliver_due(session, now=None):
                                       .with_for_update(skip_locked=True))
         if subscription is None:
             session.rollback()
+            continue
+        if clients.status(subscription.client, now) != "active" or \
+                not subscription.client.user.is_active:
+            session.rollback()  # a revoked or expired client is sent nothing
             continue
         sent += _deliver(session, subscription, now)
     session.commit()

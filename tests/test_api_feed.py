@@ -199,6 +199,8 @@ def test_a_case_registered_and_changed_through_the_api(app, client, people):
     party = client.post("/api/v1/parties", json={"case": case["id"], "role": "third_party",
                                                  "name": "王某"})
     assert party.status_code == 201 and party.get_json()["dispute_id"] == case["id"]
+    assert party.get_json()["name"] == "王某"
+    assert {p["name"] for p in client.get(path).get_json()["parties"]} == {"刘某", "张某", "王某"}
     assert client.post("/api/v1/parties", json={"case": case["id"], "role": "judge",
                                                 "name": ""}).status_code == 422
 
@@ -261,3 +263,21 @@ def test_the_setup_resources_are_added_where_the_screens_add_them(app, client, p
     client.post("/login/", data={"username": "bole", "password": PASSWORD})
     assert client.post("/api/v1/staff", json={"name": "张某", "centre_id": centre}
                        ).status_code == 403
+
+
+def test_a_concluded_case_is_frozen_for_the_api_too(app, client, people):
+    """As on the screens: a concluded case's facts and parties change only by reopening."""
+    from app import workflow
+
+    case = new_case(people["bole"], at=models.now())
+    workflow.accept(db.session, case, people["bole"])
+    workflow.conclude(db.session, case, people["bole"], "withdrawn")
+    db.session.commit()
+    client.post("/login/", data={"username": "bole", "password": PASSWORD})
+    tag = client.get(f"/api/v1/cases/{case.id}").headers["ETag"]
+    changed = client.patch(f"/api/v1/cases/{case.id}", json={"title": "改"},
+                           headers={"If-Match": tag})
+    assert changed.status_code == 422 and changed.get_json()["code"] == "refused"
+    added = client.post("/api/v1/parties", json={"case": case.id, "role": "third_party",
+                                                 "name": "王某"})
+    assert added.status_code == 422

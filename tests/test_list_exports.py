@@ -216,3 +216,24 @@ def test_a_long_list_is_exported_in_the_background(register, login_as, app):
         "超过" in client.get(refused.headers["Location"]).get_data(as_text=True)
     assert db.session.scalar(select(models.Notice).filter_by(kind="export_ready")).id == \
         notice.id
+
+
+def test_a_background_export_masks_personal_data(register, login_as, app):
+    """The party list (personal columns) exported by the worker masks as the screen does."""
+    from app import models
+    from app.extensions import db
+    from sqlalchemy import select
+
+    client = login_as("staff")
+    app.config["EXPORT_MAX_ROWS"] = 0
+    try:
+        client.get("/partymodelview/export-rows/csv/")
+    finally:
+        app.config["EXPORT_MAX_ROWS"] = 100000
+    db.session.rollback()
+    notice = db.session.scalar(select(models.Notice).filter_by(kind="export_ready"))
+    assert notice is not None, [(r.status, r.error) for r in db.session.scalars(
+        select(models.JobRun))]
+    text = client.get(f"/messages/file/{notice.id}").data.decode("utf-8-sig")
+    phones = [p for p in db.session.scalars(select(models.Party.phone)) if p]
+    assert phones and not any(phone in text for phone in phones)

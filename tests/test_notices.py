@@ -266,3 +266,15 @@ def test_the_windows_cover_every_moment_once():
     for (_a, _s, end), (_b, start, _e) in zip(spans, spans[1:]):
         assert end == start
     assert spans[0][1] == now - 24 * HOUR and spans[-1][2] == now + 24 * HOUR
+
+
+def test_a_persons_phone_and_address_stay_out_of_the_audit_trail(team, client):
+    """The message settings are personal data: audited, but never in clear."""
+    client.post("/login/", data={"username": "bole", "password": PASSWORD})
+    assert client.post("/messages/settings", data={
+        "by_sms": "y", "phone": "13900000009", "email": "bole-private@example.org"}
+    ).status_code == 302
+    trail = " ".join(str(r.detail) for r in db.session.scalars(select(models.AuditLog)))
+    assert "notice_preference" in " ".join(
+        str(r.object_type) for r in db.session.scalars(select(models.AuditLog)))
+    assert "13900000009" not in trail and "bole-private" not in trail

@@ -105,3 +105,22 @@ def test_the_job_queue_runs_a_delivery(app, people, monkeypatch):
     assert jobs.huey.immediate  # the suite's setting (tests/conftest.py)
     jobs.deliver_webhooks()
     assert len(calls) == 1
+
+
+def test_a_revoked_client_is_sent_nothing(app, people):
+    """Revoking a client stops its webhooks at once: nothing is sent, nothing acknowledged."""
+    server = http.server.HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    Receiver.got, Receiver.down = [], False
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["clients", "create", "gone", "--role", "leader", "--scope",
+                               "652701"]).exit_code == 0
+    url = f"http://127.0.0.1:{server.server_port}/hook"
+    assert runner.invoke(args=["webhooks", "subscribe", "gone", url]).exit_code == 0
+    assert runner.invoke(args=["clients", "revoke", "gone"]).exit_code == 0
+    try:
+        new_case(people["bole"], at=models.now())
+        assert webhooks.deliver_due(db.session) == 0
+    finally:
+        server.shutdown()
+    assert Receiver.got == []

@@ -210,9 +210,9 @@ def one_party(item, problems):
     """A party from a JSON object, its numbers checked as the forms check them."""
     role = _code(item, "role", models.choices.PARTY_ROLE, problems)
     name = _text(item, "name", problems, 50)
-    for name in ("id_number", "phone", "address"):
-        if item.get(name) is not None and not isinstance(item.get(name), str):
-            problems[name] = _l("Text, or nothing.")
+    for field in ("id_number", "phone", "address"):
+        if item.get(field) is not None and not isinstance(item.get(field), str):
+            problems[field] = _l("Text, or nothing.")
     number, phone = item.get("id_number"), item.get("phone")
     number = personal.normalise_number(number).upper() or None \
         if isinstance(number, str) else None
@@ -463,6 +463,10 @@ class CaseApi(BaseView):
             changes["amount"] = _amount(body, problems)
         if "risk" in body:
             changes["risk"] = _code(body, "risk", models.choices.RISK_LEVEL, problems)
+        try:
+            workflow.check_editable(case)  # a concluded case changes only by reopening
+        except workflow.WorkflowError as error:
+            return jsonify(code="refused", message=str(error)), 422
         unknown = set(body) - {"title", "description", "amount", "risk", "version"}
         for name in unknown:
             problems[name] = _l("This field cannot be changed here.")

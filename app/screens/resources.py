@@ -14,7 +14,8 @@ from flask_appbuilder.security.decorators import has_access_api
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, select
 
-from app import caches, clock, models, personal, scope, stats
+from app import caches, clock, models, personal, scope, stats, workflow
+from app.screens import cases
 from app.extensions import db
 from app.openapi import Doc, key, query
 from app.screens import api
@@ -325,8 +326,15 @@ class PartyApi(ResourceApi):
         if problems:
             return api._invalid(api.Invalid(problems))
         party.dispute_id = case
-        answered, refused = api.save(lambda session: session.add(party),
-                                     lambda: self._json(party))
+
+        def add(session):
+            dispute = session.get(models.Dispute, case)
+            workflow.check_editable(dispute)  # the screen's rule: a finished case is frozen
+            session.add(party)
+            session.flush()
+            cases.link_repeat(session, dispute)  # and its repeat disputes noted
+
+        answered, refused = api.save(add, lambda: self._json(party))
         return refused or (jsonify(answered), 201)
 
 

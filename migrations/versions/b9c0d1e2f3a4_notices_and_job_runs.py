@@ -60,7 +60,7 @@ def upgrade():
         sa.Column('id', sa.Integer(), nullable=False),
         sa.Column('notice_id', sa.Integer(), nullable=False),
         sa.Column('channel', sa.String(length=8), nullable=False),
-        sa.Column('address', sa.String(length=120), nullable=False),
+        sa.Column('address', sa.String(length=320), nullable=False),
         sa.Column('status', sa.String(length=8), nullable=False),
         sa.Column('attempts', sa.Integer(), nullable=False),
         sa.Column('send_after', sa.DateTime(), nullable=False),

@@ -222,17 +222,27 @@ def _personal(item, column, kind):
     return str(value) if personal.can_view() else personal.mask(kind, str(value))
 
 
-def ordered_keys(view, limit):
-    """The keys of the rows the list shows, in its order, up to `limit` (+1 to tell a cap)."""
+def _keys_query(view):
+    """The query of the keys of the rows the list shows, in its order (the request's filters
+    and sort)."""
     datamodel = view.datamodel
     get_filter_args(fab_compat.view_filters(view))
     order_column, order_direction = get_order_args().get(type(view).__name__, ("", ""))
     if not order_column and view.base_order:
         order_column, order_direction = view.base_order
     joined = fab_compat.view_filters(view).get_joined_filters(fab_compat.base_filters(view))
-    query = SQLAInterface.apply_all(datamodel, datamodel.session.query(datamodel.obj.id),
-                                    joined, order_column, order_direction)
-    return [key for (key,) in query.limit(limit + 1)]
+    return SQLAInterface.apply_all(datamodel, datamodel.session.query(datamodel.obj.id),
+                                   joined, order_column, order_direction)
+
+
+def ordered_keys(view, limit):
+    """The keys of the rows the list shows, in its order, up to `limit` (+1 to tell a cap)."""
+    return [key for (key,) in _keys_query(view).limit(limit + 1)]
+
+
+def more_than(view, count):
+    """Whether the list holds more than `count` rows (one row read, not `count`)."""
+    return _keys_query(view).offset(count).limit(1).first() is not None
 
 
 def rows(view, keys, columns):
@@ -412,7 +422,7 @@ class ExportMixin:
         from app import jobs  # not at the top: importing it opens the queue's file or Redis
 
         most = current_app.config["EXPORT_QUEUE_MAX_ROWS"]
-        if len(ordered_keys(self, most)) > most:
+        if more_than(self, most):
             return self._export_refused(gettext(
                 "This list has more than %(limit)d rows, more than one export may hold. "
                 "Narrow it with the search (a period, a centre, a status) and export again.",

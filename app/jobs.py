@@ -19,6 +19,7 @@ Each run is recorded in `job_run` as the worker sees it (running, done, failed w
 error, cut short), for the administrator's jobs screen beside what waits in the queue.
 """
 
+import contextlib
 import datetime
 import logging
 import os
@@ -98,49 +99,77 @@ def deliver_notices():
     return _in_app(notices.deliver_due)
 
 
+@contextlib.contextmanager
+def _as_person(user, path):
+    """A request at `path` signed in as the user, in the default language: the scope,
+    masking, rights and audit of the screens then apply to the job's work."""
+    from flask import current_app
+    from flask_babel import force_locale
+    from flask_login import login_user
+
+    app = current_app._get_current_object()
+    with app.test_request_context(path), \
+            force_locale(app.config.get("BABEL_DEFAULT_LOCALE", "zh")):
+        login_user(user)
+        g.user = user  # as Flask-AppBuilder's before-request sets it
+        yield
+
+
+def _offer(session, user_id, task, prefix, title, make):
+    """Make a file for the person and offer it in their message centre: `make()` gives
+    (storage key, file name, the message's detail, how many rows or files), which is
+    returned; a failure is told there once, when no retry is left, and raised."""
+    try:
+        key, name, detail, count = make()
+    except Exception:
+        session.rollback()
+        if not task.retries:
+            session.add(models.Notice(user_id=user_id, kind="export_failed",
+                                      key=f"{prefix}:{task.id}:failed", detail=title[:200]))
+            session.commit()
+        raise
+    # The work's reads end before the message is written (on SQLite a read that saw the
+    # database before the audit record's commit could not write).
+    session.rollback()
+    session.add(models.Notice(user_id=user_id, kind="export_ready",
+                              key=f"{prefix}:{task.id}:ready", file_key=key, file_name=name,
+                              detail=detail[:200]))
+    session.commit()
+    return count
+
+
+def _person(session, user_id):
+    """The active login a job works for, or None."""
+    from flask_appbuilder.security.sqla.models import User
+
+    user = session.get(User, user_id)
+    return user if user is not None and user.is_active else None
+
+
 @huey.task(retries=1, retry_delay=30, context=True)
 def export_list(user_id, view_name, fmt, query, task=None):
     """Export a list too long for a request, as the person who asked (their scope, masking
     and rights), and offer the file in their message centre; a failure is told there too."""
     from flask import current_app
-    from flask_appbuilder.security.sqla.models import User
-    from flask_babel import force_locale, gettext
-    from flask_login import login_user
+    from flask_babel import gettext
 
     from app import exporting
 
     def work(session):
-        app = current_app._get_current_object()
-        user = session.get(User, user_id)
-        view = next((v for v in app.appbuilder.baseviews if type(v).__name__ == view_name),
-                    None)
-        if user is None or not user.is_active or view is None:
+        user = _person(session, user_id)
+        view = next((v for v in current_app.appbuilder.baseviews
+                     if type(v).__name__ == view_name), None)
+        if user is None or view is None:
             return None
-        path = f"{view.route_base}/list/" + (f"?{query}" if query else "")
-        with app.test_request_context(path), \
-                force_locale(app.config.get("BABEL_DEFAULT_LOCALE", "zh")):
-            login_user(user)
-            g.user = user  # as Flask-AppBuilder's before-request sets it
+        with _as_person(user, f"{view.route_base}/list/" + (f"?{query}" if query else "")):
             title = str(view.list_title)
-            try:
+
+            def make():
                 key, name, count = exporting.export_in_background(view, fmt)
-            except Exception:
-                session.rollback()
-                if not task.retries:  # told once, when no retry is left
-                    session.add(models.Notice(user_id=user_id, kind="export_failed",
-                                              key=f"export:{task.id}:failed",
-                                              detail=title[:200]))
-                    session.commit()
-                raise
-            # The export's reads end before the message is written (on SQLite a read that saw
-            # the database before the audit record's commit could not write).
-            session.rollback()
-            session.add(models.Notice(
-                user_id=user_id, kind="export_ready", key=f"export:{task.id}:ready",
-                file_key=key, file_name=name,
-                detail=gettext("%(list)s, %(rows)s rows", list=title, rows=count)[:200]))
-            session.commit()
-            return count
+                return key, name, gettext("%(list)s, %(rows)s rows", list=title,
+                                          rows=count), count
+
+            return _offer(session, user_id, task, "export", title, make)
 
     return _in_app(work)
 
@@ -149,22 +178,15 @@ def export_list(user_id, view_name, fmt, query, task=None):
 def statistics_batch(user_id, region_id, period_code, task=None):
     """The statistics PDF of an area and of every county below it, as the person who asked,
     in one ZIP offered in their message centre."""
-    from flask import current_app
-    from flask_appbuilder.security.sqla.models import User
-    from flask_babel import force_locale, gettext
-    from flask_login import login_user
+    from flask_babel import gettext
 
     from app import audit, caches, reports, scope, stats, storage
 
     def work(session):
-        app = current_app._get_current_object()
-        user = session.get(User, user_id)
-        if user is None or not user.is_active:
+        user = _person(session, user_id)
+        if user is None:
             return None
-        with app.test_request_context("/dashboard/"), \
-                force_locale(app.config.get("BABEL_DEFAULT_LOCALE", "zh")):
-            login_user(user)
-            g.user = user  # as Flask-AppBuilder's before-request sets it
+        with _as_person(user, "/dashboard/"):
             areas = caches.areas(session, scope.current())
             area = stats.area_for(session, scope.current(), str(region_id), areas)
             if area is None or area.region_id != region_id:
@@ -172,28 +194,19 @@ def statistics_batch(user_id, region_id, period_code, task=None):
             period = stats.Period.parse(period_code)
             title = gettext("Statistics of %(area)s, %(period)s", area=area.name,
                             period=period.label)
-            try:
+
+            def make():
                 content, count = reports.statistics_batch(
                     session, areas, area, period, user,
                     lambda each: caches.report(session, each, period))
                 key, _size, _digest = storage.storage().put(content)
-            except Exception:
-                session.rollback()
-                if not task.retries:  # told once, when no retry is left
-                    session.add(models.Notice(user_id=user_id, kind="export_failed",
-                                              key=f"batch:{task.id}:failed",
-                                              detail=title[:200]))
-                    session.commit()
-                raise
-            audit.record("export", "report", detail={"area": area.name, "period": period.code,
-                                                     "pdfs": count, "background": True})
-            session.rollback()
-            session.add(models.Notice(
-                user_id=user_id, kind="export_ready", key=f"batch:{task.id}:ready",
-                file_key=key, file_name=f"statistics-{region_id}-{period.code}.zip",
-                detail=gettext("%(title)s, %(count)s PDFs", title=title, count=count)[:200]))
-            session.commit()
-            return count
+                audit.record("export", "report", detail={
+                    "area": area.name, "period": period.code, "pdfs": count,
+                    "background": True})
+                return key, f"statistics-{region_id}-{period.code}.zip", gettext(
+                    "%(title)s, %(count)s PDFs", title=title, count=count), count
+
+            return _offer(session, user_id, task, "batch", title, make)
 
     return _in_app(work)
 

@@ -186,9 +186,10 @@ def scan(session, now=None, config=None):
     liaisons = unit_liaisons(session, {r.unit_id for r in referrals})
     admins = centre_admins(session, {d.centre_id for d in cases.values()})
     handlers = handler_users(session, {d.handler_id for d in cases.values()})
-    units = {u.id: str(u.department.name) for u in session.scalars(
-        select(models.StationedUnit).where(models.StationedUnit.id.in_(
-            {r.unit_id for r in referrals})))} if referrals else {}
+    units = dict(session.execute(
+        select(models.StationedUnit.id, models.Department.name).join(models.Department)
+        .where(models.StationedUnit.id.in_({r.unit_id for r in referrals}))).all()) \
+        if referrals else {}
     planned = []
     for kind, row, due, lead in found:
         if isinstance(row, models.Referral):
@@ -224,6 +225,13 @@ def scan(session, now=None, config=None):
     return written
 
 
+def _case_people(session, case):
+    """Who answers for a case: its centre's administrators and its handler."""
+    people = set(centre_admins(session, {case.centre_id}).get(case.centre_id, set()))
+    people.update(handler_users(session, {case.handler_id}).values())
+    return people
+
+
 def _event_notices(session, now):
     """The messages a flush's returned referrals and poor ratings call for (planned)."""
     planned = []
@@ -234,8 +242,7 @@ def _event_notices(session, now):
                     now - obj.returned_at > EVENT_MAX_AGE or obj.dispute is None:
                 continue
             case = obj.dispute
-            people = set(centre_admins(session, {case.centre_id}).get(case.centre_id, set()))
-            people.update(handler_users(session, {case.handler_id}).values())
+            people = _case_people(session, case)
             if obj.sent_by_id is not None:
                 people.add(obj.sent_by_id)
             fields = dict(kind="returned", key=f"returned:{obj.id}:{obj.returned_at:%Y%m%d%H%M%S}",
@@ -247,8 +254,7 @@ def _event_notices(session, now):
             if obj.satisfaction != 1 or case is None or case.id is None or \
                     obj.collected_at is None or now - obj.collected_at > EVENT_MAX_AGE:
                 continue
-            people = set(centre_admins(session, {case.centre_id}).get(case.centre_id, set()))
-            people.update(handler_users(session, {case.handler_id}).values())
+            people = _case_people(session, case)
             fields = dict(kind="poor_rating",
                           key=f"poor_rating:{case.id}:{obj.collected_at:%Y%m%d%H%M%S}",
                           dispute_id=case.id, detail=(obj.note or "")[:200])
